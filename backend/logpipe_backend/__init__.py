@@ -1,0 +1,1 @@
+"""logpipe backend: the handlers, the pure core and the adapters (local SQLite, AWS)."""

@@ -1,0 +1,1 @@
+"""Implementations of the ports in ``logpipe_backend.ports``."""

@@ -1,0 +1,1 @@
+"""The AWS adapters: SQS queue, DynamoDB store and tenants table."""

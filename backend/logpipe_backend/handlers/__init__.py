@@ -1,0 +1,1 @@
+"""Lambda entry points: event in, response out. The same code serves ``logpipe serve``."""

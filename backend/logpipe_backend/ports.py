@@ -1,0 +1,79 @@
+"""The three small interfaces the handlers depend on; adapters (local SQLite, AWS) implement them.
+
+Handlers never import an adapter. ``logpipe_backend.wiring`` picks the adapters from the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from logpipe_backend.core.record import Record
+
+
+class QueueUnavailable(Exception):
+    """The queue could not take the messages (the handler answers 503)."""
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """One page of one tenant's records. Time bounds are RFC 3339 strings, already resolved."""
+
+    tenant_id: str
+    since: str | None = None  # inclusive lower bound on ``timestamp``
+    until: str | None = None  # exclusive upper bound on ``timestamp``
+    min_level: str | None = None  # "warn" gives warn, error, fatal
+    contains: str | None = None  # case-insensitive substring of ``message``
+    after: str | None = None  # only log_ids strictly greater (what tail follows)
+    order: str = "desc"  # by log_id: "desc" or "asc"
+    limit: int = 100
+    start_after: str | None = None  # pagination: the last log_id of the previous page (in ``order``)
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    items: list[Record]
+    last_log_id: str | None  # set when more items may follow; the handler turns it into a cursor
+
+
+class Queue(Protocol):
+    def send(self, bodies: Sequence[str]) -> None:
+        """Enqueue every body or raise :class:`QueueUnavailable`. Bodies are SQS-safe JSON text."""
+        ...
+
+    def approximate_depth(self) -> int:
+        """Messages not yet deleted (waiting or leased); used for backpressure."""
+        ...
+
+
+class Store(Protocol):
+    def put_records(self, records: Sequence[Record]) -> None:
+        """Store records; idempotent on (tenant_id, log_id): writing the same record twice keeps one."""
+        ...
+
+    def query(self, query: LogQuery) -> QueryPage:
+        """Read one tenant's key range, never another tenant's records."""
+        ...
+
+
+class KeyStore(Protocol):
+    def tenant_for_key(self, api_key: str) -> str | None:
+        """The tenant whose (hashed) key this is, or None."""
+        ...
+
+    def is_admin_token(self, token: str) -> bool:
+        """Whether this is the admin token (local stack; on AWS the admin route uses IAM)."""
+        ...
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    first_seen_ms: int  # when the key was first accepted; log_ids take their time part from it
+    body_digest: str  # digest of the body first sent under this key
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, tenant_id: str, key: str, body_digest: str, now_ms: int) -> IdempotencyClaim:
+        """Record (tenant, key) if new or expired (24 h); return the claim that stands."""
+        ...

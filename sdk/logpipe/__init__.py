@@ -1,0 +1,1 @@
+"""logpipe SDK: send logs to a logpipe endpoint and read them back."""
