@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 $(CHECKOV_STAMP):
 	$(PYTHON) -m venv $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet checkov==3.3.30
 	touch $(CHECKOV_STAMP)
 
 venv: $(STAMP)
@@ -32,10 +32,19 @@ check: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(CHECKOV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: check pytest
+
+# One reproducible zip per Lambda in build/lambda/ (infra/terraform/env/dev.tfvars points at them).
+# Only the standard library: no virtual environment needed.
+package:
+	$(PYTHON) infra/package_lambdas.py --out build/lambda
+
+# Also run by `make test` (tests/infra/test_infra_checkov.py); this prints checkov's own report.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -d infra/terraform --skip-download --quiet --compact
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

@@ -9,32 +9,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from logpipe_backend.core.query import LogQuery, QueryPage
 from logpipe_backend.core.record import Record
+
+__all__ = [
+    "IdempotencyClaim",
+    "IdempotencyStore",
+    "KeyStore",
+    "LogQuery",
+    "QueryPage",
+    "Queue",
+    "QueueUnavailable",
+    "Store",
+]
 
 
 class QueueUnavailable(Exception):
     """The queue could not take the messages (the handler answers 503)."""
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    """One page of one tenant's records. Time bounds are RFC 3339 strings, already resolved."""
-
-    tenant_id: str
-    since: str | None = None  # inclusive lower bound on ``timestamp``
-    until: str | None = None  # exclusive upper bound on ``timestamp``
-    min_level: str | None = None  # "warn" gives warn, error, fatal
-    contains: str | None = None  # case-insensitive substring of ``message``
-    after: str | None = None  # only log_ids strictly greater (what tail follows)
-    order: str = "desc"  # by log_id: "desc" or "asc"
-    limit: int = 100
-    start_after: str | None = None  # pagination: the last log_id of the previous page (in ``order``)
-
-
-@dataclass(frozen=True)
-class QueryPage:
-    items: list[Record]
-    last_log_id: str | None  # set when more items may follow; the handler turns it into a cursor
 
 
 class Queue(Protocol):

@@ -1,1 +1,4 @@
-"""The ``logpipe`` command line: tenants' tools (send, tail, query, config) and operators' (serve, tenants, dlq)."""
+"""The ``logpipe`` command line.
+
+Tenants' tools (send, tail, query, config) and operators' (serve, tenants, dlq).
+"""

@@ -1,0 +1,131 @@
+"""Tenants and their keys on SQLite (``tenants.db``); only the sha256 of each key is kept.
+
+A key is 256 random bits, so a fast hash is as safe as a slow one here (there is nothing to brute-force),
+and it lets a lookup be one primary-key read. Revoking a tenant revokes all its keys at once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from logpipe_backend.adapters.local._sqlite import Database
+from logpipe_backend.core.auth import hash_secret, new_api_key, secrets_equal, valid_tenant_id
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (
+    tenant_id TEXT PRIMARY KEY,
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_hash TEXT PRIMARY KEY,
+    tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id),
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant_id)
+"""
+
+
+class TenantError(Exception):
+    """A tenant operation that cannot be done (exists already, unknown, invalid name)."""
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    tenant_id: str
+    created_ms: int
+    revoked_ms: int | None
+    active_keys: int
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class SqliteKeyStore:
+    """Implements ``ports.KeyStore``; ``admin_token`` is the one the local admin route accepts."""
+
+    def __init__(self, path: Path, *, admin_token: str | None = None) -> None:
+        self._db = Database(path, _SCHEMA)
+        self._admin_token = admin_token
+
+    # -- ports.KeyStore --------------------------------------------------------------------------------
+
+    def tenant_for_key(self, api_key: str) -> str | None:
+        digest = hash_secret(api_key)
+        row = self._db.read(
+            lambda conn: conn.execute(
+                "SELECT k.tenant_id FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id"
+                " WHERE k.key_hash = ? AND k.revoked_ms IS NULL AND t.revoked_ms IS NULL",
+                (digest,),
+            ).fetchone()
+        )
+        return None if row is None else str(row[0])
+
+    def is_admin_token(self, token: str) -> bool:
+        return self._admin_token is not None and secrets_equal(token, self._admin_token)
+
+    # -- operator commands (``logpipe tenants``) -------------------------------------------------------
+
+    def create_tenant(self, tenant_id: str) -> str:
+        """Create (or re-activate a revoked) tenant with a new key; returns the key, keeps only its hash."""
+        if not valid_tenant_id(tenant_id):
+            raise TenantError(
+                f"invalid tenant id {tenant_id!r}: use 2-63 lowercase letters, digits, '-' or '_'"
+            )
+        key = new_api_key()
+        now = _now_ms()
+
+        def create(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT revoked_ms FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
+            if row is not None and row[0] is None:
+                raise TenantError(f"tenant {tenant_id!r} already exists")
+            conn.execute(
+                "INSERT INTO tenants (tenant_id, created_ms, revoked_ms) VALUES (?, ?, NULL)"
+                " ON CONFLICT (tenant_id) DO UPDATE SET revoked_ms = NULL",
+                (tenant_id, now),
+            )
+            conn.execute(
+                "INSERT INTO api_keys (key_hash, tenant_id, created_ms) VALUES (?, ?, ?)",
+                (hash_secret(key), tenant_id, now),
+            )
+
+        self._db.transaction(create)
+        return key
+
+    def revoke_tenant(self, tenant_id: str) -> None:
+        now = _now_ms()
+
+        def revoke(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT revoked_ms FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
+            if row is None:
+                raise TenantError(f"no tenant {tenant_id!r}")
+            conn.execute(
+                "UPDATE tenants SET revoked_ms = coalesce(revoked_ms, ?) WHERE tenant_id = ?",
+                (now, tenant_id),
+            )
+            conn.execute(
+                "UPDATE api_keys SET revoked_ms = ? WHERE tenant_id = ? AND revoked_ms IS NULL",
+                (now, tenant_id),
+            )
+
+        self._db.transaction(revoke)
+
+    def list_tenants(self) -> list[TenantInfo]:
+        rows = self._db.read(
+            lambda conn: conn.execute(
+                "SELECT t.tenant_id, t.created_ms, t.revoked_ms,"
+                " (SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.tenant_id AND k.revoked_ms IS NULL)"
+                " FROM tenants t ORDER BY t.tenant_id"
+            ).fetchall()
+        )
+        return [
+            TenantInfo(str(r[0]), int(r[1]), None if r[2] is None else int(r[2]), int(r[3])) for r in rows
+        ]
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,267 @@
+"""A queue with SQS's semantics on SQLite (``queue.db``), and the idempotency claims beside it.
+
+What SQS promises, kept here:
+
+- ``send`` puts every body in one transaction, so a request is queued whole or not at all; it returns only
+  after COMMIT (WAL, synchronous=FULL), which is what ingest's 202 stands on.
+- ``receive`` leases up to N visible messages for a visibility timeout: each gets a fresh receipt handle and
+  its receive count goes up. A lease that is not deleted in time expires and the message is delivered again
+  (at-least-once; the store's upsert makes it exactly once in the store).
+- A message already received ``max_receives`` times is moved to the DLQ (table ``dlq``) instead of being
+  delivered again — the same rule as an SQS redrive policy with ``maxReceiveCount``.
+- ``delete(receipt)`` removes a message; a stale receipt (the lease expired and someone else holds it now)
+  deletes nothing, so only the current holder acknowledges.
+- ``depth`` counts every message not deleted (waiting or leased): 0 means everything accepted is stored.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from logpipe_backend.adapters.local._sqlite import Database
+from logpipe_backend.ports import IdempotencyClaim, QueueUnavailable
+
+DEFAULT_MAX_RECEIVES = 5  # as the AWS stack's redrive policy
+DEFAULT_VISIBILITY_TIMEOUT_S = 30.0
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # CONTRACT §3: "within 24 h"
+_IDEMPOTENCY_PURGE_EVERY = 500  # claims between purges of expired ones
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    message_id TEXT NOT NULL UNIQUE,
+    body TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    visible_at_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER,
+    receipt_handle TEXT UNIQUE,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at_ms, seq);
+CREATE TABLE IF NOT EXISTS dlq (
+    message_id TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL,
+    moved_ms INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL,
+    last_error TEXT
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    tenant_id TEXT NOT NULL,
+    idem_key TEXT NOT NULL,
+    body_digest TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, idem_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (first_seen_ms)
+"""
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    message_id: str
+    receipt_handle: str
+    body: str
+    receive_count: int  # including this receive
+    sent_ms: int
+    first_receive_ms: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    body: str
+    sent_ms: int
+    moved_ms: int
+    receive_count: int
+    last_error: str | None
+
+
+class SqliteQueue:
+    """Implements ``ports.Queue`` (send, approximate_depth) plus the consumer side the worker loop uses."""
+
+    def __init__(self, path: Path, *, max_receives: int = DEFAULT_MAX_RECEIVES) -> None:
+        if max_receives < 1:
+            raise ValueError("max_receives must be at least 1")
+        self.max_receives = max_receives
+        self._db = Database(path, _SCHEMA)
+
+    # -- producer (ports.Queue) ------------------------------------------------------------------------
+
+    def send(self, bodies: Sequence[str]) -> None:
+        now = _now_ms()
+        rows = [(str(uuid.uuid4()), body, now, now) for body in bodies]
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO messages (message_id, body, sent_ms, visible_at_ms) VALUES (?, ?, ?, ?)", rows
+            )
+
+        try:
+            self._db.transaction(insert)
+        except sqlite3.Error as exc:  # locked for too long, disk full, I/O error: nothing was committed
+            raise QueueUnavailable(f"local queue unavailable: {exc}") from exc
+
+    def approximate_depth(self) -> int:
+        return self._db.read(lambda conn: int(conn.execute("SELECT count(*) FROM messages").fetchone()[0]))
+
+    # -- consumer (the local worker loop) --------------------------------------------------------------
+
+    def receive(self, max_messages: int, visibility_timeout_s: float) -> list[ReceivedMessage]:
+        """Lease up to ``max_messages`` visible messages, oldest first; move exhausted ones to the DLQ."""
+        now = _now_ms()
+        lease_until = now + int(visibility_timeout_s * 1000)
+
+        def lease(conn: sqlite3.Connection) -> list[ReceivedMessage]:
+            got: list[ReceivedMessage] = []
+            # A few more rows than asked, so messages moved to the DLQ do not leave the batch short.
+            rows = conn.execute(
+                "SELECT seq, message_id, body, sent_ms, receive_count, first_receive_ms FROM messages"
+                " WHERE visible_at_ms <= ? ORDER BY visible_at_ms, seq LIMIT ?",
+                (now, max_messages * 2),
+            ).fetchall()
+            for seq, message_id, body, sent_ms, count, first_ms in rows:
+                if len(got) >= max_messages:
+                    break
+                if count >= self.max_receives:
+                    _move_to_dlq(conn, seq, now)
+                    continue
+                receipt = f"{message_id}:{secrets.token_urlsafe(12)}"
+                first = first_ms if first_ms is not None else now
+                conn.execute(
+                    "UPDATE messages SET receive_count = receive_count + 1, receipt_handle = ?,"
+                    " visible_at_ms = ?, first_receive_ms = ? WHERE seq = ?",
+                    (receipt, lease_until, first, seq),
+                )
+                got.append(ReceivedMessage(message_id, receipt, body, count + 1, sent_ms, first))
+            return got
+
+        return self._db.transaction(lease)
+
+    def delete(self, receipt_handle: str) -> bool:
+        """Acknowledge a message; False when the receipt is stale (the lease was lost)."""
+
+        def remove(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM messages WHERE receipt_handle = ?", (receipt_handle,))
+            return cur.rowcount > 0
+
+        return self._db.transaction(remove)
+
+    def change_visibility(self, receipt_handle: str, timeout_s: float, *, error: str | None = None) -> bool:
+        """Make a leased message visible again after ``timeout_s`` (0: now), keeping ``error`` if given."""
+        visible_at = _now_ms() + int(timeout_s * 1000)
+
+        def update(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE messages SET visible_at_ms = ?, last_error = coalesce(?, last_error)"
+                " WHERE receipt_handle = ?",
+                (visible_at, error, receipt_handle),
+            )
+            return cur.rowcount > 0
+
+        return self._db.transaction(update)
+
+    def depths(self) -> tuple[int, int]:
+        """(queue depth, DLQ depth) from one snapshot."""
+
+        def count(conn: sqlite3.Connection) -> tuple[int, int]:
+            queued = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+            dead = int(conn.execute("SELECT count(*) FROM dlq").fetchone()[0])
+            return queued, dead
+
+        return self._db.read(count)
+
+    # -- DLQ (``logpipe dlq``) ------------------------------------------------------------------------
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        rows = self._db.read(
+            lambda conn: conn.execute(
+                "SELECT message_id, body, sent_ms, moved_ms, receive_count, last_error FROM dlq"
+                " ORDER BY moved_ms, message_id LIMIT ?",
+                (limit,),
+            ).fetchall()
+        )
+        return [DeadLetter(*row) for row in rows]
+
+    def redrive(self, message_ids: Sequence[str] | None = None) -> int:
+        """Move DLQ messages (all, or the ones named) back to the queue with a fresh receive count."""
+        now = _now_ms()
+
+        def move(conn: sqlite3.Connection) -> int:
+            if message_ids is None:
+                rows = conn.execute("SELECT message_id, body, sent_ms FROM dlq").fetchall()
+            else:
+                rows = []
+                for mid in message_ids:
+                    rows += conn.execute(
+                        "SELECT message_id, body, sent_ms FROM dlq WHERE message_id = ?", (mid,)
+                    ).fetchall()
+            for message_id, body, sent_ms in rows:
+                conn.execute(
+                    "INSERT INTO messages (message_id, body, sent_ms, visible_at_ms) VALUES (?, ?, ?, ?)",
+                    (message_id, body, sent_ms, now),
+                )
+                conn.execute("DELETE FROM dlq WHERE message_id = ?", (message_id,))
+            return len(rows)
+
+        return self._db.transaction(move)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _move_to_dlq(conn: sqlite3.Connection, seq: int, now: int) -> None:
+    conn.execute(
+        "INSERT OR REPLACE INTO dlq (message_id, body, sent_ms, moved_ms, receive_count, last_error)"
+        " SELECT message_id, body, sent_ms, ?, receive_count, last_error FROM messages WHERE seq = ?",
+        (now, seq),
+    )
+    conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+
+
+class SqliteIdempotencyStore:
+    """Implements ``ports.IdempotencyStore`` in ``queue.db``: (tenant, key) → first acceptance, 24 h."""
+
+    def __init__(self, path: Path, *, ttl_ms: int = IDEMPOTENCY_TTL_MS) -> None:
+        self._db = Database(path, _SCHEMA)
+        self._ttl_ms = ttl_ms
+        self._claims = 0
+
+    def claim(self, tenant_id: str, key: str, body_digest: str, now_ms: int) -> IdempotencyClaim:
+        self._claims += 1
+        purge = self._claims % _IDEMPOTENCY_PURGE_EVERY == 0
+
+        def run(conn: sqlite3.Connection) -> IdempotencyClaim:
+            if purge:
+                conn.execute("DELETE FROM idempotency WHERE first_seen_ms < ?", (now_ms - self._ttl_ms,))
+            row = conn.execute(
+                "SELECT body_digest, first_seen_ms FROM idempotency WHERE tenant_id = ? AND idem_key = ?",
+                (tenant_id, key),
+            ).fetchone()
+            if row is not None and now_ms - int(row[1]) < self._ttl_ms:
+                return IdempotencyClaim(first_seen_ms=int(row[1]), body_digest=str(row[0]))
+            conn.execute(
+                "INSERT OR REPLACE INTO idempotency (tenant_id, idem_key, body_digest, first_seen_ms)"
+                " VALUES (?, ?, ?, ?)",
+                (tenant_id, key, body_digest, now_ms),
+            )
+            return IdempotencyClaim(first_seen_ms=now_ms, body_digest=body_digest)
+
+        try:
+            return self._db.transaction(run)
+        except sqlite3.Error as exc:
+            raise QueueUnavailable(f"local idempotency store unavailable: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()

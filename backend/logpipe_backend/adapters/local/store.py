@@ -1,0 +1,135 @@
+"""The record store on SQLite (``logs.db``): one table keyed (tenant_id, log_id), like the DynamoDB table.
+
+``put_records`` is an upsert on the key, so a message delivered twice (at-least-once queue) leaves one copy.
+``query`` reads one tenant's key range only — ``WHERE tenant_id = ?`` on the primary key — and applies the
+non-key filters with :func:`logpipe_backend.core.query.matches`, the same function the DynamoDB store uses,
+so both stores answer a query identically.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from logpipe_backend.adapters.local._sqlite import Database
+from logpipe_backend.core.query import LogQuery, QueryPage, matches
+from logpipe_backend.core.record import Record
+
+# Rows read per round trip while filtering, and at most per query: like DynamoDB's 1 MB page, a query
+# with a selective filter returns what it found so far plus a cursor instead of scanning without end.
+SCAN_CHUNK = 500
+SCAN_MAX_ROWS = 20_000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    tenant_id TEXT NOT NULL,
+    log_id TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, log_id)
+) WITHOUT ROWID
+"""
+
+
+class SqliteStore:
+    """Implements ``ports.Store``."""
+
+    def __init__(self, path: Path) -> None:
+        self._db = Database(path, _SCHEMA)
+
+    def put_records(self, records: Sequence[Record]) -> None:
+        rows = [
+            (r["tenant_id"], r["log_id"], json.dumps(r, ensure_ascii=False, separators=(",", ":")))
+            for r in records
+        ]
+
+        def upsert(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO records (tenant_id, log_id, doc) VALUES (?, ?, ?)"
+                " ON CONFLICT (tenant_id, log_id) DO UPDATE SET doc = excluded.doc",
+                rows,
+            )
+
+        self._db.transaction(upsert)  # one transaction per batch: all of a message's records or none
+
+    def query(self, query: LogQuery) -> QueryPage:
+        descending = query.order == "desc"
+        # The key range: this tenant only; above ``after``; past the previous page's last key.
+        lower = query.after
+        upper: str | None = None
+        if query.start_after is not None:
+            if descending:
+                upper = query.start_after
+            elif lower is None or query.start_after > lower:
+                lower = query.start_after
+        return self._db.read(lambda conn: self._scan(conn, query, lower, upper, descending))
+
+    def _scan(
+        self, conn: sqlite3.Connection, query: LogQuery, lower: str | None, upper: str | None, desc: bool
+    ) -> QueryPage:
+        items: list[Record] = []
+        scanned = 0
+        last_key: str | None = None
+        while scanned < SCAN_MAX_ROWS:
+            sql = "SELECT log_id, doc FROM records WHERE tenant_id = ?"
+            args: list[Any] = [query.tenant_id]
+            lo, hi = lower, upper
+            if last_key is not None:  # continue after the chunk already read
+                if desc:
+                    hi = last_key
+                else:
+                    lo = last_key
+            if lo is not None:
+                sql += " AND log_id > ?"
+                args.append(lo)
+            if hi is not None:
+                sql += " AND log_id < ?"
+                args.append(hi)
+            sql += f" ORDER BY log_id {'DESC' if desc else 'ASC'} LIMIT ?"
+            args.append(min(SCAN_CHUNK, SCAN_MAX_ROWS - scanned))
+            rows = conn.execute(sql, args).fetchall()
+            if not rows:
+                return QueryPage(items=items, last_log_id=None)
+            for log_id, doc in rows:
+                scanned += 1
+                last_key = log_id
+                record: Record = json.loads(doc)
+                if matches(query, record):
+                    items.append(record)
+                    if len(items) == query.limit:
+                        # More may follow; an extra empty page is cheaper than reading ahead.
+                        more = self._exists_beyond(conn, query.tenant_id, log_id, lower, upper, desc)
+                        return QueryPage(items=items, last_log_id=log_id if more else None)
+        # Scan budget spent: hand back what was found and a cursor to go on from where reading stopped.
+        return QueryPage(items=items, last_log_id=last_key)
+
+    @staticmethod
+    def _exists_beyond(
+        conn: sqlite3.Connection, tenant_id: str, key: str, lower: str | None, upper: str | None, desc: bool
+    ) -> bool:
+        if desc:
+            sql, args = "SELECT 1 FROM records WHERE tenant_id = ? AND log_id < ?", [tenant_id, key]
+            if lower is not None:
+                sql += " AND log_id > ?"
+                args.append(lower)
+        else:
+            sql, args = "SELECT 1 FROM records WHERE tenant_id = ? AND log_id > ?", [tenant_id, key]
+            if upper is not None:
+                sql += " AND log_id < ?"
+                args.append(upper)
+        return conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def count(self, tenant_id: str | None = None) -> int:
+        """Records stored (for one tenant, or all): used by ``healthz``-style checks and tests."""
+        if tenant_id is None:
+            return self._db.read(lambda c: int(c.execute("SELECT count(*) FROM records").fetchone()[0]))
+        return self._db.read(
+            lambda c: int(
+                c.execute("SELECT count(*) FROM records WHERE tenant_id = ?", (tenant_id,)).fetchone()[0]
+            )
+        )
+
+    def close(self) -> None:
+        self._db.close()

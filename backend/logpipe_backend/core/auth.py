@@ -1,0 +1,73 @@
+"""Credentials: making tenant keys and admin tokens, hashing them for storage, reading them from headers.
+
+Keys are 256 bits from :mod:`secrets`, so a plain SHA-256 of the key is enough to store: a slow password
+hash (bcrypt, scrypt) defends low-entropy secrets against guessing, and 2**256 keys cannot be guessed.
+A fast hash also lets every request authenticate with one lookup by hash, without a per-request KDF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Mapping
+from typing import Final
+
+API_KEY_PREFIX: Final = "lp_"
+ADMIN_TOKEN_PREFIX: Final = "lpadm_"
+_SECRET_BYTES: Final = 32  # 256 bits; token_urlsafe(32) gives 43 base64url characters
+
+# Lowercase letters, digits, "-" and "_", 2–63 characters: safe in URLs, SQL, DynamoDB keys and file names.
+TENANT_ID_RE: Final = re.compile(r"[a-z0-9_-]{2,63}")
+
+
+def new_api_key() -> str:
+    """A new tenant key: ``lp_`` + 43 base64url characters."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+
+
+def new_admin_token() -> str:
+    """A new admin token: ``lpadm_`` + 43 base64url characters."""
+    return ADMIN_TOKEN_PREFIX + secrets.token_urlsafe(_SECRET_BYTES)
+
+
+def hash_secret(secret: str) -> str:
+    """SHA-256 hex of the secret: what the key stores keep instead of the secret (see module docstring)."""
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def secrets_equal(a: str, b: str) -> bool:
+    """Constant-time comparison, so timing does not reveal how much of a secret matched."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))
+
+
+def valid_tenant_id(t: str) -> bool:
+    return isinstance(t, str) and TENANT_ID_RE.fullmatch(t) is not None
+
+
+def _get(headers: Mapping[str, str], name: str) -> str | None:
+    value = headers.get(name)
+    if value is not None:
+        return value
+    for key, candidate in headers.items():  # tolerate a caller that did not lower-case the names
+        if key.lower() == name:
+            return candidate
+    return None
+
+
+def credential_from_headers(headers: Mapping[str, str]) -> str | None:
+    """The credential sent as ``Authorization: Bearer <x>`` (scheme any case) or ``X-Api-Key: <x>``.
+
+    An Authorization header with another scheme (e.g. SigV4) is not a credential here; None when absent.
+    """
+    authorization = _get(headers, "authorization")
+    if authorization:
+        scheme, _, token = authorization.strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() == "bearer" and token:
+            return token
+    api_key = _get(headers, "x-api-key")
+    if api_key and api_key.strip():
+        return api_key.strip()
+    return None

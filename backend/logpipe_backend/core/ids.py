@@ -1,0 +1,80 @@
+"""Log ids: 26-character ULIDs in Crockford base32 (48-bit time in ms, then 80 bits).
+
+The ids of one request share the time part and count up from one random 80-bit base, so they sort in
+record order. With a seed (sha256 of tenant and Idempotency-Key) the base is derived from the seed, so a
+retried request gets the very same ids and the store's upsert keeps one copy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from typing import Final
+
+CROCKFORD: Final = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+LOG_ID_LENGTH: Final = 26
+MAX_TIME_MS: Final = (1 << 48) - 1
+_RANDOM_BITS: Final = 80
+_RANDOM_BYTES: Final = _RANDOM_BITS // 8
+# The base leaves the top bit clear so base + index never overflows 80 bits (requests are far below 2**79).
+_BASE_MASK: Final = (1 << (_RANDOM_BITS - 1)) - 1
+_CROCKFORD_SET: Final = frozenset(CROCKFORD)
+_CROCKFORD_VALUE: Final = {c: i for i, c in enumerate(CROCKFORD)}
+# RFC 4648 base32 and Crockford both map 5-bit values 0..31 to one character each, in the same order, so
+# translating the output of base64.b32encode turns it into Crockford: all the encoding happens in C.
+_RFC4648_TO_CROCKFORD: Final = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode("ascii"))
+_SEED_DOMAIN: Final = b"logpipe/log-id/v1\0"
+
+
+def _encode_time(time_ms: int) -> str:
+    if not 0 <= time_ms <= MAX_TIME_MS:
+        raise ValueError(f"time_ms out of range: {time_ms}")
+    chars = []
+    for _ in range(10):
+        chars.append(CROCKFORD[time_ms & 31])
+        time_ms >>= 5
+    return "".join(reversed(chars))
+
+
+def new_log_ids(count: int, time_ms: int, seed: bytes | None = None) -> list[str]:
+    """``count`` ids with time part ``time_ms``, sorting in index order; deterministic for (time_ms, seed)."""
+    if count < 0:
+        raise ValueError("count must be >= 0")
+    prefix = _encode_time(time_ms)
+    if count == 0:
+        return []
+    if seed is None:
+        raw = os.urandom(_RANDOM_BYTES)
+    else:
+        raw = hashlib.sha256(_SEED_DOMAIN + time_ms.to_bytes(8, "big") + seed).digest()[:_RANDOM_BYTES]
+    base = int.from_bytes(raw, "big") & _BASE_MASK
+    # 10 bytes per id = exactly 16 base32 characters, so one b32encode of the concatenation splits cleanly.
+    packed = b"".join((base + i).to_bytes(_RANDOM_BYTES, "big") for i in range(count))
+    encoded = base64.b32encode(packed).translate(_RFC4648_TO_CROCKFORD).decode("ascii")
+    return [prefix + encoded[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
+def is_log_id(value: str) -> bool:
+    """Whether ``value`` is a canonical (upper-case) 26-character ULID."""
+    return (
+        isinstance(value, str)
+        and len(value) == LOG_ID_LENGTH
+        and value[0] <= "7"  # the 48-bit time fits in the first 10 characters only when this holds
+        and _CROCKFORD_SET.issuperset(value)
+    )
+
+
+def log_id_time_ms(log_id: str) -> int:
+    """The time part (epoch ms) of a log id; ValueError when it is not one."""
+    if not is_log_id(log_id):
+        raise ValueError(f"not a log id: {log_id!r}")
+    value = 0
+    for char in log_id[:10]:
+        value = (value << 5) | _CROCKFORD_VALUE[char]
+    return value
+
+
+def min_log_id_for_time(ms: int) -> str:
+    """The smallest log id with time part ``ms``: every id made at or after ``ms`` sorts >= it."""
+    return _encode_time(ms) + "0" * 16

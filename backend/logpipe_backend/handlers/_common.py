@@ -1,0 +1,46 @@
+"""What the three handlers share: the last-resort error boundary and small event readers."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from logpipe_backend.core.errors import ApiError
+from logpipe_backend.core.http import error_response
+
+log = logging.getLogger("logpipe.handlers")
+
+Event = Mapping[str, Any]
+Response = dict[str, Any]
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def method(event: Event) -> str:
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(http.get("method") or "").upper()
+
+
+def request_id(event: Event) -> str:
+    rid = (event.get("requestContext") or {}).get("requestId")
+    return str(rid) if rid else secrets.token_urlsafe(12)
+
+
+def guarded(name: str, run: Callable[[], Response]) -> Response:
+    """Run a handler body: an ApiError becomes its JSON response; anything else a 500 without details.
+
+    A bad input must never raise out of a Lambda (API Gateway would answer a bare 500 with no JSON), and a
+    traceback in a response would leak internals, so the exception goes to the log only.
+    """
+    try:
+        return run()
+    except ApiError as err:
+        return error_response(err)
+    except Exception:
+        log.exception("%s handler failed", name)
+        return error_response(ApiError(500, "internal_error", "internal error; see the server log"))

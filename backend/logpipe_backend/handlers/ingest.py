@@ -1,0 +1,137 @@
+"""``POST /ingest``: authenticate, validate, normalize, queue; 202 only once the queue has the records.
+
+Checks run in this order, each before anything is written, so an error changes nothing stored or queued:
+method (405) → credential (401) → ``X-Tenant-Id`` (403) → content type / encoding (415) → body size and
+decoding (413/400) → parse (400/413) → normalize each record, which also refuses a record naming another
+tenant (403) or too big once normalized (413) → ``Idempotency-Key`` shape (400) → queue depth (429) →
+idempotency claim (422 for a reused key) → queue (503 when unavailable) → 202.
+
+With an ``Idempotency-Key`` the log ids are derived from (tenant, key) and the first acceptance time, and
+``received_at`` is that time too, so a retried request yields byte-identical records: the store's upsert
+keeps one copy, and the client gets the same ``log_ids`` back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from logpipe_backend.core.auth import credential_from_headers
+from logpipe_backend.core.body import decode_body, media_type, parse_records
+from logpipe_backend.core.envelope import pack
+from logpipe_backend.core.errors import ApiError, bad_request, forbidden, too_many_requests, unauthorized
+from logpipe_backend.core.http import body_bytes, header, json_response
+from logpipe_backend.core.ids import new_log_ids
+from logpipe_backend.core.ingest import prepare
+from logpipe_backend.core.limits import Limits
+from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms, request_id
+from logpipe_backend.ports import IdempotencyStore, KeyStore, Queue, QueueUnavailable
+
+DEFAULT_MAX_QUEUE_DEPTH = 10_000  # messages; LOGPIPE_MAX_QUEUE_DEPTH overrides, 0 disables
+QUEUE_FULL_RETRY_AFTER_S = 5
+QUEUE_DOWN_RETRY_AFTER_S = 2
+
+
+@dataclass(frozen=True)
+class IngestDeps:
+    queue: Queue
+    keys: KeyStore
+    idempotency: IdempotencyStore
+    limits: Limits = field(default_factory=Limits)
+    max_queue_depth: int = DEFAULT_MAX_QUEUE_DEPTH  # 0: no bound
+    clock: Callable[[], int] = now_ms
+
+
+def max_queue_depth_from_env(environ: dict[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    raw = env.get("LOGPIPE_MAX_QUEUE_DEPTH")
+    return DEFAULT_MAX_QUEUE_DEPTH if raw is None or raw.strip() == "" else int(raw)
+
+
+def handle(event: Event, deps: IngestDeps) -> Response:
+    return guarded("ingest", lambda: _ingest(event, deps))
+
+
+def _ingest(event: Event, deps: IngestDeps) -> Response:
+    if method(event) != "POST":
+        raise ApiError(405, "method_not_allowed", "use POST /ingest", allow="POST")
+
+    credential = credential_from_headers(event.get("headers") or {})
+    tenant_id = deps.keys.tenant_for_key(credential) if credential else None
+    if tenant_id is None:
+        raise unauthorized()
+    claimed_tenant = header(event, "x-tenant-id")
+    if claimed_tenant is not None and claimed_tenant.strip() != tenant_id:
+        raise forbidden("tenant_mismatch", "X-Tenant-Id does not match the key's tenant")
+
+    limits = deps.limits
+    kind = media_type(header(event, "content-type"))
+    data = decode_body(body_bytes(event), header(event, "content-encoding"), limits)
+    raws = parse_records(data, kind, limits)
+
+    received_ms = deps.clock()
+    idem_key = header(event, "idempotency-key")
+    seed: bytes | None = None
+    if idem_key is not None:
+        idem_key = idem_key.strip()
+        seed = hashlib.sha256(f"{tenant_id}\0{idem_key}".encode()).digest()
+    log_ids = new_log_ids(len(raws), received_ms, seed=seed)
+    records = prepare(raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits)
+
+    if idem_key is not None:
+        _check_idempotency_key(idem_key, limits)
+    if deps.max_queue_depth > 0 and deps.queue.approximate_depth() >= deps.max_queue_depth:
+        raise too_many_requests(
+            "queue_full", "too much is queued; retry later", retry_after=QUEUE_FULL_RETRY_AFTER_S
+        )
+    if idem_key is not None and seed is not None:
+        # The content type is part of what was sent: the same bytes as text or JSON are different records.
+        digest = hashlib.sha256(kind.encode() + b"\0" + data).hexdigest()
+        claim = deps.idempotency.claim(tenant_id, idem_key, digest, received_ms)
+        if claim.body_digest != digest:
+            raise ApiError(
+                422, "idempotency_key_reused", "this Idempotency-Key was used with a different body"
+            )
+        if claim.first_seen_ms != received_ms:
+            # A retry: rebuild the records exactly as at the first acceptance.
+            received_ms = claim.first_seen_ms
+            log_ids = new_log_ids(len(raws), received_ms, seed=seed)
+            records = prepare(
+                raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits
+            )
+
+    try:
+        deps.queue.send(pack(tenant_id, records))
+    except QueueUnavailable as exc:
+        raise ApiError(
+            503,
+            "queue_unavailable",
+            "the queue is unavailable; retry later",
+            retry_after=QUEUE_DOWN_RETRY_AFTER_S,
+        ) from exc
+    body: dict[str, Any] = {"accepted": len(records), "log_ids": log_ids, "request_id": request_id(event)}
+    return json_response(202, body)
+
+
+def _check_idempotency_key(key: str, limits: Limits) -> None:
+    if not key or len(key) > limits.idempotency_key_chars or not key.isascii() or not key.isprintable():
+        raise bad_request(
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1-{limits.idempotency_key_chars} printable ASCII characters",
+        )
+
+
+_deps: IngestDeps | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> Response:
+    """The Lambda entry point; dependencies are built once per process (cold start)."""
+    global _deps
+    if _deps is None:
+        from logpipe_backend.wiring import ingest as wiring
+
+        _deps = wiring.deps()
+    return handle(event, _deps)

@@ -1,0 +1,273 @@
+"""What the benchmarks share: the records they send, a ``logpipe serve`` of their own, small statistics.
+
+Records are generated, not sampled from real logs, but shaped like them: about 70 % JSON objects from a web
+service (timestamp, level, message, request fields) and 30 % plain-text lines with a leading timestamp and
+level, ~250 bytes each, about 1 % holding something the worker must redact (an e-mail address, a
+``password=``). The generator is seeded, so two runs (and the pipeline and the floor of one run) see
+exactly the same records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+TENANT = "bench"
+START_TIMEOUT_S = 30.0
+SEED = 7
+
+_SERVICES = ("api", "billing", "auth", "search", "checkout", "mailer")
+_LEVELS_JSON = ("info",) * 14 + ("debug",) * 3 + ("warn",) * 2 + ("error",)
+_LEVELS_TEXT = ("INFO",) * 14 + ("DEBUG",) * 3 + ("WARN",) * 2 + ("ERROR",)
+_PATHS = ("/api/v1/users", "/api/v1/orders", "/api/v1/search", "/healthz", "/api/v2/carts", "/login")
+_VERBS = ("GET", "GET", "GET", "POST", "PUT", "DELETE")
+_WORDS = (
+    "cache miss for key", "upstream responded slowly", "retrying request to", "processed job",
+    "connection pool at", "scheduled task finished", "user session refreshed", "payment authorized for order",
+    "feature flag evaluated", "rendered template",
+)  # fmt: skip
+TARGET_BYTES = 250
+
+
+def _pad(text: str, rng: random.Random, target: int) -> str:
+    missing = target - len(text)
+    if missing <= 0:
+        return text
+    filler = " ".join(rng.choice(_WORDS) for _ in range(missing // 18 + 1))
+    return text + " " + filler[: max(0, missing - 1)]
+
+
+def make_line(i: int, rng: random.Random) -> str:
+    """Record ``i`` as one input line (JSON object or text), about ``TARGET_BYTES`` long."""
+    ms = 1_764_128_696_000 + i * 7
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    secret = rng.random() < 0.01
+    if rng.random() < 0.7:
+        verb, path = rng.choice(_VERBS), rng.choice(_PATHS)
+        record: dict[str, Any] = {
+            "ts": ts,
+            "level": rng.choice(_LEVELS_JSON),
+            "msg": f"{verb} {path}/{rng.randrange(10**6)} {rng.choice((200, 200, 201, 204, 404, 500))}",
+            "service": rng.choice(_SERVICES),
+            "host": f"web-{rng.randrange(40)}",
+            "request_id": f"{rng.getrandbits(64):016x}",
+            "user_id": rng.randrange(10**7),
+            "duration_ms": round(rng.random() * 300, 2),
+            "bytes": rng.randrange(10**5),
+        }
+        if secret:
+            record["email"] = f"user{rng.randrange(10**4)}@example.com"
+        base = json.dumps(record, separators=(",", ":"))
+        record["note"] = ""
+        room = TARGET_BYTES - len(base) - len(',"note":""')
+        record["note"] = _pad("", rng, room).strip() if room > 0 else ""
+        return json.dumps(record, separators=(",", ":"))
+    level = rng.choice(_LEVELS_TEXT)
+    text = (
+        f"{ts} {level} [{rng.choice(_SERVICES)}-{rng.randrange(8)}] {rng.choice(_WORDS)} "
+        f"{rng.randrange(10**6)} in {rng.randrange(500)}ms"
+    )
+    if secret:
+        text += f" password={rng.getrandbits(48):012x}"
+    return _pad(text, rng, TARGET_BYTES)
+
+
+def iter_lines(n: int, seed: int = SEED) -> Iterator[str]:
+    rng = random.Random(seed)
+    for i in range(n):
+        yield make_line(i, rng)
+
+
+def write_records(path: Path, n: int, seed: int = SEED) -> int:
+    """Write ``n`` records, one a line; the file's size in bytes."""
+    with path.open("w", encoding="utf-8") as f:
+        for line in iter_lines(n, seed):
+            f.write(line)
+            f.write("\n")
+    return path.stat().st_size
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    with path.open(encoding="utf-8") as f:
+        yield from f
+
+
+# --- statistics ------------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile (no interpolation: a p99 of 200 samples is the 198th smallest)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def machine() -> dict[str, Any]:
+    load = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": sys.platform,
+        "load_avg_1m_at_start": round(load[0], 2),
+    }
+
+
+# --- a logpipe serve of the benchmark's own -----------------------------------------------------------
+
+
+def _logpipe() -> list[str]:
+    script = Path(sys.executable).parent / "logpipe"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from logpipe_cli.main import main; sys.exit(main())"]
+
+
+@dataclass
+class Stack:
+    """``logpipe serve`` on a free port and a temporary data dir; a context manager."""
+
+    workers: int = 2
+    env: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="logpipe-bench-")))
+    process: subprocess.Popen[bytes] | None = None
+    admin_token: str = "lpadm_bench_" + os.urandom(16).hex()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    def __enter__(self) -> Stack:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOGPIPE_", "AWS_"))}
+        env.update(
+            {
+                # serve writes a `local` profile into the config dir: never into the user's real one.
+                "XDG_CONFIG_HOME": str(self.workdir / "config"),
+                "XDG_DATA_HOME": str(self.workdir / "xdg-data"),
+                "LOGPIPE_ADMIN_TOKEN": self.admin_token,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.update(self.env)
+        cmd = [
+            *_logpipe(), "serve", "--port", "0", "--data-dir", str(self.data_dir),
+            "--workers", str(self.workers),
+        ]  # fmt: skip
+        log = (self.workdir / "serve.log").open("ab")
+        self.process = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=REPO, start_new_session=True
+        )
+        log.close()
+        try:
+            line = self._first_line()
+            self.url = line.split(" on ", 1)[1].split(" ", 1)[0]
+            self._wait_healthy()
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def _first_line(self) -> str:
+        assert self.process is not None and self.process.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(self.process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        buf = b""
+        while b"\n" not in buf:
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"logpipe serve did not start:\n{self.log_tail()}")
+            if sel.select(timeout=0.2):
+                chunk = os.read(self.process.stdout.fileno(), 4096)
+                if not chunk:
+                    raise RuntimeError(f"logpipe serve closed stdout:\n{self.log_tail()}")
+                buf += chunk
+        sel.close()
+        return buf.split(b"\n", 1)[0].decode()
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"/healthz never answered:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        path = self.workdir / "serve.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def create_tenant(self, tenant: str = TENANT) -> str:
+        from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+
+        keys = SqliteKeyStore(self.data_dir / "tenants.db")
+        try:
+            return keys.create_tenant(tenant)
+        finally:
+            keys.close()
+
+    def health(self) -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{self.url}/healthz", timeout=10).json()
+        return body
+
+    def stored(self, tenant: str = TENANT) -> int:
+        """Records in the store for ``tenant`` (a read of logs.db, as the admin API reads it)."""
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.data_dir / 'logs.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            row = conn.execute("SELECT count(*) FROM records WHERE tenant_id = ?", (tenant,)).fetchone()
+            return int(row[0])
+        finally:
+            conn.close()
+
+    def wait_all_stored(self, expected: int, timeout_s: float, tenant: str = TENANT) -> int:
+        """Until the queue is empty (nothing waiting or leased) and the store holds ``expected`` records."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.health()["queue_depth"] == 0:
+                count = self.stored(tenant)
+                if count >= expected:
+                    return count
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not all stored in {timeout_s}s: {self.health()}, {self.stored(tenant)}")
+            time.sleep(0.02)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            if self.process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGTERM)
+                try:
+                    self.process.wait(timeout=40)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait(timeout=10)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)  # no worker may outlive the benchmark
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+        if not os.environ.get("LOGPIPE_BENCH_KEEP"):
+            import shutil
+
+            shutil.rmtree(self.workdir, ignore_errors=True)

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""End-to-end throughput of the local pipeline, against the machine's floor measured in the same run.
+
+    .venv/bin/python bench/throughput.py                    # 1,000,000 records
+    .venv/bin/python bench/throughput.py --records 200000 --json
+
+Pipeline: N records (``bench/_common.py``: ~250 bytes, 70 % JSON / 30 % text) are read from a file and sent
+with the SDK (``Client.send_lines``, its default batching, gzip and 4 requests in flight) to a fresh
+``logpipe serve`` (default 2 worker processes), and the clock stops when every record is queryable: the
+queue is empty (``/healthz`` ``queue_depth`` 0, nothing waiting or leased) *and* a count of the store's
+rows for the tenant equals N.
+
+Floor: one core doing the least a store of these records must do — ``json.loads`` of every JSON line (text
+lines are kept as they are) and an insert of each record into SQLite in transactions of 1,000 rows, with the
+store's durability settings (WAL, ``synchronous=FULL``) and the store's table shape (``WITHOUT ROWID``,
+keyed by tenant and id), holding the line itself as the document. It runs in this process before and after
+the pipeline on the same records, and the ratio uses their mean, because the machine is shared and noisy.
+
+Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/s ÷ floor records/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import TENANT, Stack, machine, read_lines, write_records  # noqa: E402
+
+FLOOR_TRANSACTION_ROWS = 1000
+MB = 1_000_000
+
+
+def floor(path: Path, workdir: Path, name: str) -> dict[str, float]:
+    """One core: parse each record once and insert it, 1,000 rows per transaction (see the docstring)."""
+    db_path = workdir / f"floor-{name}.db"
+    conn = sqlite3.connect(str(db_path), isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE records (tenant_id TEXT NOT NULL, log_id TEXT NOT NULL, doc TEXT NOT NULL,"
+        " PRIMARY KEY (tenant_id, log_id)) WITHOUT ROWID"
+    )
+    loads = json.loads
+    started = time.perf_counter()
+    n = 0
+    size = 0
+    rows: list[tuple[str, str, str]] = []
+    for line in read_lines(path):
+        size += len(line)
+        line = line.rstrip("\n")
+        if line.startswith("{"):
+            loads(line)  # the parse a pipeline cannot avoid
+        rows.append((TENANT, f"{n:026d}", line))
+        n += 1
+        if len(rows) == FLOOR_TRANSACTION_ROWS:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO records VALUES (?, ?, ?)", rows)
+            conn.execute("COMMIT")
+            rows = []
+    if rows:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO records VALUES (?, ?, ?)", rows)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    stored = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    conn.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    assert stored == n, (stored, n)
+    return {"seconds": elapsed, "records_per_s": n / elapsed, "mb_per_s": size / MB / elapsed}
+
+
+def pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: float) -> dict[str, Any]:
+    import logpipe
+
+    with Stack(workers=workers) as stack:
+        key = stack.create_tenant()
+        client = logpipe.Client(endpoint=stack.url, api_key=key, tenant=TENANT)
+        peak_depth = [0]
+        done = threading.Event()
+
+        def watch() -> None:  # queue depth while sending: how far the workers fall behind
+            while not done.wait(0.5):
+                try:
+                    peak_depth[0] = max(peak_depth[0], int(stack.health()["queue_depth"]))
+                except Exception:
+                    pass
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        started = time.perf_counter()
+        result = client.send_lines(read_lines(path), format="auto")
+        sent = time.perf_counter()
+        if not result.ok or result.accepted != n:
+            raise RuntimeError(f"send failed: {result}\n{stack.log_tail()}")
+        stored = stack.wait_all_stored(n, timeout_s)
+        elapsed = time.perf_counter() - started
+        done.set()
+        client.close()
+        health = stack.health()
+    return {
+        "seconds": elapsed,
+        "send_seconds": sent - started,
+        "records_per_s": n / elapsed,
+        "mb_per_s": input_bytes / MB / elapsed,
+        "accepted": result.accepted,
+        "stored": stored,
+        "dlq_depth": health["dlq_depth"],
+        "peak_queue_depth_messages": peak_depth[0],
+        "workers": workers,
+    }
+
+
+def run(n: int, workers: int, timeout_s: float) -> dict[str, Any]:
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="logpipe-throughput-") as tmp:
+        workdir = Path(tmp)
+        path = workdir / "records.txt"
+        input_bytes = write_records(path, n)
+        before = floor(path, workdir, "before")
+        pipe = pipeline(path, n, input_bytes, workers, timeout_s)
+        after = floor(path, workdir, "after")
+    floor_rps = (before["records_per_s"] + after["records_per_s"]) / 2
+    return {
+        "records": n,
+        "input_bytes": input_bytes,
+        "mean_record_bytes": round(input_bytes / n, 1),
+        "machine": info,
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+        "pipeline": pipe,
+        "floor_before": before,
+        "floor_after": after,
+        "floor_records_per_s": floor_rps,
+        "ratio": pipe["records_per_s"] / floor_rps,
+    }
+
+
+def report(r: dict[str, Any]) -> str:
+    p, b, a = r["pipeline"], r["floor_before"], r["floor_after"]
+    return "\n".join(
+        [
+            f"records: {r['records']:,} ({r['input_bytes'] / MB:.1f} MB, {r['mean_record_bytes']} B mean);"
+            f" machine: {r['machine']['cpus']} CPUs, load {r['machine']['load_avg_1m_at_start']}"
+            f" → {r['load_avg_1m_at_end']}",
+            f"pipeline (SDK → logpipe serve, {p['workers']} workers → all queryable):"
+            f" {p['records_per_s']:,.0f} records/s, {p['mb_per_s']:.2f} MB/s"
+            f" ({p['seconds']:.1f} s; sending took {p['send_seconds']:.1f} s; stored {p['stored']:,};"
+            f" peak queue depth {p['peak_queue_depth_messages']} messages)",
+            f"floor (1 core: json.loads + SQLite WAL/FULL, 1,000-row transactions):"
+            f" before {b['records_per_s']:,.0f}/s, after {a['records_per_s']:,.0f}/s,"
+            f" mean {r['floor_records_per_s']:,.0f} records/s",
+            f"ratio pipeline / floor: {r['ratio']:.3f}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--records", type=int, default=1_000_000)
+    p.add_argument("--workers", type=int, default=2, help="worker processes of logpipe serve")
+    p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for all to be stored")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = p.parse_args(argv)
+    result = run(args.records, args.workers, args.timeout)
+    print(json.dumps(result, indent=2) if args.json else report(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

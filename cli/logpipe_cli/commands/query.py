@@ -1,0 +1,64 @@
+"""``logpipe query``: one tenant's records, newest first, through ``GET /admin/logs``."""
+
+from __future__ import annotations
+
+import click
+from logpipe import AdminClient, RetryPolicy
+
+from logpipe_cli.errors import handle_errors
+from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
+from logpipe_cli.output import print_records
+from logpipe_cli.settings import require_tenant
+
+# A person is waiting: a few quick retries (a server restarting), then say it is unreachable.
+READ_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0)
+
+
+@click.command("query")
+@tenant_option
+@click.option("--since", default=None, help="RFC 3339, or relative: 30s, 15m, 2h, 7d.")
+@click.option("--until", default=None, help="RFC 3339, or relative.")
+@click.option("--level", type=LEVEL_CHOICE, default=None, help="Minimum level (warn: warn, error, fatal).")
+@click.option("--contains", default=None, help="Case-insensitive substring of the message.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
+@click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True)
+@click.option(
+    "--output", "-o", type=click.Choice(["text", "json", "table"]), default="text", show_default=True
+)
+@endpoint_options(admin=True)
+@handle_errors
+def command(
+    tenant: str | None,
+    since: str | None,
+    until: str | None,
+    level: str | None,
+    contains: str | None,
+    limit: int,
+    order: str,
+    output: str,
+    endpoint: str | None,
+    admin_token: str | None,
+    auth: str | None,
+    region: str | None,
+    profile: str | None,
+) -> None:
+    """Print a tenant's records (pages through all of them up to --limit)."""
+    tenant_id = require_tenant(tenant, profile)
+    with AdminClient(
+        endpoint=endpoint,
+        admin_token=admin_token,
+        profile=profile,
+        auth=auth,
+        region=region,
+        retry=READ_RETRY,
+    ) as admin:
+        records = admin.query(
+            tenant_id,
+            since=since,
+            until=until,
+            level=level.lower() if level else None,
+            contains=contains,
+            order=order,
+            limit=limit or None,
+        )
+        print_records(records, output)

@@ -1,0 +1,181 @@
+"""``logpipe send``: stream files, globs, ``.gz`` and stdin to ``POST /ingest``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+import click
+from logpipe import Client, SendResult, SendStats, TransportError
+
+from logpipe_cli.errors import describe, fail, handle_errors
+from logpipe_cli.exit_codes import ExitCode
+from logpipe_cli.format import format_summary
+from logpipe_cli.inputs import InputError, expand, read_lines
+from logpipe_cli.options import endpoint_options, tenant_option
+
+MAX_ERRORS_SHOWN = 5
+
+
+@click.command("send")
+@click.argument("inputs", nargs=-1, metavar="[FILE|GLOB|-]...")
+@tenant_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["auto", "json", "text"]),
+    default="auto",
+    show_default=True,
+    help="auto: a line that is a JSON object is sent as JSON, any other as text.",
+)
+@click.option("--batch-records", default=5000, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--in-flight", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
+)
+@click.option(
+    "--retries", default=5, show_default=True, type=click.IntRange(0, 100), help="Retries of one request."
+)
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
+)
+@endpoint_options(admin=False)
+@handle_errors
+def command(
+    inputs: tuple[str, ...],
+    tenant: str | None,
+    fmt: str,
+    batch_records: int,
+    in_flight: int,
+    retries: int,
+    progress: bool | None,
+    endpoint: str | None,
+    api_key: str | None,
+    profile: str | None,
+) -> None:
+    """Send log lines from files (plain or .gz), globs or stdin (`-`, the default)."""
+    try:
+        sources = expand(inputs)
+    except InputError as exc:
+        fail(str(exc), ExitCode.USAGE)
+    if any(s.name == "-" for s in sources) and sys.stdin.isatty() and not inputs:
+        fail("nothing to send: give FILE arguments or pipe lines into stdin", ExitCode.USAGE)
+    from logpipe import BatchLimits, RetryPolicy
+
+    client = Client(
+        endpoint=endpoint,
+        api_key=api_key,
+        tenant=tenant,
+        profile=profile,
+        batch_limits=BatchLimits(max_records=batch_records),
+        retry=RetryPolicy(max_attempts=retries + 1),
+    )
+    if not client.tenant:
+        fail("--tenant is required (or LOGPIPE_TENANT, or `logpipe config set tenant T`)", ExitCode.USAGE)
+    show_progress = sys.stderr.isatty() if progress is None else progress
+    with client:
+        code = send(client, sources, fmt=fmt, in_flight=in_flight, show_progress=show_progress)
+    raise SystemExit(int(code))
+
+
+def send(client: Client, sources: list[Any], *, fmt: str, in_flight: int, show_progress: bool) -> ExitCode:
+    """Run the upload, print the summary line, and return the exit code."""
+    stats = SendStats()
+    skipped: list[str] = []
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        # First Ctrl-C: stop reading, let the requests in flight finish, report. Second: leave now.
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("logpipe: stopping (Ctrl-C again to quit at once)...", err=True)
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        lines = read_lines(sources, stats, skipped)
+        if show_progress:
+            result = _with_progress(client, lines, stats, fmt, in_flight, stop)
+        else:
+            result = client.send_lines(lines, format=fmt, max_in_flight=in_flight, stop=stop, stats=stats)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    elapsed = time.monotonic() - started
+    for message in list(dict.fromkeys(skipped + result.errors))[:MAX_ERRORS_SHOWN]:
+        click.echo(f"logpipe: {' '.join(message.split())}", err=True)
+    click.echo(
+        format_summary(
+            lines=stats.lines_read,
+            nbytes=stats.bytes_read,
+            seconds=elapsed,
+            accepted=result.accepted,
+            rejected=result.rejected,
+            failed=result.failed,
+            blank=stats.blank,
+            interrupted=result.interrupted,
+        ),
+        err=True,
+    )
+    return _exit_code(result)
+
+
+def _exit_code(result: SendResult) -> ExitCode:
+    if result.fatal is not None:
+        if isinstance(result.fatal, TransportError):
+            return ExitCode.UNREACHABLE
+        if isinstance(result.fatal.__cause__, InputError) or "reading" in str(result.fatal):
+            click.echo(f"logpipe: {describe(result.fatal)}", err=True)
+        return ExitCode.NOT_ACCEPTED
+    if result.rejected or result.failed or result.interrupted:
+        return ExitCode.NOT_ACCEPTED
+    return ExitCode.OK
+
+
+def _with_progress(
+    client: Client, lines: Any, stats: SendStats, fmt: str, in_flight: int, stop: threading.Event
+) -> SendResult:
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.fields[lines]:>12,} lines"),
+        TextColumn("{task.fields[size]:>10}"),
+        TextColumn("{task.fields[rate]:>14} lines/s"),
+        TextColumn("[green]{task.fields[accepted]:,} accepted"),
+        TextColumn("{task.fields[problems]}"),
+        TimeElapsedColumn(),
+    )
+    from logpipe_cli.format import human_bytes
+
+    started = time.monotonic()
+    with Progress(*columns, console=console, transient=True, refresh_per_second=8) as bar:
+        task = bar.add_task("send", total=None, lines=0, size="0 B", rate="0", accepted=0, problems="")
+
+        def tick(s: SendStats) -> None:
+            elapsed = max(time.monotonic() - started, 1e-6)
+            problems = ""
+            if s.rejected or s.failed:
+                problems = f"[red]{s.rejected:,} rejected {s.failed:,} failed"
+            if s.retries:
+                problems += f" [yellow]{s.retries} retries"
+            bar.update(
+                task,
+                lines=s.lines_read,
+                size=human_bytes(s.bytes_read),
+                rate=f"{s.lines_read / elapsed:,.0f}",
+                accepted=s.accepted,
+                problems=problems,
+            )
+
+        return client.send_lines(
+            lines, format=fmt, max_in_flight=in_flight, stop=stop, stats=stats, on_tick=tick
+        )

@@ -1,0 +1,84 @@
+"""``logpipe tail``: the last records of a tenant, and with ``-f`` every new one, exactly once.
+
+The following algorithm lives in the SDK (``AdminClient.tail``) so scripts get the same guarantee.
+"""
+
+from __future__ import annotations
+
+import click
+from logpipe import AdminClient, LogpipeError
+
+from logpipe_cli.commands.query import READ_RETRY
+from logpipe_cli.errors import describe, handle_errors
+from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
+from logpipe_cli.output import print_records
+from logpipe_cli.settings import require_tenant
+
+
+@click.command("tail")
+@tenant_option
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new records (across server restarts).")
+@click.option("-n", "--lines", "n", default=10, show_default=True, type=click.IntRange(min=0))
+@click.option(
+    "--since", default=None, help="Only records with a timestamp from then (RFC 3339 or 15m, 2h...)."
+)
+@click.option("--level", type=LEVEL_CHOICE, default=None, help="Minimum level.")
+@click.option("--contains", default=None, help="Case-insensitive substring of the message.")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60), help="Poll seconds."
+)
+@click.option(
+    "--lookback",
+    default=None,
+    type=click.FloatRange(1, 86_400),
+    help="Seconds below the newest record that -f re-checks for records stored late (redeliveries); "
+    "default 300 locally, 900 on AWS.",
+)
+@endpoint_options(admin=True)
+@handle_errors
+def command(
+    tenant: str | None,
+    follow: bool,
+    n: int,
+    since: str | None,
+    level: str | None,
+    contains: str | None,
+    output: str,
+    interval: float,
+    lookback: float | None,
+    endpoint: str | None,
+    admin_token: str | None,
+    auth: str | None,
+    region: str | None,
+    profile: str | None,
+) -> None:
+    """Print the last N records, oldest first; -f follows."""
+    tenant_id = require_tenant(tenant, profile)
+
+    def on_error(exc: LogpipeError, delay: float) -> None:
+        click.echo(f"logpipe: {describe(exc)}; retrying in {delay:.1f}s", err=True)
+
+    with AdminClient(
+        endpoint=endpoint,
+        admin_token=admin_token,
+        profile=profile,
+        auth=auth,
+        region=region,
+        retry=READ_RETRY,
+    ) as admin:
+        records = admin.tail(
+            tenant_id,
+            n=n,
+            follow=follow,
+            since=since,
+            level=level.lower() if level else None,
+            contains=contains,
+            poll_interval=interval,
+            long_window=lookback,
+            on_error=on_error,
+        )
+        try:
+            print_records(records, output)
+        except KeyboardInterrupt:
+            raise SystemExit(0) from None

@@ -1,0 +1,172 @@
+"""``logpipe tenants create T | list | revoke T`` (operator; CONTRACT §4).
+
+``--backend local`` (default) acts on the data dir of ``logpipe serve``; ``--backend aws`` on the DynamoDB
+tenants table named by ``LOGPIPE_TENANTS_TABLE_NAME``, with boto3's default credentials and region
+(``AWS_ENDPOINT_URL`` honoured). Either way the key is printed once, alone on stdout, and only its hash kept.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import click
+
+from logpipe_cli.commands._local import backend_option, data_dir_option, fail
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    status: str  # "active" | "revoked"
+    created_at: str
+    active_keys: int | None = None  # known locally; on AWS a tenant has exactly one key
+
+
+class TenantOps(Protocol):
+    def create(self, tenant_id: str) -> str: ...
+    def list(self) -> list[Tenant]: ...
+    def revoke(self, tenant_id: str) -> None: ...
+    def close(self) -> None: ...
+
+
+class _Refused(Exception):
+    """An operation refused for a reason to print (exists, unknown, invalid)."""
+
+
+def _ts(ms: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms / 1000))
+
+
+class _LocalOps:
+    def __init__(self, data_dir: str | None) -> None:
+        from logpipe_backend.adapters.local.datadir import DataDir
+        from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+
+        directory = DataDir.resolve(data_dir)
+        directory.create()
+        self._keys = SqliteKeyStore(directory.tenants_db)
+
+    def create(self, tenant_id: str) -> str:
+        from logpipe_backend.adapters.local.keystore import TenantError
+
+        try:
+            return self._keys.create_tenant(tenant_id)
+        except TenantError as exc:
+            raise _Refused(str(exc)) from exc
+
+    def list(self) -> list[Tenant]:
+        return [
+            Tenant(t.tenant_id, "revoked" if t.revoked_ms else "active", _ts(t.created_ms), t.active_keys)
+            for t in self._keys.list_tenants()
+        ]
+
+    def revoke(self, tenant_id: str) -> None:
+        from logpipe_backend.adapters.local.keystore import TenantError
+
+        try:
+            self._keys.revoke_tenant(tenant_id)
+        except TenantError as exc:
+            raise _Refused(str(exc)) from exc
+
+    def close(self) -> None:
+        self._keys.close()
+
+
+class _AwsOps:
+    def __init__(self) -> None:
+        from logpipe_backend.adapters.aws import wiring as aws
+
+        self._keys = aws.key_store_from_env()
+
+    def create(self, tenant_id: str) -> str:
+        from logpipe_backend.adapters.aws.tenants import TenantExists
+
+        try:
+            return self._keys.create_tenant(tenant_id)
+        except TenantExists as exc:
+            raise _Refused(f"tenant {tenant_id!r} already exists") from exc
+        except ValueError as exc:
+            raise _Refused(
+                f"invalid tenant id {tenant_id!r}: use 2-63 lowercase letters, digits, '-' or '_'"
+            ) from exc
+
+    def list(self) -> list[Tenant]:
+        return [Tenant(t.tenant_id, "active", t.created_at, 1) for t in self._keys.list_tenants()]
+
+    def revoke(self, tenant_id: str) -> None:
+        if not self._keys.revoke_tenant(tenant_id):
+            raise _Refused(f"no tenant {tenant_id!r}")
+
+    def close(self) -> None:
+        pass
+
+
+def _open(backend: str, data_dir: str | None) -> TenantOps:
+    try:
+        return _AwsOps() if backend == "aws" else _LocalOps(data_dir)
+    except OSError as exc:
+        fail(f"cannot use the data dir: {exc.strerror or exc}")
+    except Exception as exc:  # AWS settings missing, no credentials…: one line, no traceback
+        fail(f"cannot reach the {backend} tenants store: {exc}")
+
+
+def _run(ops: TenantOps, action: Any) -> Any:
+    try:
+        return action()
+    except _Refused as exc:
+        fail(str(exc))
+    except click.exceptions.Exit:
+        raise
+    except Exception as exc:  # e.g. botocore errors: one clear line, exit 1
+        fail(f"{type(exc).__name__}: {exc}")
+    finally:
+        ops.close()
+
+
+@click.group("tenants")
+def command() -> None:
+    """Create, list and revoke tenants and their keys (operator)."""
+
+
+@command.command("create")
+@click.argument("tenant")
+@backend_option
+@data_dir_option
+def create(tenant: str, backend: str, data_dir: str | None) -> None:
+    """Create TENANT and print its new key (alone, on stdout). Only the key's hash is kept."""
+    ops = _open(backend, data_dir)
+    key = _run(ops, lambda: ops.create(tenant))
+    click.echo(key)
+
+
+@command.command("list")
+@backend_option
+@data_dir_option
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_(backend: str, data_dir: str | None, output: str) -> None:
+    """List tenants: id, status, active keys, creation time."""
+    ops = _open(backend, data_dir)
+    tenants: list[Tenant] = _run(ops, ops.list)
+    for t in tenants:
+        if output == "json":
+            row: dict[str, Any] = {"tenant_id": t.tenant_id, "status": t.status, "created_at": t.created_at}
+            if t.active_keys is not None:
+                row["active_keys"] = t.active_keys
+            click.echo(json.dumps(row))
+        else:
+            keys = "" if t.active_keys is None else f"\tkeys={t.active_keys}"
+            click.echo(f"{t.tenant_id}\t{t.status}{keys}\tcreated={t.created_at}")
+
+
+@command.command("revoke")
+@click.argument("tenant")
+@backend_option
+@data_dir_option
+def revoke(tenant: str, backend: str, data_dir: str | None) -> None:
+    """Revoke TENANT: its keys stop working; its stored logs are kept."""
+    ops = _open(backend, data_dir)
+    _run(ops, lambda: ops.revoke(tenant))
+    click.echo(f"revoked {tenant}", err=True)

@@ -1,0 +1,48 @@
+"""Options shared by the tenant-facing commands (send, tail, query)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LEVEL_CHOICE = click.Choice(["trace", "debug", "info", "warn", "error", "fatal"], case_sensitive=False)
+
+
+def endpoint_options(*, admin: bool) -> Callable[[F], F]:
+    def decorate(func: F) -> F:
+        func = click.option("--profile", default=None, help="Settings profile (default: $LOGPIPE_PROFILE).")(
+            func
+        )
+        if admin:
+            func = click.option(
+                "--admin-token", default=None, help="Admin token (default: $LOGPIPE_ADMIN_TOKEN, profile)."
+            )(func)
+            func = click.option(
+                "--auth",
+                type=click.Choice(["token", "sigv4"]),
+                default=None,
+                help="token (local) or sigv4 (AWS IAM, boto3's default credentials).",
+            )(func)
+            func = click.option("--region", default=None, help="AWS region for sigv4.")(func)
+        else:
+            func = click.option(
+                "--api-key", default=None, help="Tenant API key (default: $LOGPIPE_API_KEY)."
+            )(func)
+        func = click.option(
+            "--endpoint",
+            default=None,
+            help="Base URL (default: $LOGPIPE_ENDPOINT, profile, http://127.0.0.1:8080).",
+        )(func)
+        return func
+
+    return decorate
+
+
+def tenant_option(func: F) -> F:
+    return click.option(
+        "--tenant", "-t", default=None, help="Tenant id (default: $LOGPIPE_TENANT, profile)."
+    )(func)

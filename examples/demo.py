@@ -1,0 +1,222 @@
+"""The whole pipeline end to end on this machine — what `make demo` runs.
+
+1. start `logpipe serve` (HTTP server + 2 worker processes) on a free port with a throw-away data dir;
+2. create a tenant with `logpipe tenants create` (the key is printed alone, only its hash is stored);
+3. send the files in examples/logs/ — JSON, NDJSON (gzip-compressed on the way) and plain text, with
+   secrets in them — to POST /ingest;
+4. wait until the queue is drained, then read the records back from GET /admin/logs: normalized, and
+   redacted by the workers;
+5. stop the stack with SIGTERM (a graceful stop) and exit 0 — or 1, saying why, if anything was off.
+
+Nothing outside a temporary directory is touched: the stack's data dir and the config profile that
+`logpipe serve` writes both live there.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+LOGS = HERE / "logs"
+TENANT = "acme"
+CONTENT_TYPES = {".json": "application/json", ".ndjson": "application/x-ndjson", ".log": "text/plain"}
+# Strings in examples/logs/ that must never come back from the store.
+SECRETS = [
+    "alice@example.com",
+    "bob@example.com",
+    "s3ss10n-abc123",
+    "4111 1111 1111 1111",
+    "eyJhbGciOiJIUzI1NiJ9",
+    "hunter2",
+    "AKIAIOSFODNN7EXAMPLE",
+    "sk_live_51HxYzABCdef0123",
+    "abc.def.ghi",
+]
+START_TIMEOUT_S = 30.0
+DRAIN_TIMEOUT_S = 30.0
+
+
+class DemoError(Exception):
+    pass
+
+
+def logpipe() -> list[str]:
+    script = Path(sys.executable).parent / "logpipe"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from logpipe_cli.main import main; sys.exit(main())"]
+
+
+def step(text: str) -> None:
+    print(f"\n== {text}", flush=True)
+
+
+def start_stack(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    proc = subprocess.Popen(
+        [*logpipe(), "serve", "--port", "0", "--data-dir", str(data_dir), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        env=env,
+        start_new_session=True,  # our own process group: Ctrl-C of the demo does not hit it twice
+    )
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    buf = b""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while b"\n" not in buf:
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise DemoError("logpipe serve did not start")
+        if sel.select(timeout=0.2):
+            buf += os.read(proc.stdout.fileno(), 4096)
+    line = buf.split(b"\n", 1)[0].decode()
+    print(line, flush=True)
+    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise DemoError("/healthz never answered")
+        time.sleep(0.1)
+
+
+def send_examples(url: str, key: str) -> int:
+    total = 0
+    for path in sorted(LOGS.iterdir()):
+        content_type = CONTENT_TYPES.get(path.suffix)
+        if content_type is None:
+            continue
+        body = path.read_bytes()
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": content_type}
+        how = "as is"
+        if path.suffix == ".ndjson":  # one file goes gzip-compressed, as `logpipe send` does
+            body, how = gzip.compress(body), "gzip"
+            headers["Content-Encoding"] = "gzip"
+        r = httpx.post(f"{url}/ingest", content=body, headers=headers, timeout=30)
+        if r.status_code != 202:
+            raise DemoError(f"{path.name}: {r.status_code} {r.text}")
+        accepted = r.json()["accepted"]
+        total += accepted
+        print(
+            f"  {path.name:<16} {content_type:<22} {how:<6} -> {r.status_code}, {accepted} records",
+            flush=True,
+        )
+    return total
+
+
+def wait_drained(url: str) -> None:
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while True:
+        health = httpx.get(f"{url}/healthz", timeout=5).json()
+        if health["queue_depth"] == 0:
+            print(f"  /healthz: {json.dumps(health)}", flush=True)
+            return
+        if time.monotonic() > deadline:
+            raise DemoError(f"queue not drained: {health}")
+        time.sleep(0.1)
+
+
+def format_record(record: dict[str, Any]) -> str:
+    attrs = json.dumps(record["attributes"], ensure_ascii=False, separators=(",", ":"))
+    message = record["message"].encode("unicode_escape").decode("ascii")  # never raw control chars
+    line = f"  {record['timestamp']}  {record['level'].upper():<5}  {message}"
+    if record["attributes"]:
+        line += f"  {attrs}"
+    if record.get("client_log_id"):
+        line += f"  (client_log_id={record['client_log_id']})"
+    if record["redactions"]:
+        line += f"  [{record['redactions']} redacted]"
+    return line
+
+
+def run(workdir: Path) -> int:
+    data_dir = workdir / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGPIPE_")}
+    env["XDG_CONFIG_HOME"] = str(workdir / "config")  # serve writes its `local` profile here, not in ~
+
+    step("1. start the local stack: logpipe serve")
+    proc, url = start_stack(data_dir, env)
+    try:
+        step(f"2. create tenant {TENANT!r}: logpipe tenants create {TENANT}")
+        out = subprocess.run(
+            [*logpipe(), "tenants", "create", TENANT, "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+            check=True,
+        )
+        key = out.stdout.strip()
+        print(f"  key: {key[:8]}… (printed once; tenants.db keeps only its SHA-256)")
+
+        step("3. send examples/logs/ to POST /ingest")
+        sent = send_examples(url, key)
+        bad = httpx.post(
+            f"{url}/ingest",
+            content="x",
+            headers={"Authorization": "Bearer lp_wrong", "Content-Type": "text/plain"},
+        )
+        print(f"  (a wrong key gets {bad.status_code}: {bad.json()['error']['code']})")
+
+        step("4. wait for the workers, then read back from GET /admin/logs")
+        wait_drained(url)
+        token = (data_dir / "admin_token").read_text().strip()
+        r = httpx.get(
+            f"{url}/admin/logs",
+            params={"tenant": TENANT, "order": "asc", "limit": 1000},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        if r.status_code != 200:
+            raise DemoError(f"admin query: {r.status_code} {r.text}")
+        records = r.json()["items"]
+        for record in records:
+            print(format_record(record))
+        if len(records) != sent:
+            raise DemoError(f"sent {sent} records but {len(records)} are stored")
+        leaked = [s for s in SECRETS if s in r.text]
+        if leaked:
+            raise DemoError(f"secrets came back unredacted: {leaked}")
+        redacted = sum(rec["redactions"] for rec in records)
+        print(f"  {len(records)} records stored, {redacted} secrets redacted, none leaked")
+    finally:
+        step("5. stop the stack (SIGTERM: finish in-flight work, exit 0)")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise DemoError("the stack did not stop in time") from None
+        print(f"  logpipe serve exited with {code}")
+    if code != 0:
+        raise DemoError(f"logpipe serve exited with {code}")
+    return 0
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory(prefix="logpipe-demo-") as tmp:
+        try:
+            code = run(Path(tmp))
+        except (DemoError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
+            print(f"\ndemo failed: {exc}", file=sys.stderr)
+            return 1
+    print("\ndemo OK")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

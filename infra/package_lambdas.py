@@ -1,0 +1,234 @@
+#!/usr/bin/env python3
+"""Build one small, reproducible zip per Lambda: ``build/lambda/{ingest,worker,admin}.zip``.
+
+Each zip holds the ``logpipe_backend`` modules its handler can import, found by reading the imports of the
+source (``ast``, nothing is executed), and nothing else: no tests, no CLI, no SDK, no ``__pycache__``, and
+no third-party code (boto3/botocore come with the Lambda Python runtime; any other third-party import
+reachable from a handler is an error, since it would fail on Lambda).
+
+What "can import" means: every ``import`` of the package, at module level or inside a function (the
+handlers build their dependencies lazily), except those under ``if TYPE_CHECKING:``. Subpackages listed
+in ``LAMBDA_EXCLUDED`` (the local stack's SQLite adapters) are left out unless some module imports them at
+module level, in which case leaving them out would break the import and they are kept (with a warning).
+
+Reproducible: entries sorted, every timestamp 1980-01-01, permissions 0644, fixed compression, so the same
+sources give the same bytes (and Terraform's ``source_code_hash`` changes only when the code does).
+
+Usage: ``python infra/package_lambdas.py [--out build/lambda] [--src backend]``. Only the standard library.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PACKAGE = "logpipe_backend"
+FUNCTIONS = {
+    "ingest": f"{PACKAGE}.handlers.ingest",
+    "worker": f"{PACKAGE}.handlers.worker",
+    "admin": f"{PACKAGE}.handlers.admin",
+}
+LAMBDA_EXCLUDED = (f"{PACKAGE}.adapters.local",)
+# Provided by the Lambda Python runtime.
+RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+COMPRESS_LEVEL = 9
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SRC = REPO_ROOT / "backend"
+DEFAULT_OUT = REPO_ROOT / "build" / "lambda"
+
+
+class PackagingError(Exception):
+    pass
+
+
+@dataclass
+class ModuleImports:
+    module_level: set[str] = field(default_factory=set)  # needed when the module is imported
+    lazy: set[str] = field(default_factory=set)  # imported inside a function body
+    third_party: set[str] = field(default_factory=set)  # top-level names of non-package imports
+
+
+def module_path(src: Path, module: str) -> Path | None:
+    """The file of ``module`` under ``src`` (a module file or a package's ``__init__.py``), if any."""
+    base = src.joinpath(*module.split("."))
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _resolve_from(module: str, is_package: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    parts = module.split(".")
+    base = parts if is_package else parts[:-1]
+    if node.level > 1:
+        base = base[: -(node.level - 1)]
+    return ".".join([*base, node.module] if node.module else base)
+
+
+def read_imports(src: Path, module: str) -> ModuleImports:
+    path = module_path(src, module)
+    if path is None:
+        raise PackagingError(f"no source for {module}")
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    is_package = path.name == "__init__.py"
+    found = ModuleImports()
+
+    def add(name: str, lazy: bool) -> None:
+        top = name.split(".")[0]
+        if top == PACKAGE:
+            (found.lazy if lazy else found.module_level).add(name)
+        elif top and top not in sys.stdlib_module_names and top != "__future__":
+            found.third_party.add(top)
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            visit_stmt(child, lazy)
+
+    def visit_stmt(child: ast.AST, lazy: bool) -> None:
+        if isinstance(child, ast.Import):
+            for alias in child.names:
+                add(alias.name, lazy)
+        elif isinstance(child, ast.ImportFrom):
+            target = _resolve_from(module, is_package, child)
+            add(target, lazy)
+            for alias in child.names:
+                # `from pkg import name` may name a submodule.
+                if target.split(".")[0] == PACKAGE and module_path(src, f"{target}.{alias.name}"):
+                    add(f"{target}.{alias.name}", lazy)
+        elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            visit(child, True)
+        elif isinstance(child, ast.If) and _is_type_checking(child.test):
+            for sub in child.orelse:
+                visit_stmt(sub, lazy)
+        else:
+            visit(child, lazy)
+
+    visit(tree, False)
+    return found
+
+
+def _with_parents(module: str) -> list[str]:
+    parts = module.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def closure(
+    src: Path, roots: Iterable[str], *, lazy: bool, follow_excluded: bool = True
+) -> tuple[set[str], set[str]]:
+    """Modules reachable from ``roots`` (with their parent packages) and the third-party names they import.
+
+    With ``follow_excluded=False`` a local-only module is recorded but its own imports are not followed: what
+    only the local stack imports must not be pulled into a Lambda zip through it.
+    """
+    seen: set[str] = set()
+    third_party: set[str] = set()
+    todo = [m for root in roots for m in _with_parents(root)]
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        if module_path(src, module) is None:
+            raise PackagingError(f"{module} is imported but has no source under {src}")
+        seen.add(module)
+        if not follow_excluded and _excluded(module):
+            continue
+        imports = read_imports(src, module)
+        third_party |= imports.third_party
+        targets = imports.module_level | (imports.lazy if lazy else set())
+        for target in targets:
+            # A target without source raises when popped: an import that would fail on Lambda too.
+            todo.extend(name for name in _with_parents(target) if name not in seen)
+    return seen, third_party
+
+
+def _excluded(module: str) -> bool:
+    return any(module == prefix or module.startswith(prefix + ".") for prefix in LAMBDA_EXCLUDED)
+
+
+def modules_for(src: Path, handler_module: str) -> tuple[list[str], list[str]]:
+    """(modules to ship, warnings) for one function."""
+    eager, _ = closure(src, [handler_module], lazy=False)
+    everything, third_party = closure(src, [handler_module], lazy=True, follow_excluded=False)
+    foreign = sorted(third_party - RUNTIME_PROVIDED)
+    if foreign:
+        raise PackagingError(
+            f"{handler_module} can import {foreign}, which the Lambda runtime does not provide"
+        )
+    keep = {module for module in everything if not _excluded(module) or module in eager}
+    # Keep whatever the kept modules need at import time (and every parent package): leaving out a module
+    # that is imported at module level would make the import fail on Lambda.
+    needed, _ = closure(src, sorted(keep), lazy=False)
+    keep |= needed
+    warnings = [
+        f"{module} ships although only the local stack uses it: a kept module imports it at module level"
+        for module in sorted(keep)
+        if _excluded(module)
+    ]
+    return sorted(keep), warnings
+
+
+def write_zip(src: Path, modules: Iterable[str], target: Path) -> int:
+    files = sorted({module_path(src, m) for m in modules} - {None})  # type: ignore[type-var]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w") as archive:
+        for path in files:
+            assert path is not None
+            info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=ZIP_EPOCH)
+            info.external_attr = FILE_MODE << 16
+            info.create_system = 3  # unix, so the mode above is read the same everywhere
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(
+                info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+            )
+    tmp.replace(target)
+    return len(files)
+
+
+def build(src: Path = DEFAULT_SRC, out: Path = DEFAULT_OUT, *, quiet: bool = False) -> dict[str, Path]:
+    built: dict[str, Path] = {}
+    for name, handler_module in FUNCTIONS.items():
+        modules, warnings = modules_for(src, handler_module)
+        target = out / f"{name}.zip"
+        count = write_zip(src, modules, target)
+        built[name] = target
+        if not quiet:
+            for warning in warnings:
+                print(f"warning: {name}: {warning}", file=sys.stderr)
+            print(f"{target}: {count} files, {target.stat().st_size} bytes")
+    return built
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="directory holding logpipe_backend/")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the zips go")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        build(args.src, args.out, quiet=args.quiet)
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+# HTTP API: POST /ingest (tenant API keys, checked by the ingest handler: the same code as the local stack)
+# and GET /admin/logs (AWS_IAM: SigV4-signed requests only; the handler trusts API Gateway's check).
+# The `ANY` routes send every other method to the same handler, which answers the contract's JSON 405
+# instead of API Gateway's bare 404.
+
+resource "aws_apigatewayv2_api" "this" {
+  name          = local.name
+  protocol_type = "HTTP"
+  description   = "logpipe ingest and admin API"
+}
+
+resource "aws_cloudwatch_log_group" "api_access" {
+  #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own service key; a customer-managed KMS key (1 USD/month plus a key policy for the logs service) buys key revocation, which these operational logs (no record bodies, no credentials) do not need.
+  #checkov:skip=CKV_AWS_338:Retention is the variable function_log_retention_days (default 30): these are API access logs, not the tenants' records, which live in DynamoDB under their own TTL; a year of them is cost without use in a dev deployment.
+  name              = "/aws/apigateway/${local.name}"
+  retention_in_days = var.function_log_retention_days
+}
+
+resource "aws_apigatewayv2_stage" "this" {
+  api_id      = aws_apigatewayv2_api.this.id
+  name        = "$default"
+  auto_deploy = true
+
+  default_route_settings {
+    throttling_rate_limit    = var.api_throttling_rate_limit
+    throttling_burst_limit   = var.api_throttling_burst_limit
+    detailed_metrics_enabled = true
+  }
+
+  access_log_settings {
+    destination_arn = aws_cloudwatch_log_group.api_access.arn
+    # No headers are logged: they carry tenant keys and SigV4 signatures.
+    format = jsonencode({
+      requestId        = "$context.requestId"
+      sourceIp         = "$context.identity.sourceIp"
+      requestTime      = "$context.requestTime"
+      httpMethod       = "$context.httpMethod"
+      routeKey         = "$context.routeKey"
+      status           = "$context.status"
+      protocol         = "$context.protocol"
+      responseLength   = "$context.responseLength"
+      latencyMs        = "$context.responseLatency"
+      integrationError = "$context.integrationErrorMessage"
+      iamUser          = "$context.identity.userArn"
+    })
+  }
+}
+
+# --- ingest ---
+
+resource "aws_apigatewayv2_integration" "ingest" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.ingest.invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "ingest" {
+  #checkov:skip=CKV_AWS_309:Tenant API keys are checked by the ingest handler itself (the same code as the local stack, one DynamoDB GetItem of the key's hash); an API Gateway authorizer would duplicate that check and add a second Lambda invocation per request.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "POST /ingest"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.ingest.id}"
+}
+
+resource "aws_apigatewayv2_route" "ingest_other_methods" {
+  #checkov:skip=CKV_AWS_309:Same handler as POST /ingest, which answers 405 to every other method before looking at any credential.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /ingest"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.ingest.id}"
+}
+
+resource "aws_lambda_permission" "ingest" {
+  statement_id  = "AllowApiGatewayIngest"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.ingest.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/ingest"
+}
+
+# --- admin ---
+
+resource "aws_apigatewayv2_integration" "admin" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.admin.invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "admin" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /admin/logs"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
+resource "aws_apigatewayv2_route" "admin_other_methods" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /admin/logs"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
+resource "aws_lambda_permission" "admin" {
+  statement_id  = "AllowApiGatewayAdmin"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.admin.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/admin/logs"
+}

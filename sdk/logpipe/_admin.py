@@ -1,0 +1,358 @@
+"""``AdminClient``: read records back through ``GET /admin/logs`` (CONTRACT §3): ``query`` and ``tail``.
+
+How ``tail`` follows without repeating or skipping a record
+-----------------------------------------------------------
+A log_id is a ULID whose time part is the moment ingest *accepted* the record, but the record becomes
+queryable only when a worker has *stored* it. Workers run in parallel (and SQS redelivers a failed message
+after its visibility timeout), so a record with a smaller log_id can appear after one with a larger id:
+polling with ``after=<last id seen>`` would skip it for ever.
+
+So every poll re-reads a window below the newest id seen (``max_ms``), and an id set remembers what was
+printed inside the window:
+
+* every ``poll_interval`` (1 s): ``after = max_ms - short_window`` (10 s) - catches the usual reordering
+  between parallel workers (a batch takes well under a second to store) at a small cost per poll;
+* every ``sweep_interval`` (30 s): ``after = max_ms - long_window`` - catches records stored late because
+  their message failed once and was delivered again. Locally a failed message comes back after a short
+  backoff (1, 2, 4 s... capped by the 30 s visibility timeout), so the default is 5 min; on AWS (SigV4)
+  a message comes back after the SQS visibility timeout, which Terraform sets to 6 x the worker timeout
+  + the batching window (6 x 120 + 5 = 725 s), so the default there is 15 min: one redelivery is
+  covered, a message that fails twice (stored > 15 min late) may be missed by tail, never by query;
+* ids older than ``max_ms - long_window`` are dropped from the set, and no query ever reaches below that
+  bound again, so the set stays bounded and nothing can be printed twice.
+
+The window is measured in the server's clock (ids), never the client's, so clock skew does not matter.
+Guarantee: a record is printed exactly once provided it is stored within ``long_window`` of its
+acceptance. Records redriven from the DLQ later than that are found by ``query``, not by ``tail``.
+Connection errors and 5xx (a server restart) are retried with backoff, keeping this state.
+"""
+
+from __future__ import annotations
+
+import heapq
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ._exceptions import APIError, ConfigError, LogpipeError, RateLimitedError, TransportError
+from ._ids import log_id_after_ms, log_id_time_ms
+from ._retry import RetryPolicy, is_retryable_status
+
+__all__ = ["AdminClient", "Page"]
+
+MAX_PAGE = 1000  # the API's limit per page
+LOCAL_LOOKBACK_S = 300.0  # local redelivery backoff is seconds; 5 min leaves a wide margin
+AWS_LOOKBACK_S = 900.0  # > the SQS visibility timeout Terraform sets (725 s): one redelivery covered
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+ErrorHook = Callable[[LogpipeError, float], None]
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class AdminClient:
+    """Read-only client of the admin API. Bearer admin token locally; SigV4 (``auth="sigv4"``) on AWS."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        admin_token: str | None = None,
+        *,
+        profile: str | None = None,
+        auth: str | None = None,
+        region: str | None = None,
+        session: Any = None,
+        retry: RetryPolicy | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        from ._config import load_settings
+
+        settings = load_settings(
+            endpoint=endpoint, admin_token=admin_token, profile=profile, auth=auth, region=region
+        )
+        self.endpoint = settings.endpoint
+        mode = settings.auth or ("sigv4" if session is not None or not settings.admin_token else "token")
+        self._auth: httpx.Auth | None = None
+        self._headers = {"user-agent": "logpipe-python/0.1.0"}
+        if mode == "token":
+            if not settings.admin_token:
+                raise ConfigError("no admin token: pass admin_token=, set LOGPIPE_ADMIN_TOKEN or a profile")
+            self._headers["authorization"] = f"Bearer {settings.admin_token}"
+        elif ".amazonaws.com" in self.endpoint or settings.auth == "sigv4" or session is not None:
+            from ._sigv4 import SigV4Auth
+
+            self._auth = SigV4Auth(region=settings.region, session=session)
+        else:
+            raise ConfigError("no admin token: pass admin_token=, set LOGPIPE_ADMIN_TOKEN or a profile")
+        self.retry = retry or RetryPolicy()
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout, transport=transport
+        )
+
+    @property
+    def logs_url(self) -> str:
+        base = self.endpoint
+        if base.endswith("/admin/logs"):
+            return base
+        if base.endswith("/ingest"):
+            base = base[: -len("/ingest")]
+        return base + "/admin/logs"
+
+    # -- one page --------------------------------------------------------------------------------
+
+    def query_page(
+        self,
+        tenant: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        level: str | None = None,
+        contains: str | None = None,
+        after: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Page:
+        params = {
+            "tenant": tenant,
+            "since": since,
+            "until": until,
+            "level": level,
+            "contains": contains,
+            "after": after,
+            "order": order,
+            "limit": None if limit is None else str(limit),
+            "cursor": cursor,
+        }
+        clean = {k: v for k, v in params.items() if v is not None}
+        policy = retry or self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                response = self._http.get(self.logs_url, params=clean, headers=self._headers, auth=self._auth)
+            except httpx.HTTPError as exc:
+                error: LogpipeError = _transport_error(exc, self.logs_url)
+                cause: BaseException | None = exc
+            else:
+                if response.status_code == 200:
+                    return _page(response)
+                from ._exceptions import api_error_from_response
+
+                api_error = api_error_from_response(response.status_code, response.content, response.headers)
+                if not is_retryable_status(response.status_code):
+                    raise api_error
+                error, cause = api_error, None
+                if isinstance(api_error, RateLimitedError):
+                    retry_after = api_error.retry_after
+            if attempt >= policy.max_attempts:
+                raise error from cause
+            time.sleep(policy.delay(attempt, retry_after))
+
+    # -- many pages --------------------------------------------------------------------------------
+
+    def query(
+        self,
+        tenant: str,
+        *,
+        since: str | None = None,
+        until: str | None = None,
+        level: str | None = None,
+        contains: str | None = None,
+        after: str | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+        page_size: int = MAX_PAGE,
+        retry: RetryPolicy | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every matching record (newest first unless ``order="asc"``), following cursors; at most
+        ``limit`` records when given."""
+        cursor: str | None = None
+        remaining = limit
+        while True:
+            size = page_size if remaining is None else max(1, min(page_size, remaining))
+            page = self.query_page(
+                tenant,
+                since=since,
+                until=until,
+                level=level,
+                contains=contains,
+                after=after,
+                order=order,
+                limit=size,
+                cursor=cursor,
+                retry=retry,
+            )
+            for item in page.items:
+                yield item
+                if remaining is not None:
+                    remaining -= 1
+                    if remaining <= 0:
+                        return
+            if not page.next_cursor or not page.items:
+                return
+            cursor = page.next_cursor
+
+    # -- tail ----------------------------------------------------------------------------------------
+
+    def tail(
+        self,
+        tenant: str,
+        *,
+        n: int = 10,
+        follow: bool = True,
+        since: str | None = None,
+        level: str | None = None,
+        contains: str | None = None,
+        poll_interval: float = 1.0,
+        short_window: float = 10.0,
+        long_window: float | None = None,
+        sweep_interval: float = 30.0,
+        stop: threading.Event | None = None,
+        on_error: ErrorHook | None = None,
+        now_ms: Callable[[], int] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """The last ``n`` records (oldest first), then - with ``follow`` - every new one, exactly once.
+
+        See the module docstring for the algorithm and its guarantee. Transport errors, 429 and 5xx while
+        following are retried for ever (with backoff) until ``stop`` is set; other errors raise.
+        """
+        stop = stop or threading.Event()
+        clock = now_ms or (lambda: int(time.time() * 1000))
+        filters: dict[str, Any] = {"since": since, "level": level, "contains": contains}
+        if long_window is None:
+            long_window = AWS_LOOKBACK_S if self._auth is not None else LOCAL_LOOKBACK_S
+        short_ms, long_ms = int(short_window * 1000), int(long_window * 1000)
+        seen: set[str] = set()
+        expiry: list[tuple[int, str]] = []  # (ms, id) heap, to forget ids below the horizon
+
+        def remember(log_id: str) -> int:
+            ms = log_id_time_ms(log_id)
+            seen.add(log_id)
+            heapq.heappush(expiry, (ms, log_id))
+            return ms
+
+        failures = 0
+        while True:
+            try:
+                if n > MAX_PAGE:
+                    head = list(self.query(tenant, order="desc", limit=n, **filters))
+                else:
+                    head = self.query_page(tenant, order="desc", limit=max(1, n), **filters).items
+                break
+            except (TransportError, APIError) as exc:
+                # Not following: say so at once. Following: the server may be restarting; wait for it,
+                # as `tail -F` waits for a file to come back.
+                if not follow or (isinstance(exc, APIError) and not is_retryable_status(exc.status)):
+                    raise
+                failures += 1
+                delay = min(10.0, max(poll_interval, 0.01) * 2 ** min(failures, 8))
+                if on_error is not None:
+                    on_error(exc, delay)
+                if stop.wait(delay):
+                    return
+        max_ms: int | None = None
+        first: list[dict[str, Any]] = list(reversed(head[:n])) if n > 0 else []
+        for record in head:
+            ms = remember(record["log_id"])
+            max_ms = ms if max_ms is None else max(max_ms, ms)
+        newer: list[dict[str, Any]] = []
+        if head:
+            top = head[0]["log_id"]
+            assert max_ms is not None
+            # Everything already in the window when we start is "the past": mark it seen, print only
+            # what is newer than the head (stored between our two requests).
+            for record in self.query(tenant, order="asc", after=log_id_after_ms(max_ms - long_ms), **filters):
+                log_id = record["log_id"]
+                if log_id in seen:
+                    continue
+                ms = remember(log_id)
+                if log_id > top:
+                    newer.append(record)
+                    max_ms = max(max_ms, ms)
+        yield from first
+        yield from newer
+        if not follow:
+            return
+
+        start_ms = clock()  # only used until the first record is seen
+        last_sweep = time.monotonic()
+        failures = 0
+        once = RetryPolicy(max_attempts=1)
+        while not stop.wait(poll_interval if failures == 0 else 0):
+            sweep = time.monotonic() - last_sweep >= sweep_interval
+            window = long_ms if sweep else short_ms
+            base = max_ms if max_ms is not None else start_ms
+            after = log_id_after_ms(base - window)
+            try:
+                found = list(self.query(tenant, order="asc", after=after, retry=once, **filters))
+            except (TransportError, APIError) as exc:
+                if isinstance(exc, APIError) and not is_retryable_status(exc.status):
+                    raise
+                failures += 1
+                # a restart takes a few seconds: back off from the poll interval up to 10 s
+                delay = min(10.0, max(poll_interval, 0.01) * 2 ** min(failures, 8))
+                if on_error is not None:
+                    on_error(exc, delay)
+                if stop.wait(delay):
+                    return
+                continue
+            failures = 0
+            if sweep:
+                last_sweep = time.monotonic()
+            found.sort(key=lambda r: str(r["log_id"]))
+            for record in found:
+                log_id = record["log_id"]
+                if log_id in seen:
+                    continue
+                ms = remember(log_id)
+                max_ms = ms if max_ms is None else max(max_ms, ms)
+                yield record
+            if max_ms is not None:
+                horizon = max_ms - long_ms
+                while expiry and expiry[0][0] < horizon:
+                    seen.discard(heapq.heappop(expiry)[1])
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _transport_error(exc: httpx.HTTPError, url: str) -> TransportError:
+    from ._exceptions import TransportTimeoutError
+
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportTimeoutError(f"timed out talking to {url}")
+    return TransportError(f"cannot reach {url}: {exc or type(exc).__name__}")
+
+
+def _page(response: httpx.Response) -> Page:
+    try:
+        data = response.json()
+        items = data["items"]
+        cursor = data.get("next_cursor")
+        if not isinstance(items, list):
+            raise TypeError("items")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise APIError(
+            f"unexpected response from the server: {exc}", status=200, code="bad_response"
+        ) from exc
+    return Page(items=[i for i in items if isinstance(i, dict)], next_cursor=cursor if cursor else None)

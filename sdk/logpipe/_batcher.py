@@ -1,0 +1,241 @@
+"""Turning records into request bodies, and grouping them into batches.
+
+A batch is one request body being built: NDJSON for JSON records, ``text/plain`` for text lines (a
+request has one Content-Type, so a mixed stream keeps one open batch per kind). It is closed when it
+reaches ``max_records`` or ``max_bytes`` (uncompressed), or when it is older than ``max_age`` seconds, so a
+slow stream (``tail -f app.log | logpipe send -``) is not held back. Bodies are kept as one ``bytearray``
+rather than a list of strings: memory is the bytes themselves, which keeps ``logpipe send`` flat.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ._exceptions import InvalidRecordError
+
+__all__ = [
+    "Batch",
+    "BatchLimits",
+    "Batcher",
+    "EncodeError",
+    "Kind",
+    "classify_line",
+    "encode_record",
+]
+
+Kind = Literal["json", "text"]
+
+CONTENT_TYPES: dict[str, str] = {
+    "json": "application/x-ndjson",
+    "text": "text/plain; charset=utf-8",
+}
+
+# Server limits (CONTRACT §3): 4 MiB sent, 16 MiB decoded, 10,000 records, 256 KiB per record, depth 64.
+SERVER_MAX_RECORDS = 10_000
+SERVER_MAX_RECORD_BYTES = 256 * 1024
+SERVER_MAX_JSON_DEPTH = 64
+
+# The server splits a text body on "\n" and strips one trailing "\r" (core/body.py); a blank line is no
+# record. A str that would not survive that unchanged is sent as JSON {"message": ...} instead.
+
+
+def _text_safe(text: str) -> bool:
+    return "\n" not in text and not text.endswith("\r") and not text.isspace() and text != ""
+
+
+# A JSON escape of a UTF-16 surrogate: Python's json accepts a lone one, the server refuses it.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+# A record that cannot be sent as it is (never sent; counted as rejected by send_lines).
+EncodeError = InvalidRecordError
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_records: int = 5_000
+    # Uncompressed: under the 4 MiB body limit even when gzip cannot shrink the data, and under the 16 MiB
+    # decoded limit with room to spare. 1 MiB keeps several requests in flight cheap in memory.
+    max_bytes: int = 1024 * 1024
+    max_age: float = 1.0  # seconds
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_records <= SERVER_MAX_RECORDS:
+            raise ValueError(f"max_records must be 1..{SERVER_MAX_RECORDS}")
+        if self.max_bytes < 1024:
+            raise ValueError("max_bytes must be at least 1024")
+        if self.max_age <= 0:
+            raise ValueError("max_age must be positive")
+
+
+@dataclass
+class Batch:
+    kind: Kind
+    body: bytearray = field(default_factory=bytearray)
+    count: int = 0
+    created: float = 0.0
+    idempotency_key: str = ""
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.kind]
+
+    def items(self) -> list[bytes]:
+        return bytes(self.body).split(b"\n")[: self.count]
+
+    @classmethod
+    def of(cls, kind: Kind, items: list[bytes]) -> Batch:
+        """A closed batch holding ``items`` (used to resend part of a refused batch, under a new key)."""
+        return cls(kind, bytearray(b"\n".join(items)), len(items), time.monotonic(), new_idempotency_key())
+
+
+def new_idempotency_key() -> str:
+    return uuid.uuid4().hex
+
+
+def _json_depth(value: Any, limit: int) -> int:
+    """Nesting depth, stopping early once over ``limit``; iterative (no RecursionError)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_json_object(line: str, tenant: str | None) -> dict[str, Any] | None:
+    """The object if ``line`` is a JSON object the server will take; else None."""
+    try:
+        value = json.loads(line, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict):
+        return None
+    if (line.count("{") + line.count("[")) > SERVER_MAX_JSON_DEPTH and (
+        _json_depth(value, SERVER_MAX_JSON_DEPTH) > SERVER_MAX_JSON_DEPTH
+    ):
+        return None
+    if _SURROGATE_ESCAPE.search(line):
+        try:
+            json.dumps(value, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return value
+
+
+def classify_line(line: str, fmt: str, tenant: str | None = None) -> tuple[Kind, bytes]:
+    """How to send one input line under ``--format auto|json|text``; raises EncodeError if it cannot be.
+
+    auto: a line that is a JSON object the server accepts goes as JSON (its bytes unchanged), any other
+    line as text. json: a line that is not such an object is an error. text: every line is text.
+    """
+    if fmt != "text":
+        stripped = line.strip()
+        obj = _check_json_object(stripped, tenant) if stripped.startswith("{") else None
+        if obj is not None:
+            owner = obj.get("tenant_id")
+            if tenant is not None and owner is not None and owner != tenant:
+                # The server refuses the whole request (403) for one such record: refuse it alone here.
+                raise EncodeError(f"record names tenant {owner!r}, not {tenant!r}")
+            data = stripped.encode("utf-8")
+            if len(data) > SERVER_MAX_RECORD_BYTES:
+                raise EncodeError("record over 256 KiB")
+            return "json", data
+        if fmt == "json":
+            raise EncodeError("not a JSON object")
+    return encode_record(line)
+
+
+def encode_record(record: Mapping[str, Any] | str) -> tuple[Kind, bytes]:
+    """A dict as one NDJSON line; a str as one text line (or as JSON ``{"message": ...}`` if it holds a
+    line break, so it stays one record)."""
+    if isinstance(record, str):
+        if not _text_safe(record):
+            record = {"message": record}
+        else:
+            data = record.encode("utf-8", "replace")
+            if len(data) > SERVER_MAX_RECORD_BYTES:
+                raise EncodeError("record over 256 KiB")
+            return "text", data
+    if not isinstance(record, Mapping):
+        raise EncodeError(f"a record must be a dict or a str, not {type(record).__name__}")
+    try:
+        text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
+        data = text.encode("utf-8")
+    except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:
+        raise EncodeError(f"record is not JSON-serializable: {exc}") from exc
+    if len(data) > SERVER_MAX_RECORD_BYTES:
+        raise EncodeError("record over 256 KiB")
+    return "json", data
+
+
+class Batcher:
+    """Open batches by kind; not thread-safe (callers hold a lock)."""
+
+    def __init__(
+        self, limits: BatchLimits | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limits = limits or BatchLimits()
+        self._clock = clock
+        self._open: dict[Kind, Batch] = {}
+
+    def add(self, kind: Kind, data: bytes) -> list[Batch]:
+        """Add one encoded record; returns the batches this closed (zero, one or two)."""
+        closed: list[Batch] = []
+        batch = self._open.get(kind)
+        if batch is not None and batch.count and len(batch.body) + 1 + len(data) > self.limits.max_bytes:
+            closed.append(self._close(kind))
+            batch = None
+        if batch is None:
+            batch = self._open[kind] = Batch(kind, created=self._clock())
+        if batch.count:
+            batch.body += b"\n"
+        batch.body += data
+        batch.count += 1
+        if batch.count >= self.limits.max_records or len(batch.body) >= self.limits.max_bytes:
+            closed.append(self._close(kind))
+        return closed
+
+    def due(self) -> list[Batch]:
+        """Close and return the batches older than ``max_age``."""
+        now = self._clock()
+        old = [k for k, b in self._open.items() if now - b.created >= self.limits.max_age]
+        return [self._close(k) for k in old]
+
+    def next_due_in(self) -> float | None:
+        """Seconds until the oldest open batch is due, or None when nothing is open."""
+        if not self._open:
+            return None
+        oldest = min(b.created for b in self._open.values())
+        return max(0.0, oldest + self.limits.max_age - self._clock())
+
+    def flush(self) -> list[Batch]:
+        return [self._close(k) for k in list(self._open)]
+
+    @property
+    def pending(self) -> int:
+        return sum(b.count for b in self._open.values())
+
+    def _close(self, kind: Kind) -> Batch:
+        batch = self._open.pop(kind)
+        batch.idempotency_key = new_idempotency_key()
+        return batch

@@ -1,0 +1,536 @@
+"""``Client``: send records to ``POST /ingest`` (CONTRACT §3), one at a time or as a stream of lines."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import gzip
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ._batcher import Batch, Batcher, BatchLimits, EncodeError, Kind, classify_line, encode_record
+from ._config import load_settings
+from ._exceptions import (
+    APIError,
+    BadRequestError,
+    ClientClosedError,
+    ConfigError,
+    IdempotencyKeyReusedError,
+    LogpipeError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitedError,
+    TransportError,
+    TransportTimeoutError,
+    api_error_from_response,
+)
+from ._retry import RetryPolicy, is_retryable_status
+
+__all__ = ["Client", "SendResult", "SendStats"]
+
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
+DEFAULT_MAX_IN_FLIGHT = 4
+# gzip level 1: logs still shrink 5-10x, at a fraction of the CPU of level 6 (sending is often CPU-bound
+# on the client before the network is).
+DEFAULT_COMPRESSLEVEL = 1
+USER_AGENT = "logpipe-python/0.1.0"
+
+Record = Mapping[str, Any] | str
+RetryHook = Callable[[LogpipeError, int, float], None]
+
+
+@dataclass
+class SendResult:
+    """What happened to the records given to ``send``/``send_lines``.
+
+    ``rejected``: refused by the server (or by the client's own checks) as invalid, never to be accepted.
+    ``failed``: not accepted because of a transport or server failure that outlasted the retries, or
+    because sending stopped (``fatal`` or an interruption).
+    """
+
+    accepted: int = 0
+    rejected: int = 0
+    failed: int = 0
+    log_ids: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # the first few reasons, for a person
+    fatal: LogpipeError | None = None
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not (self.rejected or self.failed or self.fatal or self.interrupted)
+
+
+class SendStats:
+    """Counters updated while ``send_lines`` runs (read them from another thread for a progress bar)."""
+
+    MAX_ERRORS = 20
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.lines_read = 0  # updated by whoever reads the input
+        self.bytes_read = 0
+        self.blank = 0  # blank lines: no record, as on the server
+        self.accepted = 0
+        self.rejected = 0
+        self.failed = 0
+        self.requests = 0
+        self.retries = 0
+        self.errors: list[str] = []
+
+    def add(self, **deltas: int) -> None:
+        with self._lock:
+            for name, delta in deltas.items():
+                setattr(self, name, getattr(self, name) + delta)
+
+    def error(self, message: str) -> None:
+        with self._lock:
+            if len(self.errors) < self.MAX_ERRORS:
+                self.errors.append(message)
+
+
+def _is_record_level_refusal(err: APIError) -> bool:
+    """Errors caused by some record(s) of the body: split the batch to find and drop them."""
+    if isinstance(err, BadRequestError | PayloadTooLargeError | IdempotencyKeyReusedError):
+        return err.status in (400, 413, 422)
+    return isinstance(err, PermissionDeniedError) and err.code == "tenant_mismatch"
+
+
+class _Base:
+    """What ``Client`` and ``AsyncClient`` share: settings, request building, response parsing."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        tenant: str | None = None,
+        *,
+        profile: str | None = None,
+        retry: RetryPolicy | None = None,
+        batch_limits: BatchLimits | None = None,
+        compress: bool = True,
+        compresslevel: int = DEFAULT_COMPRESSLEVEL,
+        timeout: float | httpx.Timeout | None = None,
+    ) -> None:
+        settings = load_settings(endpoint=endpoint, api_key=api_key, tenant=tenant, profile=profile)
+        if not settings.api_key:
+            raise ConfigError(
+                "no API key: pass api_key=, set LOGPIPE_API_KEY, or `logpipe config set api_key`"
+            )
+        self.endpoint = settings.endpoint
+        self.api_key = settings.api_key
+        self.tenant = settings.tenant
+        self.retry = retry or RetryPolicy()
+        self.batch_limits = batch_limits or BatchLimits()
+        self.compress = compress
+        self.compresslevel = compresslevel
+        self.timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+        self._closed = False
+
+    @property
+    def ingest_url(self) -> str:
+        # An API Gateway `ingest_url` output already ends in /ingest; a bare endpoint gets it appended.
+        return self.endpoint if self.endpoint.endswith("/ingest") else self.endpoint + "/ingest"
+
+    def _request(self, batch: Batch) -> tuple[bytes, dict[str, str]]:
+        headers = {
+            "authorization": f"Bearer {self.api_key}",
+            "content-type": batch.content_type,
+            "idempotency-key": batch.idempotency_key,
+            "user-agent": USER_AGENT,
+        }
+        if self.tenant:
+            headers["x-tenant-id"] = self.tenant
+        content = bytes(batch.body)
+        if self.compress:
+            content = gzip.compress(content, compresslevel=self.compresslevel, mtime=0)
+            headers["content-encoding"] = "gzip"
+        return content, headers
+
+    @staticmethod
+    def _parse(response: httpx.Response) -> tuple[list[str] | None, APIError | None]:
+        if 200 <= response.status_code < 300:
+            try:
+                data = response.json()
+                ids = data["log_ids"]
+                if not isinstance(ids, list):
+                    raise TypeError("log_ids")
+            except (ValueError, KeyError, TypeError) as exc:
+                return None, APIError(
+                    f"unexpected response from the server: {exc}",
+                    status=response.status_code,
+                    code="bad_response",
+                )
+            return [str(i) for i in ids], None
+        return None, api_error_from_response(
+            response.status_code,
+            response.content,
+            response.headers,
+            request_id=response.headers.get("x-request-id"),
+        )
+
+    @staticmethod
+    def _translate(exc: httpx.HTTPError, url: str) -> TransportError:
+        if isinstance(exc, httpx.TimeoutException):
+            return TransportTimeoutError(f"timed out talking to {url}")
+        reason = str(exc) or type(exc).__name__
+        return TransportError(f"cannot reach {url}: {reason}")
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ClientClosedError("the client is closed")
+
+
+def _encode_all(records: Record | Iterable[Record]) -> list[tuple[Kind, bytes]]:
+    if isinstance(records, str | Mapping):
+        records = [records]
+    return [encode_record(r) for r in records]
+
+
+class Client(_Base):
+    """Synchronous client. Thread-safe; reuse one per process (it pools connections)."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        tenant: str | None = None,
+        *,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(endpoint, api_key, tenant, **kwargs)
+        self._owns_http = http_client is None
+        self._transport = transport
+        self._http_client = http_client
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+
+            def after_fork() -> None:
+                client = ref()
+                if client is not None:
+                    # Another thread may have held the lock at fork time: the child gets a fresh one.
+                    # The parent's pool is dropped, not closed (its sockets are the parent's).
+                    client._lock = threading.Lock()
+                    if client._owns_http:
+                        client._http_client = None
+
+            os.register_at_fork(after_in_child=after_fork)
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._owns_http and (self._http_client is None or self._pid != os.getpid()):
+                # After fork the parent's pooled sockets must not be shared: start a fresh pool.
+                self._pid = os.getpid()
+                self._http_client = httpx.Client(
+                    timeout=self.timeout,
+                    transport=self._transport,
+                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+                )
+            assert self._http_client is not None
+            return self._http_client
+
+    # -- one batch -------------------------------------------------------------------------------
+
+    def send_batch(
+        self,
+        batch: Batch,
+        *,
+        retry: RetryPolicy | None = None,
+        stop: threading.Event | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> list[str]:
+        """POST one batch, retrying 429/5xx/transport errors under the batch's Idempotency-Key."""
+        self._check_open()
+        policy = retry or self.retry
+        content, headers = self._request(batch)
+        url = self.ingest_url
+        attempt = 0
+        throttled = 0.0
+        while True:
+            attempt += 1
+            retry_after: float | None = None
+            try:
+                response = self._http().post(url, content=content, headers=headers)
+            except httpx.HTTPError as exc:
+                error: LogpipeError = self._translate(exc, url)
+                cause: BaseException | None = exc
+            else:
+                ids, api_error = self._parse(response)
+                if ids is not None:
+                    return ids
+                assert api_error is not None
+                if not is_retryable_status(api_error.status):
+                    raise api_error
+                error, cause = api_error, None
+                if isinstance(api_error, RateLimitedError):
+                    retry_after = api_error.retry_after
+            if attempt >= policy.max_attempts or (stop is not None and stop.is_set()):
+                raise error from cause
+            delay = policy.delay(attempt, retry_after)
+            if isinstance(error, RateLimitedError) and throttled + delay <= policy.max_throttle_seconds:
+                throttled += delay
+                attempt -= 1
+            if on_retry is not None:
+                on_retry(error, attempt, delay)
+            if stop is not None:
+                if stop.wait(delay):
+                    raise error from cause
+            else:
+                time.sleep(delay)
+
+    # -- records -----------------------------------------------------------------------------------
+
+    def send(self, records: Record | Iterable[Record]) -> SendResult:
+        """Send a dict, a str, or a list of them; raises on any error (nothing is silently dropped)."""
+        self._check_open()
+        encoded = _encode_all(records)
+        batcher = Batcher(self.batch_limits)
+        result = SendResult()
+        batches: list[Batch] = []
+        for kind, data in encoded:
+            batches.extend(batcher.add(kind, data))
+        batches.extend(batcher.flush())
+        for batch in batches:
+            ids = self.send_batch(batch)
+            result.accepted += len(ids)
+            result.log_ids.extend(ids)
+        return result
+
+    def send_lines(
+        self,
+        lines: Iterable[str],
+        *,
+        format: str = "auto",
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        stop: threading.Event | None = None,
+        stats: SendStats | None = None,
+        on_tick: Callable[[SendStats], None] | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> SendResult:
+        """Stream lines in batches with up to ``max_in_flight`` requests at once, in bounded memory.
+
+        Blank lines are skipped. A batch the server refuses because of some of its records (400, 413,
+        403 ``tenant_mismatch``) is split in halves and resent (new keys) until the bad records are
+        isolated; they are counted ``rejected`` and the rest is accepted. Sending stops at the first
+        error that no retry can fix (401, 404, 415, or a failure that outlasts the retries): ``fatal``.
+        Setting ``stop`` stops reading and waits for the requests in flight.
+        """
+        self._check_open()
+        if format not in ("auto", "json", "text"):
+            raise ValueError("format must be auto, json or text")
+        stats = stats or SendStats()
+        stop = stop or threading.Event()
+        halt = threading.Event()  # set on stop or on a fatal error: no new requests
+        fatal: list[LogpipeError] = []
+        batcher = Batcher(self.batch_limits)
+        lock = threading.Lock()
+        ready: queue.Queue[Batch | None] = queue.Queue(maxsize=max(1, max_in_flight))
+        reader_error: list[BaseException] = []
+        skipped = [0]  # lines not sent because sending halted
+
+        def put(batch: Batch) -> None:
+            while not halt.is_set():
+                try:
+                    ready.put(batch, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+            skipped[0] += batch.count
+
+        def reader() -> None:
+            try:
+                for line in lines:
+                    if halt.is_set() or stop.is_set():
+                        break
+                    if not line.strip():
+                        stats.blank += 1
+                        continue
+                    try:
+                        kind, data = classify_line(line.rstrip("\r\n"), format, self.tenant)
+                    except EncodeError as exc:
+                        stats.add(rejected=1)
+                        stats.error(f"rejected: {exc}")
+                        continue
+                    with lock:
+                        closed = batcher.add(kind, data)
+                    for batch in closed:
+                        put(batch)
+                with lock:
+                    closed = batcher.flush()
+                for batch in closed:
+                    put(batch)
+            except BaseException as exc:  # an unreadable input: report it, do not hang the sender
+                reader_error.append(exc)
+            finally:
+                with lock:
+                    leftover = batcher.flush()
+                skipped[0] += sum(b.count for b in leftover)
+                while True:
+                    try:
+                        ready.put(None, timeout=0.1)
+                        break
+                    except queue.Full:
+                        if halt.is_set():
+                            _drain(ready, skipped)
+
+        def work(batch: Batch) -> None:
+            try:
+                self._deliver(batch, stats, halt, on_retry)
+            except LogpipeError as exc:  # _deliver counted what it could not send
+                stats.error(str(exc))
+                fatal.append(exc)
+                halt.set()
+            except Exception as exc:  # a bug: never let it vanish inside the pool
+                stats.add(failed=batch.count)
+                stats.error(f"{type(exc).__name__}: {exc}")
+                fatal.append(LogpipeError(str(exc)))
+                halt.set()
+
+        thread = threading.Thread(target=reader, name="logpipe.send.reader", daemon=True)
+        thread.start()
+        slots = threading.Semaphore(max(1, max_in_flight))
+        pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, max_in_flight), thread_name_prefix="logpipe.send"
+        )
+        futures: set[concurrent.futures.Future[None]] = set()
+        try:
+            done_reading = False
+            while not done_reading:
+                if stop.is_set():
+                    halt.set()
+                if on_tick is not None:
+                    on_tick(stats)
+                try:
+                    item = ready.get(timeout=0.1)
+                except queue.Empty:
+                    with lock:
+                        due = batcher.due()
+                    pending = due
+                else:
+                    if item is None:
+                        done_reading = True
+                        pending = []
+                    else:
+                        pending = [item]
+                    # A rare kind (a text line now and then in a JSON stream) must not wait for the
+                    # end of a busy stream: check ages on every turn, not only when idle.
+                    with lock:
+                        pending += batcher.due()
+                for batch in pending:
+                    if halt.is_set():
+                        skipped[0] += batch.count
+                        continue
+                    while not slots.acquire(timeout=0.1):
+                        if on_tick is not None:
+                            on_tick(stats)
+                    future = pool.submit(work, batch)
+                    future.add_done_callback(lambda _f: slots.release())
+                    futures.add(future)
+                futures = {f for f in futures if not f.done()}
+                if halt.is_set() and not done_reading:
+                    # Do not wait for the reader: it may be blocked on stdin. It is a daemon thread and
+                    # checks `halt` before each line; what it already batched is counted as not sent.
+                    _drain(ready, skipped)
+                    with lock:
+                        skipped[0] += sum(b.count for b in batcher.flush())
+                    done_reading = True
+            while futures:
+                _, futures = concurrent.futures.wait(futures, timeout=0.1)
+                if on_tick is not None:
+                    on_tick(stats)
+        finally:
+            halt.set()  # also on KeyboardInterrupt: the reader must stop, not read on in the background
+            pool.shutdown(wait=False, cancel_futures=True)
+        if on_tick is not None:
+            on_tick(stats)
+        not_sent = skipped[0]
+        result = SendResult(
+            accepted=stats.accepted,
+            rejected=stats.rejected,
+            failed=stats.failed + not_sent,
+            errors=list(stats.errors),
+            fatal=fatal[0] if fatal else None,
+            interrupted=stop.is_set(),
+        )
+        if reader_error and result.fatal is None:
+            err = reader_error[0]
+            result.fatal = err if isinstance(err, LogpipeError) else LogpipeError(f"reading input: {err}")
+        return result
+
+    def _deliver(
+        self, batch: Batch, stats: SendStats, halt: threading.Event, on_retry: RetryHook | None
+    ) -> None:
+        """Send one batch; isolate and drop records the server refuses; raise on anything fatal."""
+
+        def count_retry(error: LogpipeError, attempt: int, delay: float) -> None:
+            stats.add(retries=1)
+            if on_retry is not None:
+                on_retry(error, attempt, delay)
+
+        stack = [batch]
+        while stack:
+            current = stack.pop()
+            if halt.is_set():
+                stats.add(failed=current.count)
+                continue
+            stats.add(requests=1)
+            try:
+                ids = self.send_batch(current, stop=halt, on_retry=count_retry)
+            except APIError as exc:
+                if not _is_record_level_refusal(exc):
+                    stats.add(failed=current.count + sum(b.count for b in stack))
+                    raise
+                if current.count == 1:
+                    stats.add(rejected=1)
+                    stats.error(f"rejected: {exc}")
+                    continue
+                items = current.items()
+                half = len(items) // 2
+                stack.append(Batch.of(current.kind, items[half:]))
+                stack.append(Batch.of(current.kind, items[:half]))
+                continue
+            except LogpipeError:
+                stats.add(failed=current.count + sum(b.count for b in stack))
+                raise
+            stats.add(accepted=len(ids))
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection pool (idempotent)."""
+        self._closed = True
+        with self._lock:
+            client, self._http_client = self._http_client, None
+        if client is not None and self._owns_http:
+            client.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _drain(ready: queue.Queue[Batch | None], skipped: list[int]) -> None:
+    while True:
+        try:
+            item = ready.get_nowait()
+        except queue.Empty:
+            return
+        if item is not None:
+            skipped[0] += item.count
+        else:
+            # keep the end marker for the consumer
+            ready.put_nowait(None)
+            return

@@ -1,0 +1,165 @@
+"""Fixtures and helpers for the AWS adapter tests: moto-backed AWS, with spies for the limits moto lacks.
+
+moto accepts more than 25 items per BatchWriteItem, items over 400 KB and characters SQS refuses; the
+``limits`` spy checks every real call our code makes against AWS's documented limits, so a test fails where
+AWS would have refused the call.
+
+A module with a name of its own, not a conftest.py: test modules elsewhere import from ``conftest`` by name,
+and a second conftest.py on sys.path would shadow theirs. Test modules import the fixtures from here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from logpipe_backend.adapters.aws.dynamodb import DYNAMODB_ITEM_LIMIT, item_size
+from logpipe_backend.core.envelope import sqs_safe
+from moto import mock_aws
+
+REGION = "us-east-1"
+SQS_MAX_BATCH = 10
+SQS_MAX_BYTES = 1_048_576
+DDB_MAX_BATCH = 25
+
+
+@dataclass
+class CallLog:
+    """Every API call made through the spied clients, with its parameters; and any AWS limit broken."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.calls if name == operation]
+
+
+def _check(operation: str, params: dict[str, Any], log: CallLog) -> None:
+    if operation == "BatchWriteItem":
+        for table, requests in params["RequestItems"].items():
+            if len(requests) > DDB_MAX_BATCH:
+                log.violations.append(f"BatchWriteItem of {len(requests)} items on {table}")
+            keys = [json.dumps(r["PutRequest"]["Item"].get("log_id")) for r in requests if "PutRequest" in r]
+            if len(keys) != len(set(keys)):
+                log.violations.append("BatchWriteItem names the same key twice")
+            for request in requests:
+                item = request["PutRequest"]["Item"]
+                if item_size(item) > DYNAMODB_ITEM_LIMIT:
+                    log.violations.append(f"item of {item_size(item)} bytes")
+    elif operation == "PutItem":
+        if item_size(params["Item"]) > DYNAMODB_ITEM_LIMIT:
+            log.violations.append("PutItem over 400 KB")
+    elif operation == "SendMessageBatch":
+        entries = params["Entries"]
+        if len(entries) > SQS_MAX_BATCH:
+            log.violations.append(f"SendMessageBatch of {len(entries)} entries")
+        total = sum(len(e["MessageBody"].encode("utf-8")) for e in entries)
+        if total > SQS_MAX_BYTES:
+            log.violations.append(f"SendMessageBatch of {total} bytes")
+        for entry in entries:
+            if not sqs_safe(entry["MessageBody"]):
+                log.violations.append("a message body holds a character SQS refuses")
+    elif operation == "SendMessage" and not sqs_safe(params["MessageBody"]):
+        log.violations.append("a message body holds a character SQS refuses")
+
+
+def spy(client: Any, log: CallLog) -> Any:
+    """Record (and limit-check) every call ``client`` makes, before it is sent."""
+
+    def before(params: dict[str, Any], model: Any, **_: Any) -> None:
+        log.calls.append((model.name, params))
+        _check(model.name, params, log)
+
+    client.meta.events.register(
+        "provide-client-params.*.*", lambda params, model, **kw: before(params, model)
+    )
+    return client
+
+
+@dataclass
+class Aws:
+    sqs: Any
+    dynamodb: Any
+    log: CallLog
+    queue_url: str
+    dlq_url: str
+    logs_table: str = "logs"
+    tenants_table: str = "tenants"
+    idempotency_table: str = "idempotency"
+
+    def env(self) -> dict[str, str]:
+        """What Terraform sets on the functions (infra/terraform/lambda.tf), pointing at these resources."""
+        return {
+            "LOGPIPE_QUEUE_URL": self.queue_url,
+            "LOGPIPE_TABLE_NAME": self.logs_table,
+            "LOGPIPE_TENANTS_TABLE_NAME": self.tenants_table,
+            "LOGPIPE_IDEMPOTENCY_TABLE_NAME": self.idempotency_table,
+        }
+
+
+def create_resources(sqs: Any, dynamodb: Any, *, visibility_timeout: int = 30) -> tuple[str, str]:
+    dlq_url = sqs.create_queue(QueueName="ingest-dlq", Attributes={"MaximumMessageSize": "1048576"})[
+        "QueueUrl"
+    ]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName="ingest",
+        Attributes={
+            "MaximumMessageSize": "1048576",
+            "VisibilityTimeout": str(visibility_timeout),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
+        },
+    )["QueueUrl"]
+    dynamodb.create_table(
+        TableName="logs",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "log_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "log_id", "AttributeType": "S"},
+        ],
+    )
+    for name in ("tenants", "idempotency"):
+        dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        )
+    return queue_url, dlq_url
+
+
+@pytest.fixture(autouse=True, name="fake_credentials")
+def fake_credentials_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Never let a test reach a real account, whatever the machine's environment holds.
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "AWS_ENDPOINT_URL_DYNAMODB"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+
+
+@pytest.fixture(name="aws")
+def aws_fixture() -> Iterator[Aws]:
+    with mock_aws():
+        log = CallLog()
+        sqs = boto3.client("sqs", region_name=REGION)
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        queue_url, dlq_url = create_resources(sqs, dynamodb)
+        # Spy only after set-up, so the log holds what the code under test did.
+        yield Aws(spy(sqs, log), spy(dynamodb, log), log, queue_url, dlq_url)
+        assert not log.violations, log.violations

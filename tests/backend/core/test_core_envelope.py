@@ -1,0 +1,165 @@
+"""core.envelope: packing records into SQS-valid messages and back."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logpipe_backend.core.envelope import MAX_MESSAGE_BYTES, pack, sqs_safe, unpack
+from logpipe_backend.core.ids import new_log_ids
+from logpipe_backend.core.ingest import prepare, serialize
+from logpipe_backend.core.limits import Limits
+
+NOW = 1_764_128_696_123
+
+
+def _records(messages: list[str], tenant: str = "acme") -> list[bytes]:
+    raws: list[Any] = [{"message": m} for m in messages]
+    return prepare(
+        raws, tenant_id=tenant, received_ms=NOW, log_ids=new_log_ids(len(raws), NOW), limits=Limits()
+    )
+
+
+def test_round_trip_one_message() -> None:
+    records = _records(["a", "b", "c"])
+    bodies = pack("acme", records)
+    assert len(bodies) == 1
+    assert json.loads(bodies[0])["v"] == 1
+    tenant, out = unpack(bodies[0])
+    assert tenant == "acme"
+    assert out == [json.loads(r) for r in records]
+
+
+def test_format() -> None:
+    [body] = pack("acme", [b'{"x":1}', b'{"y":2}'])
+    assert body == '{"v":1,"tenant_id":"acme","records":[{"x":1},{"y":2}]}'
+
+
+def test_splits_at_max_bytes_in_order() -> None:
+    records = _records([f"message {i} " + "x" * 500 for i in range(200)])
+    bodies = pack("acme", records, max_bytes=10_000)
+    assert len(bodies) > 10
+    assert all(len(b.encode()) <= 10_000 for b in bodies)
+    unpacked = [r for body in bodies for r in unpack(body)[1]]
+    assert [r["message"] for r in unpacked] == [f"message {i} " + "x" * 500 for i in range(200)]
+
+
+def test_fills_messages_greedily() -> None:
+    records = [b'{"i":%d}' % i for i in range(10)]  # 7 bytes each
+    head = len('{"v":1,"tenant_id":"acme","records":[') + len("]}")
+    bodies = pack("acme", records, max_bytes=head + 7 * 3 + 2)  # exactly three records
+    assert [len(json.loads(b)["records"]) for b in bodies] == [3, 3, 3, 1]
+    assert all(len(b.encode()) <= head + 23 for b in bodies)
+
+
+def test_empty() -> None:
+    assert pack("acme", []) == []
+
+
+def test_record_too_big_for_any_message() -> None:
+    with pytest.raises(ValueError):
+        pack("acme", [b'{"m":"' + b"x" * 200 + b'"}'], max_bytes=100)
+
+
+def test_default_max_fits_sqs() -> None:
+    assert MAX_MESSAGE_BYTES <= 1024 * 1024 - 24 * 1024
+    records = _records(["y" * 200_000] * 12)
+    bodies = pack("acme", records)
+    assert len(bodies) == 3
+    assert all(len(b.encode()) <= MAX_MESSAGE_BYTES for b in bodies)
+
+
+def test_unsafe_characters_are_escaped() -> None:
+    text = "a\ufffeb\uffffc\x00d\x1fe\x7ff\ud7ff\ue000\U0010ffff\t\n\r"
+    [body] = pack("acme", _records([text]))
+    assert sqs_safe(body)
+    assert "\\ufffe" in body and "\\uffff" in body
+    assert unpack(body)[1][0]["message"] == text
+
+
+def test_raw_unsafe_bytes_in_a_record_are_escaped() -> None:
+    # A record serialized elsewhere, with raw control characters inside a string (valid for strict=False).
+    record = '{"m":"a\x01b\ufffe"}'.encode()
+    [body] = pack("acme", [record])
+    assert sqs_safe(body)
+    assert json.loads(body)["records"][0]["m"] == "a\x01b\ufffe"
+
+
+def test_escaping_counts_toward_size() -> None:
+    record = serialize({"m": "\ufffe" * 100})  # 300 bytes raw, 600 escaped
+    head = len('{"v":1,"tenant_id":"acme","records":[]}')
+    bodies = pack("acme", [record, record], max_bytes=head + 620)
+    assert len(bodies) == 2
+    assert all(len(b.encode()) <= head + 620 for b in bodies)
+
+
+@pytest.mark.parametrize(
+    ("text", "safe"),
+    [
+        ("plain", True),
+        ("tab\tnl\ncr\r", True),
+        ("\x00", False),
+        ("\x08", False),
+        ("\x1f", False),
+        ("\ufffe", False),
+        ("\uffff", False),
+        ("\ud800", False),
+        ("\ufffd", True),
+        ("\U0001f600", True),
+        ("", True),
+    ],
+)
+def test_sqs_safe(text: str, safe: bool) -> None:
+    assert sqs_safe(text) is safe
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "not json",
+        "[]",
+        '{"v":2,"tenant_id":"acme","records":[]}',
+        '{"v":1,"records":[]}',
+        '{"v":1,"tenant_id":"acme"}',
+        '{"v":1,"tenant_id":"acme","records":{}}',
+        '{"v":1,"tenant_id":"acme","records":[1]}',
+        '{"v":1,"tenant_id":"acme","records":[{"log_id":"x"}]}',
+        "[" * 100_000,
+    ],
+)
+def test_unpack_malformed(body: str) -> None:
+    with pytest.raises(ValueError):
+        unpack(body)
+
+
+def test_unpack_refuses_a_record_of_another_tenant() -> None:
+    [body] = pack("acme", _records(["x"], tenant="other"))
+    with pytest.raises(ValueError):
+        unpack(body)
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(st.text(alphabet=st.characters(codec=None, exclude_categories=["Cs"])), max_size=20),
+    st.integers(2_000, 20_000),
+)
+def test_property_round_trip_sqs_safe_and_sized(messages: list[str], max_bytes: int) -> None:
+    messages = [m[:300] for m in messages]
+    records = _records(messages)
+    bodies = pack("acme", records, max_bytes=max_bytes)
+    for body in bodies:
+        assert sqs_safe(body)
+        assert len(body.encode("utf-8")) <= max_bytes
+    out = [r for body in bodies for r in unpack(body)[1]]
+    assert [r["message"] for r in out] == messages
+
+
+@given(st.text(alphabet=st.sampled_from("\ufffe\uffff\x00\x01\x1f\t\n\r a\u2028\U0001f600")))
+def test_property_special_characters(text: str) -> None:
+    [body] = pack("acme", _records([text]))
+    assert sqs_safe(body)
+    assert unpack(body)[1][0]["message"] == text

@@ -1,0 +1,493 @@
+"""core.redact: every kind, records, idempotency, hostile input; hypothesis properties."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from logpipe_backend.core.record import Record
+from logpipe_backend.core.redact import Redactor, is_secret_key
+
+R = Redactor()
+
+
+def _record(message: str = "", attributes: dict[str, Any] | None = None, redactions: int = 0) -> Record:
+    return {
+        "tenant_id": "acme",
+        "log_id": "01KAXR0S3V0000000000000000",
+        "timestamp": "2025-11-26T03:44:56.123Z",
+        "received_at": "2025-11-26T03:44:56.123Z",
+        "level": "info",
+        "message": message,
+        "attributes": attributes if attributes is not None else {},
+        "source": "json",
+        "redactions": redactions,
+    }
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+JWT = ".".join(
+    [
+        _b64url(b'{"alg":"HS256","typ":"JWT"}'),
+        _b64url(b'{"sub":"1234567890","name":"J"}'),
+        _b64url(b"sig" * 10),
+    ]
+)
+
+
+# --- each kind -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mail bob.smith+tag@example.co.uk now", "mail [REDACTED:email] now"),
+        ("<alice@example.com>", "<[REDACTED:email]>"),
+        ("card 4111 1111 1111 1111 ok", "card [REDACTED:card] ok"),
+        ("card 4111-1111-1111-1111", "card [REDACTED:card]"),
+        ("card 4111111111111111.", "card [REDACTED:card]."),
+        ("amex 378282246310005", "amex [REDACTED:card]"),
+        ("mc 5555555555554444 x", "mc [REDACTED:card] x"),
+        ("4111 1111 1111 1111 7 trailing digit", "[REDACTED:card] 7 trailing digit"),
+        ("key AKIAIOSFODNN7EXAMPLE here", "key [REDACTED:aws_key] here"),
+        ("ASIAY34FZKBOKMUTVV7A", "[REDACTED:aws_key]"),
+        (f"jwt {JWT} end", "jwt [REDACTED:jwt] end"),
+        ("Bearer abcdefghijklmnop", "Bearer [REDACTED:bearer]"),
+        ("bearer  abc123DEF456.x_y-z~+/==", "bearer  [REDACTED:bearer]"),
+        ("password=hunter2 user=bob", "password=[REDACTED:secret] user=bob"),
+        ("db_password: hunter2", "db_password: [REDACTED:secret]"),
+        ('{"api_key": "k-123", "n": 1}', '{"api_key": "[REDACTED:secret]", "n": 1}'),
+        ("{'secret': 'a b c'}", "{'secret': '[REDACTED:secret]'}"),
+        ("x-api-key=abc&next=1", "x-api-key=[REDACTED:secret]&next=1"),
+        ("GET /cb?access_token=abc.def&state=1", "GET /cb?access_token=[REDACTED:secret]&state=1"),
+        ("Authorization: Bearer abc.def", "Authorization: [REDACTED:secret]"),
+        ("authorization=Basic dXNlcjpwYXNz", "authorization=[REDACTED:secret]"),
+        ("Cookie: theme=dark; session=abc123", "Cookie: [REDACTED:secret]"),
+        ("set-cookie: sid=1; HttpOnly\nnext line", "set-cookie: [REDACTED:secret]\nnext line"),
+        ("PASSWD = s3cr3t", "PASSWD = [REDACTED:secret]"),
+        ('password="has spaces inside"', 'password="[REDACTED:secret]"'),
+        ("APIKEY:xyz", "APIKEY:[REDACTED:secret]"),
+        ("client_secret=abc, other=1", "client_secret=[REDACTED:secret], other=1"),
+        ("password=a@b.com", "password=[REDACTED:secret]"),
+    ],
+)
+def test_kinds(text: str, expected: str) -> None:
+    assert R.redact_text(text) == (expected, 1)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "plain message",
+        "card 4111 1111 1111 1112 fails luhn",
+        "epoch 1764128696123 ms",  # 13 digits starting with 1: not a card network
+        "order 12345678901234567890123",  # far too many digits
+        "AKIAIOSFODNN7EXAMPL",  # 19 chars
+        "AKIAIOSFODNN7EXAMPLEX",  # 21 chars
+        "Bearer of bad news",
+        "prompt_tokens: 512",
+        "tokenizer=bpe",
+        "password=",
+        'password=""',
+        "not an email: a@b",
+        "user@localhost",
+        "version 1.2@3.4",
+        "eyJ short.x.y",
+        "2025-11-26 12:34:56.789",
+    ],
+)
+def test_not_secrets(text: str) -> None:
+    assert R.redact_text(text) == (text, 0)
+
+
+def test_counts_each_secret() -> None:
+    text = "a@b.com c@d.org 4111111111111111 AKIAIOSFODNN7EXAMPLE password=x"
+    out, count = R.redact_text(text)
+    assert count == 5
+    assert out == (
+        "[REDACTED:email] [REDACTED:email] [REDACTED:card] [REDACTED:aws_key] password=[REDACTED:secret]"
+    )
+
+
+def test_secret_keys() -> None:
+    for key in [
+        "password",
+        "PASSWORD",
+        "db_passwd",
+        "passphrase",
+        "secret",
+        "client_secret",
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "x-api-key",
+        "Authorization",
+        "cookie",
+        "Set-Cookie",
+    ]:
+        assert is_secret_key(key), key
+    for key in ["user", "tokens", "prompt_tokens", "tokenizer", "host", "pass", "path"]:
+        assert not is_secret_key(key), key
+
+
+# --- records ---------------------------------------------------------------------------------------------
+
+
+def test_redact_record() -> None:
+    record = _record(
+        "login by bob@example.com",
+        {
+            "user": {"email": "bob@example.com", "password": "hunter2", "age": 30},
+            "headers": {"Authorization": "Bearer abcdefghijkl", "Accept": "*/*"},
+            "api_key": 12345,
+            "token": {"nested": ["a", "b"]},
+            "list": ["x", "card 4111 1111 1111 1111", {"secret": None}],
+            "password_set": True,
+            "cookie": "",
+            "n": 1.5,
+        },
+    )
+    out = R.redact(record)
+    assert out["message"] == "login by [REDACTED:email]"
+    assert out["attributes"] == {
+        "user": {"email": "[REDACTED:email]", "password": "[REDACTED:secret]", "age": 30},
+        "headers": {"Authorization": "[REDACTED:secret]", "Accept": "*/*"},
+        "api_key": "[REDACTED:secret]",
+        "token": "[REDACTED:secret]",
+        "list": ["x", "card [REDACTED:card]", {"secret": None}],
+        "password_set": True,
+        "cookie": "",
+        "n": 1.5,
+    }
+    assert out["redactions"] == 7
+    # The input is left alone, every other field is kept.
+    assert record["attributes"]["user"]["password"] == "hunter2"
+    assert {k: v for k, v in out.items() if k not in ("message", "attributes", "redactions")} == {
+        k: v for k, v in record.items() if k not in ("message", "attributes", "redactions")
+    }
+
+
+def test_redact_dict_keys() -> None:
+    out = R.redact(_record("", {"bob@example.com": {"visits": 3}}))
+    assert out["attributes"] == {"[REDACTED:email]": {"visits": 3}}
+    assert out["redactions"] == 1
+
+
+def test_redactions_add_up_and_second_pass_counts_nothing() -> None:
+    once = R.redact(_record("a@b.com", {"password": "x"}, redactions=0))
+    assert once["redactions"] == 2
+    twice = R.redact(once)
+    assert twice == once
+
+
+def test_record_without_secrets_is_equal() -> None:
+    record = _record("hello", {"a": [1, {"b": "c"}]})
+    assert R.redact(record) == record
+
+
+def test_redact_keeps_client_log_id() -> None:
+    record = _record("x")
+    record["client_log_id"] = "abc"
+    assert R.redact(record)["client_log_id"] == "abc"
+
+
+# --- custom patterns -------------------------------------------------------------------------------------
+
+
+def test_custom_patterns() -> None:
+    redactor = Redactor([r"ORD-\d{6}", r"(?i)internal-[a-z]+", "  "])
+    assert redactor.redact_text("order ORD-123456 and Internal-Host") == (
+        "order [REDACTED:custom] and [REDACTED:custom]",
+        2,
+    )
+    out, _ = redactor.redact_text("ORD-123456")
+    assert redactor.redact_text(out) == (out, 0)
+
+
+def test_custom_pattern_cannot_eat_tokens() -> None:
+    redactor = Redactor([r"REDACTED", r"[a-z]+"])
+    out, count = redactor.redact_text("a@b.com hello")
+    assert out == "[REDACTED:email] [REDACTED:custom]"
+    assert count == 2
+    assert redactor.redact_text(out) == (out, 0)
+
+
+def test_custom_pattern_matching_empty_is_harmless() -> None:
+    redactor = Redactor([r"x*"])
+    assert redactor.redact_text("abc") == ("abc", 0)
+    assert redactor.redact_text("axxb") == ("a[REDACTED:custom]b", 1)
+
+
+def test_invalid_custom_pattern_raises_at_construction() -> None:
+    import re
+
+    with pytest.raises(re.error):
+        Redactor(["(unclosed"])
+
+
+def test_from_env() -> None:
+    redactor = Redactor.from_env({"LOGPIPE_REDACT_PATTERNS": "ORD-\\d+\n\n  \nSECRET_[A-Z]+\n"})
+    assert redactor.redact_text("ORD-1 SECRET_X") == ("[REDACTED:custom] [REDACTED:custom]", 2)
+    assert Redactor.from_env({}).redact_text("ORD-1") == ("ORD-1", 0)
+
+
+def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGPIPE_REDACT_PATTERNS", "ZZZ+")
+    assert Redactor.from_env().redact_text("a ZZZZ") == ("a [REDACTED:custom]", 1)
+
+
+# --- hostile input ---------------------------------------------------------------------------------------
+
+N = 256 * 1024
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * N,
+        "token" * (N // 5),
+        "password" * (N // 8) + "=",
+        "eyJ" * (N // 3),
+        "eyJaaaaa." * (N // 9),
+        "a@" * (N // 2),
+        "a@b." * (N // 4),
+        "a." * (N // 2) + "@",
+        "4 " * (N // 2),
+        "4" * N,
+        "4111 " * (N // 5),
+        'password="' * (N // 10),
+        'password="\\' * (N // 11),
+        "Bearer " * (N // 7),
+        "AKIA" * (N // 4),
+        "cookie:" + "x" * N,
+        "[REDACTED:" * (N // 10),
+    ],
+)
+def test_hostile_strings_take_linear_time(text: str) -> None:
+    started = time.perf_counter()
+    out, _ = R.redact_text(text)
+    assert R.redact_text(out)[1] == 0
+    assert time.perf_counter() - started < 3.0, len(text)
+
+
+def test_typical_record_is_fast() -> None:
+    record = _record(
+        "GET /api/v1/items?page=2 200 12ms",
+        {
+            "host": "web-1",
+            "path": "/api/v1/items",
+            "status": 200,
+            "ms": 12.5,
+            "ua": "curl/8.5.0",
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+            "region": "eu-west-1",
+        },
+    )
+    started = time.perf_counter()
+    for _ in range(10_000):
+        R.redact(record)
+    assert time.perf_counter() - started < 3.0
+
+
+# --- properties ------------------------------------------------------------------------------------------
+
+NOISE = st.text(max_size=40)
+
+
+@st.composite
+def cards(draw: st.DrawFn) -> str:
+    prefix = draw(st.sampled_from(["4", "51", "55", "2221", "34", "37", "6011", "62", "35"]))
+    length = draw(st.integers(13, 19))
+    body = prefix + "".join(str(draw(st.integers(0, 9))) for _ in range(length - len(prefix) - 1))
+    for check in "0123456789":
+        candidate = body + check
+        total = 0
+        for i, c in enumerate(reversed(candidate)):
+            d = int(c)
+            if i % 2:
+                d = d * 2 - 9 if d > 4 else d * 2
+            total += d
+        if total % 10 == 0:
+            break
+    separator = draw(st.sampled_from(["", " ", "-"]))
+    return separator.join(candidate[i : i + 4] for i in range(0, len(candidate), 4))
+
+
+B64URL = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", min_size=0, max_size=60
+)
+
+
+def _jwt(header: dict[str, Any], payload: dict[str, Any], signature: str) -> str:
+    return f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(payload).encode())}.{signature}"
+
+
+JWTS = st.builds(
+    _jwt,
+    st.fixed_dictionaries({"alg": st.sampled_from(["HS256", "RS256", "none"]), "typ": st.just("JWT")}),
+    st.dictionaries(
+        st.text(min_size=1, max_size=5), st.integers() | st.text(max_size=10), min_size=1, max_size=4
+    ),
+    B64URL,
+)
+AWS_KEYS = st.builds(
+    lambda prefix, rest: prefix + rest,
+    st.sampled_from(["AKIA", "ASIA"]),
+    st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16, max_size=16),
+)
+BEARER_TOKENS = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/", min_size=12, max_size=60
+)
+SECRET_VALUES = st.text(
+    alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz0123456789", min_size=10, max_size=30
+)
+KEYS = st.builds(
+    lambda pre, name, post: pre + name + post,
+    st.sampled_from(["", "db_", "x-", "client_", "my."]),
+    st.sampled_from(
+        [
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "api_key",
+            "apikey",
+            "api-key",
+            "authorization",
+            "Password",
+            "SECRET",
+            "Token",
+        ]
+    ),
+    st.sampled_from(["", "_value", "-id", "2"]),
+)
+KV_FORMS = st.sampled_from(["{k}={v}", "{k}: {v}", '"{k}": "{v}"', "{k} = '{v}'", '{k}="{v}"'])
+
+
+def _embed(noise_before: str, secret_text: str, noise_after: str) -> str:
+    return f"{noise_before} {secret_text} {noise_after}"
+
+
+def _assert_gone(text: str, secret: str) -> tuple[str, int]:
+    assume(text.count(secret) == 1)  # the noise around it may happen to contain it too
+    out, count = R.redact_text(text)
+    assert secret not in out, (text, out)
+    assert count >= 1
+    again, more = R.redact_text(out)
+    assert (again, more) == (out, 0)
+    return out, count
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(NOISE, st.emails(), NOISE)
+def test_property_emails_are_removed(before: str, email: str, after: str) -> None:
+    _assert_gone(_embed(before, email, after), email)
+
+
+@given(NOISE, cards(), NOISE)
+def test_property_cards_are_removed(before: str, card: str, after: str) -> None:
+    _assert_gone(_embed(before, card, after), card)
+
+
+@given(NOISE, AWS_KEYS, NOISE)
+def test_property_aws_keys_are_removed(before: str, key: str, after: str) -> None:
+    _assert_gone(_embed(before, key, after), key)
+
+
+@given(NOISE, JWTS, NOISE)
+def test_property_jwts_are_removed(before: str, jwt: str, after: str) -> None:
+    _assert_gone(_embed(before, jwt, after), jwt)
+
+
+@given(NOISE, st.sampled_from(["Bearer", "bearer", "BEARER"]), BEARER_TOKENS, NOISE)
+def test_property_bearer_tokens_are_removed(before: str, scheme: str, token: str, after: str) -> None:
+    _assert_gone(_embed(before, f"{scheme} {token}", after), token)
+
+
+@given(NOISE, KEYS, SECRET_VALUES, KV_FORMS, NOISE)
+def test_property_key_values_are_removed(before: str, key: str, value: str, form: str, after: str) -> None:
+    _assert_gone(_embed(before, form.format(k=key, v=value), after), value)
+
+
+@given(st.lists(st.one_of(st.emails(), cards(), AWS_KEYS, JWTS), min_size=1, max_size=4), NOISE)
+def test_property_several_secrets(secrets: list[str], noise: str) -> None:
+    text = noise + " " + " ; ".join(secrets) + " " + noise
+    out, count = R.redact_text(text)
+    for secret in secrets:
+        assert secret not in out
+    assert count >= len(set(secrets)) or count >= 1
+    assert R.redact_text(out) == (out, 0)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=200))
+def test_property_any_text_never_raises_and_is_idempotent(text: str) -> None:
+    out, count = R.redact_text(text)
+    assert count >= 0
+    assert (count == 0) == (out == text)
+    assert R.redact_text(out) == (out, 0)
+
+
+SECRETISH = st.sampled_from(
+    [
+        "a@b.com",
+        "4111 1111 1111 1111",
+        "AKIAIOSFODNN7EXAMPLE",
+        JWT,
+        "Bearer abcdefghijkl",
+        "password=x",
+        "token: y",
+        "[REDACTED:email]",
+        "[REDACTED:",
+        "@",
+        "eyJ",
+        "=",
+        ":",
+        '"',
+        "'",
+        "\n",
+        "\ud800",
+        " ",
+    ]
+)
+TEXTS = st.lists(SECRETISH | st.text(max_size=8), max_size=8).map("".join)
+JSON_LIKE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | TEXTS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            TEXTS | st.sampled_from(["password", "token", "email", "Cookie", "x"]), children, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    TEXTS,
+    st.dictionaries(st.text(max_size=10) | st.sampled_from(["password", "api_key"]), JSON_LIKE, max_size=5),
+)
+def test_property_records_never_raise_and_are_idempotent(message: str, attributes: dict[str, Any]) -> None:
+    record = _record(message, attributes)
+    once = R.redact(record)
+    assert once["redactions"] >= 0
+    twice = R.redact(once)
+    assert twice == once
+    assert (once["redactions"] == 0) == (once == record)
+
+
+@given(TEXTS)
+def test_property_mixed_secret_text_is_idempotent(text: str) -> None:
+    out, _ = R.redact_text(text)
+    assert R.redact_text(out) == (out, 0)

@@ -1,0 +1,178 @@
+"""core.timefmt: record time format, event times, query bounds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from logpipe_backend.core.errors import ApiError
+from logpipe_backend.core.timefmt import (
+    MAX_MS,
+    MIN_MS,
+    format_ts,
+    leading_timestamp,
+    parse_event_time,
+    parse_time_bound,
+)
+
+T = 1_764_128_696_123  # 2025-11-26T03:44:56.123Z
+T_S = 1_764_128_696_000
+
+
+def test_format_ts() -> None:
+    assert format_ts(T) == "2025-11-26T03:44:56.123Z"
+    assert format_ts(0) == "1970-01-01T00:00:00.000Z"
+    assert format_ts(-1) == "1969-12-31T23:59:59.999Z"
+    assert format_ts(MIN_MS) == "0001-01-01T00:00:00.000Z"
+    assert format_ts(MAX_MS) == "9999-12-31T23:59:59.999Z"
+
+
+@given(st.integers(MIN_MS, MAX_MS))
+def test_format_parse_round_trip(ms: int) -> None:
+    text = format_ts(ms)
+    assert len(text) == 24
+    assert parse_event_time(text) == ms
+
+
+@given(st.integers(MIN_MS, MAX_MS), st.integers(MIN_MS, MAX_MS))
+def test_format_sorts_like_time(a: int, b: int) -> None:
+    assert (format_ts(a) < format_ts(b)) == (a < b)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-11-26T03:44:56.123Z", T),
+        ("2025-11-26T03:44:56.123z", T),
+        ("2025-11-26T03:44:56Z", T_S),
+        ("2025-11-26T03:44:56", T_S),  # no offset: UTC
+        ("2025-11-26 03:44:56", T_S),
+        ("2025-11-26t03:44:56.123", T),
+        ("2025-11-26T03:44:56.123456789Z", T),
+        ("2025-11-26T03:44:56.1234567890123Z", T),
+        ("2025-11-26T03:44:56,123Z", T),
+        ("2025-11-26T04:44:56.123+01:00", T),
+        ("2025-11-26T04:44:56.123+0100", T),
+        ("2025-11-26T04:44:56.123+01", T),
+        ("2025-11-25T22:14:56.123-05:30", T),
+        ("2025-11-26T03:44Z", T_S - 56_000),
+        ("2025-11-26", T_S - (3 * 3600 + 44 * 60 + 56) * 1000),
+        ("  2025-11-26T03:44:56.123Z ", T),
+        ("2016-12-31T23:59:60Z", 1_483_228_800_000),  # leap second → next minute
+        (1_764_128_696, T_S),  # seconds
+        (1_764_128_696.123, T),  # seconds with fraction
+        (T, T),  # milliseconds
+        (T * 1000 + 456, T),  # microseconds
+        (T * 1_000_000 + 456_789, T),  # nanoseconds
+        ("1764128696", T_S),
+        ("1764128696123", T),
+        ("1764128696123456789", T),  # Loki-style nanosecond string
+        ("1764128696.5", T_S + 500),
+        (0, 0),
+        (-86_400, -86_400_000),
+    ],
+)
+def test_parse_event_time(value: object, expected: int) -> None:
+    assert parse_event_time(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        "",
+        "   ",
+        "yesterday",
+        "2025-13-01T00:00:00Z",
+        "2025-02-30T00:00:00Z",
+        "2025-11-26T25:00:00Z",
+        "2025-11-26T03:44:56+25:00",
+        "2025-11-26T03:44:56.123Zjunk",
+        "26/Nov/2025:03:44:56 +0000",
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        1e30,
+        10**30,
+        "9" * 100,
+        [],
+        {},
+        {"t": 1},
+        "1.2.3",
+    ],
+)
+def test_parse_event_time_not_a_time(value: object) -> None:
+    assert parse_event_time(value) is None
+
+
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(), st.lists))
+def test_parse_event_time_never_raises(value: object) -> None:
+    result = parse_event_time(value)
+    assert result is None or MIN_MS <= result <= MAX_MS
+
+
+def test_parse_event_time_agrees_with_datetime() -> None:
+    dt = datetime(2024, 2, 29, 12, 0, 1, 999_000, tzinfo=UTC)
+    assert parse_event_time(dt.isoformat()) == int(dt.timestamp() * 1000)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected_ms", "rest"),
+    [
+        ("2025-11-26T03:44:56.123Z ERROR disk full", T, " ERROR disk full"),
+        ("2025-11-26 03:44:56 info started", T_S, " info started"),
+        ("[2025-11-26T03:44:56.123Z] boom", T, " boom"),
+        ("2025-11-26T03:44:56.123+00:00|x", T, "|x"),
+        ("2025-11-26T03:44:56.123Z", T, ""),
+    ],
+)
+def test_leading_timestamp(line: str, expected_ms: int, rest: str) -> None:
+    ms, end = leading_timestamp(line)
+    assert ms == expected_ms
+    assert line[end:] == rest
+
+
+@pytest.mark.parametrize(
+    "line", ["hello 2025-11-26T03:44:56Z", "2025-11-26 only a date", "2025-11-26T03:44:56Zfoo", ""]
+)
+def test_no_leading_timestamp(line: str) -> None:
+    assert leading_timestamp(line) == (None, 0)
+
+
+NOW = T
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("30s", NOW - 30_000),
+        ("15m", NOW - 15 * 60_000),
+        ("2h", NOW - 2 * 3_600_000),
+        ("7d", NOW - 7 * 86_400_000),
+        ("1w", NOW - 7 * 86_400_000),
+        ("0s", NOW),
+        ("2025-11-26T03:44:56.123Z", T),
+        ("2025-11-26T04:44:56.123+01:00", T),
+        ("2025-11-26", T_S - (3 * 3600 + 44 * 60 + 56) * 1000),
+    ],
+)
+def test_parse_time_bound(value: str, expected: int) -> None:
+    assert parse_time_bound(value, NOW) == expected
+
+
+@pytest.mark.parametrize(
+    "value", ["", "yesterday", "30", "-5m", "5 minutes", "1764128696", "2025-13-01", "5y"]
+)
+def test_parse_time_bound_invalid(value: str) -> None:
+    with pytest.raises(ApiError) as info:
+        parse_time_bound(value, NOW)
+    assert info.value.status == 400
+    assert info.value.code == "invalid_query"
+
+
+def test_parse_time_bound_huge_relative_is_clamped() -> None:
+    assert parse_time_bound("999999999d", NOW) == MIN_MS

@@ -1,0 +1,94 @@
+"""The worker handler over recorded SQS events: redaction, partial batch failures, time guard, idempotence."""
+
+from __future__ import annotations
+
+import json
+
+from handler_fakes import MemoryStore, load_event
+from logpipe_backend.core.redact import Redactor
+from logpipe_backend.handlers import worker
+from logpipe_backend.handlers.worker import WorkerDeps
+
+
+class Clock:
+    def __init__(self, remaining_ms: int) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+def test_batch_is_redacted_and_stored() -> None:
+    store = MemoryStore()
+    result = worker.handle(load_event("sqs_batch.json"), WorkerDeps(store=store), Clock(60_000))
+    assert result == {"batchItemFailures": []}
+    records = sorted(store.records.values(), key=lambda r: (r["tenant_id"], r["log_id"]))
+    assert [(r["tenant_id"], r["message"]) for r in records] == [
+        ("acme", "hello"),
+        ("acme", "login by [REDACTED:email]"),
+        ("beta", "2025-11-26T03:44:50Z WARN token=[REDACTED:secret] expired"),
+    ]
+    assert records[1]["attributes"]["password"] == "[REDACTED:secret]"
+    assert records[1]["redactions"] == 2 and records[0]["redactions"] == 0
+    assert "hunter2" not in json.dumps(list(store.records.values()))
+
+
+def test_redelivery_stores_one_copy() -> None:
+    store = MemoryStore()
+    deps = WorkerDeps(store=store)
+    worker.handle(load_event("sqs_batch.json"), deps)
+    first = dict(store.records)
+    event = load_event("sqs_batch.json")
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = "2"
+    assert worker.handle(event, deps) == {"batchItemFailures": []}
+    assert store.records == first and len(store.records) == 3
+
+
+def test_poison_message_fails_alone() -> None:
+    store = MemoryStore()
+    result = worker.handle(load_event("sqs_batch_poison.json"), WorkerDeps(store=store))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "4a1c9f7e-1d2b-4c3a-9e8f-7a6b5c4d3e2f"}]}
+    assert len(store.records) == 2  # the good message of the same batch is stored
+
+
+def test_envelope_tenant_mismatch_is_refused() -> None:
+    event = load_event("sqs_batch.json")
+    body = json.loads(event["Records"][0]["body"])
+    body["records"][0]["tenant_id"] = "beta"  # a record smuggled into acme's message
+    event["Records"][0]["body"] = json.dumps(body)
+    store = MemoryStore()
+    failures = worker.process(event, WorkerDeps(store=store))
+    assert list(failures) == [event["Records"][0]["messageId"]]
+    assert {t for t, _ in store.records} == {"beta"}  # only the other (beta) message was stored
+
+
+def test_store_error_reports_the_message() -> None:
+    store = MemoryStore()
+    store.fail_with = OSError("disk gone")
+    failures = worker.process(load_event("sqs_batch.json"), WorkerDeps(store=store))
+    assert len(failures) == 2 and all("disk gone" in reason for reason in failures.values())
+
+
+def test_time_guard_leaves_messages_for_later() -> None:
+    store = MemoryStore()
+    result = worker.handle(load_event("sqs_batch.json"), WorkerDeps(store=store), Clock(1_000))
+    assert len(result["batchItemFailures"]) == 2 and store.records == {}
+
+
+def test_simulated_work_per_char() -> None:
+    slept: list[float] = []
+    deps = WorkerDeps(store=MemoryStore(), work_per_char_s=0.01, sleep=slept.append)
+    worker.handle(load_event("sqs_batch.json"), deps, Clock(600_000))
+    acme_chars = len("hello") + len("login by bob@example.com")
+    beta_chars = len("2025-11-26T03:44:50Z WARN token=abc123 expired")
+    assert slept == [0.01 * acme_chars, 0.01 * beta_chars]
+    # Work that cannot finish before the deadline is not started.
+    slow = WorkerDeps(store=MemoryStore(), work_per_char_s=10.0, sleep=slept.append)
+    assert len(worker.handle(load_event("sqs_batch.json"), slow, Clock(60_000))["batchItemFailures"]) == 2
+
+
+def test_extra_redaction_patterns() -> None:
+    store = MemoryStore()
+    deps = WorkerDeps(store=store, redactor=Redactor([r"hel+o"]))
+    worker.handle(load_event("sqs_batch.json"), deps)
+    assert any(r["message"] == "[REDACTED:custom]" for r in store.records.values())

@@ -1,0 +1,139 @@
+"""The SQLite queue keeps SQS's semantics: leases, receive counts, DLQ after max receives, durable sends."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from logpipe_backend.adapters.local import _sqlite as sqlite_module
+from logpipe_backend.adapters.local.queue import SqliteIdempotencyStore, SqliteQueue
+from logpipe_backend.ports import QueueUnavailable
+
+
+@pytest.fixture
+def queue(tmp_path: Path) -> SqliteQueue:
+    return SqliteQueue(tmp_path / "queue.db", max_receives=3)
+
+
+def test_send_receive_delete(queue: SqliteQueue) -> None:
+    queue.send(["a", "b", "c"])
+    assert queue.approximate_depth() == 3
+    got = queue.receive(2, 30)
+    assert [m.body for m in got] == ["a", "b"]
+    assert all(m.receive_count == 1 for m in got)
+    assert len({m.receipt_handle for m in got}) == 2
+    # Leased messages are invisible but still counted: depth 0 must mean "all stored".
+    assert [m.body for m in queue.receive(10, 30)] == ["c"]
+    assert queue.receive(10, 30) == []
+    assert queue.approximate_depth() == 3
+    for m in got:
+        assert queue.delete(m.receipt_handle)
+    assert queue.approximate_depth() == 1
+
+
+def test_lease_expires_and_message_comes_back_with_higher_count(queue: SqliteQueue) -> None:
+    queue.send(["x"])
+    first = queue.receive(1, 0.05)[0]
+    time.sleep(0.1)
+    second = queue.receive(1, 30)[0]
+    assert second.message_id == first.message_id
+    assert second.receive_count == 2
+    assert second.first_receive_ms == first.first_receive_ms
+    # The stale receipt no longer acknowledges: only the current holder can.
+    assert not queue.delete(first.receipt_handle)
+    assert queue.delete(second.receipt_handle)
+    assert queue.depths() == (0, 0)
+
+
+def test_dlq_after_max_receives_keeps_last_error(queue: SqliteQueue) -> None:
+    queue.send(["poison"])
+    for _ in range(3):
+        m = queue.receive(1, 30)[0]
+        assert queue.change_visibility(m.receipt_handle, 0, error="boom")
+    assert queue.receive(1, 30) == []  # the 4th receive moves it to the DLQ instead
+    assert queue.depths() == (0, 1)
+    [dead] = queue.dead_letters()
+    assert dead.body == "poison" and dead.receive_count == 3 and dead.last_error == "boom"
+    assert queue.redrive() == 1
+    assert queue.depths() == (1, 0)
+    again = queue.receive(1, 30)[0]
+    assert again.receive_count == 1 and again.body == "poison"
+
+
+def test_change_visibility_delays(queue: SqliteQueue) -> None:
+    queue.send(["x"])
+    m = queue.receive(1, 30)[0]
+    queue.change_visibility(m.receipt_handle, 10)
+    assert queue.receive(1, 30) == []
+    queue.change_visibility(m.receipt_handle, 0)  # the same lease may be shortened
+    assert queue.receive(1, 30)[0].message_id == m.message_id
+
+
+def test_send_is_durable_across_connections(tmp_path: Path) -> None:
+    q1 = SqliteQueue(tmp_path / "queue.db")
+    q1.send(["one"])
+    # A fresh process would see it: WAL + synchronous=FULL, committed before send returns.
+    conn = sqlite3.connect(tmp_path / "queue.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT body FROM messages").fetchall() == [("one",)]
+    conn.close()
+
+
+def test_send_failure_is_queue_unavailable_and_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Short busy waits, so a database locked by someone else fails fast instead of after 10 s.
+    monkeypatch.setattr(sqlite_module, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(sqlite_module, "BUSY_RETRIES", 0)
+    q = SqliteQueue(tmp_path / "queue.db")
+    q.send(["before"])
+    blocker = sqlite3.connect(tmp_path / "queue.db", timeout=0, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(QueueUnavailable):
+            q.send(["x", "y"])
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert q.approximate_depth() == 1  # neither x nor y
+
+
+def test_concurrent_receivers_never_share_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "queue.db"
+    SqliteQueue(path).send([str(i) for i in range(200)])
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def consume() -> None:
+        q = SqliteQueue(path)
+        while True:
+            got = q.receive(7, 30)
+            if not got:
+                return
+            with lock:
+                seen.extend(m.body for m in got)
+            for m in got:
+                q.delete(m.receipt_handle)
+
+    threads = [threading.Thread(target=consume) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(seen, key=int) == [str(i) for i in range(200)]
+    assert SqliteQueue(path).approximate_depth() == 0
+
+
+def test_idempotency_claim(tmp_path: Path) -> None:
+    store = SqliteIdempotencyStore(tmp_path / "queue.db", ttl_ms=1000)
+    first = store.claim("acme", "k1", "d1", 5_000)
+    assert (first.first_seen_ms, first.body_digest) == (5_000, "d1")
+    again = store.claim("acme", "k1", "d2", 5_500)
+    assert (again.first_seen_ms, again.body_digest) == (5_000, "d1")  # the first claim stands
+    other_tenant = store.claim("beta", "k1", "d2", 5_500)
+    assert other_tenant.first_seen_ms == 5_500  # keys are per tenant
+    expired = store.claim("acme", "k1", "d2", 7_000)
+    assert (expired.first_seen_ms, expired.body_digest) == (7_000, "d2")

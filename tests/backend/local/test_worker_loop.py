@@ -1,0 +1,116 @@
+"""The local worker loop: SQS-shaped events, delete on success, backoff and DLQ on failure."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+from logpipe_backend.adapters.local.queue import SqliteQueue
+from logpipe_backend.adapters.local.store import SqliteStore
+from logpipe_backend.adapters.local.worker_loop import WorkerLoop, build_sqs_event
+from logpipe_backend.core.envelope import pack
+from logpipe_backend.core.ids import new_log_ids
+from logpipe_backend.core.ingest import prepare
+from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.query import LogQuery
+from logpipe_backend.handlers.worker import WorkerDeps
+
+NOW = 1_764_128_700_000
+
+
+def envelope(tenant: str, *messages: str) -> list[str]:
+    ids = new_log_ids(len(messages), NOW)
+    raws: list[dict[str, object] | str] = [{"message": m} for m in messages]
+    return pack(tenant, prepare(raws, tenant_id=tenant, received_ms=NOW, log_ids=ids, limits=Limits()))
+
+
+def test_sqs_event_shape(tmp_path: Path) -> None:
+    q = SqliteQueue(tmp_path / "queue.db")
+    q.send(["body-1"])
+    [m] = q.receive(1, 30)
+    [record] = build_sqs_event([m])["Records"]
+    assert record["messageId"] == m.message_id and record["receiptHandle"] == m.receipt_handle
+    assert record["body"] == "body-1" and record["eventSource"] == "aws:sqs"
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["md5OfBody"] == hashlib.md5(b"body-1").hexdigest()
+
+
+def test_success_deletes_failure_backs_off_then_dlq(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db", max_receives=2)
+    store = SqliteStore(tmp_path / "logs.db")
+    queue.send([*envelope("acme", "one", "user a@b.co"), "poison"])
+    loop = WorkerLoop(queue, WorkerDeps(store=store), visibility_timeout_s=0.1, poll_interval_s=0.01)
+    assert loop.run_once() == 2
+    page = store.query(LogQuery(tenant_id="acme", order="asc"))
+    assert [r["message"] for r in page.items] == ["one", "user [REDACTED:email]"]
+    assert queue.depths() == (1, 0)  # the poison message waits out its backoff
+    deadline = time.monotonic() + 5
+    while queue.depths() != (0, 1) and time.monotonic() < deadline:
+        loop.run_once()
+        time.sleep(0.02)
+    assert queue.depths() == (0, 1)
+    [dead] = queue.dead_letters()
+    assert dead.body == "poison" and dead.receive_count == 2 and "ValueError" in (dead.last_error or "")
+
+
+def test_run_stops_on_event(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db")
+    loop = WorkerLoop(queue, WorkerDeps(store=SqliteStore(tmp_path / "logs.db")), poll_interval_s=0.01)
+    stop = threading.Event()
+    t = threading.Thread(target=loop.run, args=(stop,))
+    t.start()
+    queue.send(envelope("acme", "x"))
+    deadline = time.monotonic() + 5
+    while queue.approximate_depth() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    t.join(timeout=5)
+    assert not t.is_alive() and queue.approximate_depth() == 0
+
+
+def test_slow_work_keeps_its_lease_and_is_done_once(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db")
+    store = SqliteStore(tmp_path / "logs.db")
+    queue.send(envelope("acme", "x" * 10))
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    # 0.8 s of simulated work against a 0.2 s visibility timeout: only the heartbeat keeps the lease.
+    deps = WorkerDeps(store=store, work_per_char_s=0.08, sleep=sleep)
+    loop = WorkerLoop(queue, deps, visibility_timeout_s=0.2, function_timeout_s=10)
+    other = SqliteQueue(tmp_path / "queue.db")
+    stolen: list[int] = []
+
+    def rival() -> None:
+        deadline = time.monotonic() + 0.7
+        while time.monotonic() < deadline:
+            stolen.extend(m.receive_count for m in other.receive(10, 0.2))
+            time.sleep(0.05)
+
+    got: list[int] = []
+    worker = threading.Thread(target=lambda: got.append(loop.run_once()))
+    worker.start()
+    deadline = time.monotonic() + 5
+    while not slept and time.monotonic() < deadline:  # the loop holds the message and works on it
+        time.sleep(0.01)
+    rival()
+    worker.join(timeout=5)
+    assert got == [1]
+    assert stolen == [] and slept == [0.8]
+    assert queue.depths() == (0, 0) and store.count("acme") == 1
+
+
+def test_work_longer_than_the_function_timeout_is_not_started(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db")
+    store = SqliteStore(tmp_path / "logs.db")
+    queue.send(envelope("acme", "x" * 100))
+    deps = WorkerDeps(store=store, work_per_char_s=1.0, sleep=lambda s: None)
+    loop = WorkerLoop(queue, deps, visibility_timeout_s=5, function_timeout_s=60)
+    assert loop.run_once() == 1
+    [m] = queue.dead_letters() or [None]  # not dead yet: left for a later, longer-lived worker
+    assert m is None and store.count() == 0 and queue.approximate_depth() == 1

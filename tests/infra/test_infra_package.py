@@ -1,0 +1,242 @@
+"""`make package` (infra/package_lambdas.py): one small, reproducible zip per Lambda that runs on its own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+from infra_tf import REPO, package_lambdas
+
+SRC = package_lambdas.DEFAULT_SRC
+MAX_ZIP_BYTES = 200_000  # "small": the code is ~40 files of Python
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("lambda")
+    assert package_lambdas.main(["--out", str(out), "--quiet"]) == 0
+    return {name: out / f"{name}.zip" for name in package_lambdas.FUNCTIONS}
+
+
+def test_one_zip_per_function(built: dict[str, Path]) -> None:
+    assert set(built) == {"ingest", "worker", "admin"}
+    for path in built.values():
+        assert path.is_file() and path.stat().st_size < MAX_ZIP_BYTES
+
+
+def test_same_input_same_bytes(built: dict[str, Path], tmp_path: Path) -> None:
+    # Another copy of the sources, with other timestamps and permissions: the zips must not change.
+    src = tmp_path / "src"
+    shutil.copytree(
+        SRC / "logpipe_backend", src / "logpipe_backend", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for i, path in enumerate(sorted(src.rglob("*.py"))):
+        os.utime(path, (1_700_000_000 + i * 3_600, 1_700_000_000 + i * 3_600))
+        path.chmod(0o600 if i % 2 else 0o755)
+    (src / "logpipe_backend" / "__pycache__").mkdir(exist_ok=True)
+    (src / "logpipe_backend" / "__pycache__" / "stale.cpython-311.pyc").write_bytes(b"junk")
+    again = package_lambdas.build(src, tmp_path / "out", quiet=True)
+    for name, path in built.items():
+        assert again[name].read_bytes() == path.read_bytes(), f"{name}.zip is not reproducible"
+
+
+def test_a_source_change_changes_the_zip(built: dict[str, Path], tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(
+        SRC / "logpipe_backend", src / "logpipe_backend", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    ports = src / "logpipe_backend" / "ports.py"
+    ports.write_text(ports.read_text() + "\n# changed\n")
+    again = package_lambdas.build(src, tmp_path / "out", quiet=True)
+    assert again["ingest"].read_bytes() != built["ingest"].read_bytes()
+
+
+@pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
+def test_zip_holds_only_the_backend_modules_it_imports(built: dict[str, Path], name: str) -> None:
+    with zipfile.ZipFile(built[name]) as archive:
+        infos = archive.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    assert f"logpipe_backend/handlers/{name}.py" in names
+    assert "logpipe_backend/adapters/aws/wiring.py" in names  # imported lazily by wiring: must still ship
+    for info in infos:
+        assert info.filename.startswith("logpipe_backend/") and info.filename.endswith(".py"), info.filename
+        assert "__pycache__" not in info.filename
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        assert info.external_attr >> 16 == 0o100644
+    modules, _ = package_lambdas.modules_for(SRC, f"logpipe_backend.handlers.{name}")
+    expected = {str(package_lambdas.module_path(SRC, m).relative_to(SRC).as_posix()) for m in modules}
+    assert set(names) == expected
+    on_disk = {p.relative_to(SRC).as_posix() for p in (SRC / "logpipe_backend").rglob("*.py")}
+    assert set(names) <= on_disk
+    # Only what this function runs: no other handler, no other function's wiring, no local stack.
+    for other in {"ingest", "worker", "admin"} - {name}:
+        assert f"logpipe_backend/handlers/{other}.py" not in names
+        assert f"logpipe_backend/wiring/{other}.py" not in names
+    assert not [n for n in names if n.startswith("logpipe_backend/adapters/local/")]
+
+
+# --- the packager's rules, on small synthetic trees ---
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+BASE = {
+    "logpipe_backend/__init__.py": "",
+    "logpipe_backend/handlers/__init__.py": "",
+    "logpipe_backend/adapters/__init__.py": "",
+    "logpipe_backend/adapters/local/__init__.py": "",
+    "logpipe_backend/adapters/local/store.py": "import sqlite3\n",
+    "logpipe_backend/adapters/aws/__init__.py": "",
+    "logpipe_backend/adapters/aws/store.py": "import boto3\n",
+    "logpipe_backend/unused.py": "",
+}
+
+
+def test_lazy_local_imports_are_left_out_and_eager_ones_kept_with_a_warning(tmp_path: Path) -> None:
+    lazy = _tree(
+        tmp_path / "lazy",
+        {
+            **BASE,
+            "logpipe_backend/handlers/ingest.py": """
+                from typing import TYPE_CHECKING
+                if TYPE_CHECKING:
+                    from logpipe_backend import unused
+                def handler(event, context):
+                    from logpipe_backend.adapters.aws import store
+                    from logpipe_backend.adapters.local import store as local_store
+            """,
+        },
+    )
+    modules, warnings = package_lambdas.modules_for(lazy, "logpipe_backend.handlers.ingest")
+    assert "logpipe_backend.adapters.aws.store" in modules
+    assert "logpipe_backend.adapters.local.store" not in modules
+    assert "logpipe_backend.unused" not in modules  # type-checking imports do not ship
+    assert warnings == []
+    eager = _tree(
+        tmp_path / "eager",
+        {**BASE, "logpipe_backend/handlers/ingest.py": "from logpipe_backend.adapters.local import store\n"},
+    )
+    modules, warnings = package_lambdas.modules_for(eager, "logpipe_backend.handlers.ingest")
+    assert "logpipe_backend.adapters.local.store" in modules
+    assert any("adapters.local.store" in w for w in warnings)
+
+
+def test_a_third_party_import_the_runtime_lacks_is_an_error(tmp_path: Path) -> None:
+    src = _tree(
+        tmp_path, {**BASE, "logpipe_backend/handlers/ingest.py": "def handler(e, c):\n    import httpx\n"}
+    )
+    with pytest.raises(package_lambdas.PackagingError, match="httpx"):
+        package_lambdas.modules_for(src, "logpipe_backend.handlers.ingest")
+
+
+def test_an_import_without_source_is_an_error(tmp_path: Path) -> None:
+    src = _tree(
+        tmp_path, {**BASE, "logpipe_backend/handlers/ingest.py": "from logpipe_backend.gone import thing\n"}
+    )
+    with pytest.raises(package_lambdas.PackagingError, match="gone"):
+        package_lambdas.modules_for(src, "logpipe_backend.handlers.ingest")
+
+
+# --- each zip runs on its own ---
+
+# Runs in a fresh interpreter with only the zip and the third-party packages on the path (no `site`, so
+# the editable install of this repository is not visible): what Lambda has, plus moto standing in for AWS.
+RUNNER = textwrap.dedent(
+    """
+    import json, os, sys
+    zip_path, name = sys.argv[1], sys.argv[2]
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        ddb.create_table(TableName="logs", BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "tenant_id", "KeyType": "HASH"},
+                       {"AttributeName": "log_id", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "tenant_id", "AttributeType": "S"},
+                                  {"AttributeName": "log_id", "AttributeType": "S"}])
+        for t in ("tenants", "idem"):
+            ddb.create_table(TableName=t, BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+        os.environ.update({"LOGPIPE_QUEUE_URL": url, "LOGPIPE_TABLE_NAME": "logs",
+            "LOGPIPE_TENANTS_TABLE_NAME": "tenants", "LOGPIPE_IDEMPOTENCY_TABLE_NAME": "idem"})
+        import importlib
+        module = importlib.import_module(f"logpipe_backend.handlers.{name}")
+        assert module.__file__.startswith(zip_path), module.__file__
+        record = {"tenant_id": "acme", "log_id": "01KAZ479SV65DH4C98VGTRN853",
+                  "timestamp": "2026-11-26T03:44:56.123Z", "received_at": "2026-11-26T03:44:56.123Z",
+                  "level": "info", "message": "hi", "attributes": {}, "source": "json", "redactions": 0}
+        if name == "ingest":
+            from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
+            key = DynamoKeyStore(ddb, "tenants").create_tenant("acme")
+            event = {"version": "2.0", "headers": {"authorization": "Bearer " + key,
+                     "content-type": "application/json"},
+                     "requestContext": {"http": {"method": "POST", "path": "/ingest"}, "requestId": "r"},
+                     "body": json.dumps({"message": "hi"}), "isBase64Encoded": False}
+            response = module.handler(event, None)
+            assert response["statusCode"] == 202, response
+            assert sqs.receive_message(QueueUrl=url)["Messages"]
+        elif name == "worker":
+            from logpipe_backend.core.envelope import pack
+            body = pack("acme", [json.dumps(record).encode()])[0]
+            class Ctx:
+                def get_remaining_time_in_millis(self): return 60_000
+            response = module.handler({"Records": [{"messageId": "m1", "body": body}]}, Ctx())
+            assert response == {"batchItemFailures": []}, response
+            assert ddb.scan(TableName="logs")["Count"] == 1
+        else:
+            from logpipe_backend.adapters.aws.dynamodb import DynamoStore
+            DynamoStore(ddb, "logs").put_records([record])
+            event = {"version": "2.0", "headers": {}, "queryStringParameters": {"tenant": "acme"},
+                     "requestContext": {"http": {"method": "GET", "path": "/admin/logs"},
+                                        "authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/op"}}}}
+            response = module.handler(event, None)
+            assert response["statusCode"] == 200, response
+            assert json.loads(response["body"])["items"][0]["message"] == "hi"
+    loaded = sorted(m for m in sys.modules if m.startswith("logpipe_backend"))
+    print(json.dumps(loaded))
+    """
+)
+
+
+@pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
+def test_each_zip_runs_its_handler_alone(built: dict[str, Path], name: str, tmp_path: Path) -> None:
+    site_packages = sysconfig.get_paths()["purelib"]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(built[name]), site_packages]),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "HOME": str(tmp_path),
+    }
+    script = tmp_path / "run.py"
+    script.write_text(RUNNER)
+    result = subprocess.run(
+        [sys.executable, "-S", str(script), str(built[name]), name],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "logpipe_backend.adapters.aws.wiring" in result.stdout
+    assert str(REPO) not in result.stderr

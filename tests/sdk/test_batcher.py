@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logpipe._batcher import Batcher, BatchLimits, EncodeError, classify_line, encode_record
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_closes_on_count_bytes_and_age() -> None:
+    clock = FakeClock()
+    b = Batcher(BatchLimits(max_records=3, max_bytes=2048, max_age=1.0), clock=clock)
+    assert b.add("text", b"a") == [] and b.add("text", b"b") == []
+    [closed] = b.add("text", b"c")
+    assert closed.count == 3 and bytes(closed.body) == b"a\nb\nc" and closed.idempotency_key
+    b.add("text", b"x" * 1500)
+    [by_bytes] = b.add("text", b"y" * 1000)  # would exceed 2048: the first closes alone
+    assert by_bytes.count == 1
+    assert b.due() == []
+    clock.now = 1.5
+    [aged] = b.due()
+    assert aged.count == 1 and b.pending == 0
+
+
+def test_kinds_are_batched_apart() -> None:
+    b = Batcher(BatchLimits(max_records=10))
+    b.add("json", b"{}")
+    b.add("text", b"t")
+    kinds = sorted(x.kind for x in b.flush())
+    assert kinds == ["json", "text"]
+
+
+def test_keys_are_unique_per_batch() -> None:
+    b = Batcher(BatchLimits(max_records=1))
+    keys = {b.add("text", b"x")[0].idempotency_key for _ in range(100)}
+    assert len(keys) == 100
+
+
+@pytest.mark.parametrize(
+    ("line", "kind"),
+    [
+        ('{"message": "hi"}', "json"),
+        ('  {"a": 1}  ', "json"),
+        ("[1, 2]", "text"),
+        ('{"x": NaN}', "text"),
+        ('{"x": Infinity}', "text"),
+        ('{"broken": ', "text"),
+        ('{"s": "\\ud800"}', "text"),
+        ("{" * 70 + "}" * 70, "text"),
+        ('{"n": ' + "9" * 5000 + "}", "text"),
+        ("ERROR plain", "text"),
+    ],
+)
+def test_auto_format(line: str, kind: str) -> None:
+    assert classify_line(line, "auto", "acme")[0] == kind
+
+
+def test_json_format_refuses_text_and_foreign_tenant() -> None:
+    with pytest.raises(EncodeError):
+        classify_line("plain", "json")
+    with pytest.raises(EncodeError, match="tenant"):
+        classify_line('{"tenant_id": "other", "m": 1}', "auto", "acme")
+    assert classify_line('{"tenant_id": "acme", "m": 1}', "auto", "acme")[0] == "json"
+    assert classify_line('{"m": 1}', "text")[0] == "text"
+
+
+def test_str_with_line_break_stays_one_record() -> None:
+    kind, data = encode_record("two\nlines")
+    assert kind == "json" and json.loads(data) == {"message": "two\nlines"}
+    assert encode_record("one line")[0] == "text"
+    assert encode_record("   ")[0] == "json"  # blank text would be no record at all
+    with pytest.raises(EncodeError):
+        encode_record({"x": float("nan")})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_classify_never_fails_unexpectedly(line: str) -> None:
+    try:
+        kind, data = classify_line(line, "auto", "acme")
+    except EncodeError:
+        return
+    assert b"\n" not in data
+    if kind == "json":
+        assert isinstance(json.loads(data), dict)
+    else:
+        assert data.decode("utf-8")
