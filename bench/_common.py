@@ -251,6 +251,27 @@ class Stack:
                 raise TimeoutError(f"not all stored in {timeout_s}s: {self.health()}, {self.stored(tenant)}")
             time.sleep(0.02)
 
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by the server and by its workers (Linux /proc only)."""
+        out = {"server": 0.0, "workers": 0.0}
+        if self.process is None or not Path("/proc/self/stat").exists():
+            return out
+        tick = os.sysconf("SC_CLK_TCK")
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            # fields[2] is the process group (the stack runs in its own session); [11], [12] utime, stime.
+            if int(fields[2]) != self.process.pid:
+                continue
+            seconds = (int(fields[11]) + int(fields[12])) / tick
+            out["server" if int(entry.name) == self.process.pid else "workers"] += seconds
+        return out
+
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             if self.process.poll() is None:

@@ -22,6 +22,7 @@ Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -34,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import TENANT, Stack, machine, read_lines, write_records  # noqa: E402
+from _common import TENANT, Stack, machine, read_lines, write_records
 
 FLOOR_TRANSACTION_ROWS = 1000
 MB = 1_000_000
@@ -91,13 +92,13 @@ def pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: floa
 
         def watch() -> None:  # queue depth while sending: how far the workers fall behind
             while not done.wait(0.5):
-                try:
+                with contextlib.suppress(Exception):  # a slow /healthz must not end the run
                     peak_depth[0] = max(peak_depth[0], int(stack.health()["queue_depth"]))
-                except Exception:
-                    pass
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
+        cpu_before = stack.cpu_seconds()
+        self_before = time.process_time()
         started = time.perf_counter()
         result = client.send_lines(read_lines(path), format="auto")
         sent = time.perf_counter()
@@ -105,6 +106,8 @@ def pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: floa
             raise RuntimeError(f"send failed: {result}\n{stack.log_tail()}")
         stored = stack.wait_all_stored(n, timeout_s)
         elapsed = time.perf_counter() - started
+        client_cpu = time.process_time() - self_before
+        cpu_after = stack.cpu_seconds()
         done.set()
         client.close()
         health = stack.health()
@@ -118,6 +121,12 @@ def pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: floa
         "dlq_depth": health["dlq_depth"],
         "peak_queue_depth_messages": peak_depth[0],
         "workers": workers,
+        # CPU seconds per process kind while the run lasted: where the machine's time went.
+        "cpu_seconds": {
+            "client (SDK, this process)": round(client_cpu, 2),
+            "server": round(cpu_after["server"] - cpu_before["server"], 2),
+            "workers": round(cpu_after["workers"] - cpu_before["workers"], 2),
+        },
     }
 
 
@@ -156,6 +165,7 @@ def report(r: dict[str, Any]) -> str:
             f" {p['records_per_s']:,.0f} records/s, {p['mb_per_s']:.2f} MB/s"
             f" ({p['seconds']:.1f} s; sending took {p['send_seconds']:.1f} s; stored {p['stored']:,};"
             f" peak queue depth {p['peak_queue_depth_messages']} messages)",
+            "  CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in p["cpu_seconds"].items()),
             f"floor (1 core: json.loads + SQLite WAL/FULL, 1,000-row transactions):"
             f" before {b['records_per_s']:,.0f}/s, after {a['records_per_s']:,.0f}/s,"
             f" mean {r['floor_records_per_s']:,.0f} records/s",

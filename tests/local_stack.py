@@ -54,6 +54,7 @@ class LocalServer:
     workers: int
     visibility_timeout: float
     extra_env: dict[str, str]
+    port: int = 0  # 0: the server picks a free one; set it to restart on the same port
     url: str = ""
     process: subprocess.Popen[bytes] | None = None
     _log: Any = field(default=None, repr=False)
@@ -74,7 +75,7 @@ class LocalServer:
             *logpipe_command(),
             "serve",
             "--port",
-            "0",  # the server picks a free port and prints it: no race with other tests
+            str(self.port),  # 0: the server picks a free port and prints it: no race with other tests
             "--data-dir",
             str(self.data_dir),
             "--workers",

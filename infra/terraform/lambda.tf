@@ -41,10 +41,12 @@ resource "aws_lambda_function" "ingest" {
 
   environment {
     variables = {
-      LOGPIPE_QUEUE_URL              = aws_sqs_queue.this.url
-      LOGPIPE_TENANTS_TABLE_NAME     = aws_dynamodb_table.tenants.name
-      LOGPIPE_IDEMPOTENCY_TABLE_NAME = aws_dynamodb_table.idempotency.name
-      LOGPIPE_MAX_QUEUE_DEPTH        = tostring(var.max_queue_depth)
+      LOGPIPE_QUEUE_URL                = aws_sqs_queue.this.url
+      LOGPIPE_TENANTS_TABLE_NAME       = aws_dynamodb_table.tenants.name
+      LOGPIPE_IDEMPOTENCY_TABLE_NAME   = aws_dynamodb_table.idempotency.name
+      LOGPIPE_MAX_QUEUE_DEPTH          = tostring(var.max_queue_depth)
+      LOGPIPE_RATE_LIMIT_RECORDS_PER_S = tostring(var.tenant_rate_limit_records_per_second)
+      LOGPIPE_RATE_LIMIT_BURST         = tostring(var.tenant_rate_limit_burst_records)
     }
   }
 

@@ -109,6 +109,28 @@ variable "max_queue_depth" {
   default     = 10000
 }
 
+variable "tenant_rate_limit_records_per_second" {
+  description = "Records per second each tenant may send to one ingest container (LOGPIPE_RATE_LIMIT_RECORDS_PER_S); 0 disables. Each Lambda container keeps its own buckets: the stage throttling bounds the total."
+  type        = number
+  default     = 50000
+
+  validation {
+    condition     = var.tenant_rate_limit_records_per_second >= 0
+    error_message = "tenant_rate_limit_records_per_second must be 0 or more."
+  }
+}
+
+variable "tenant_rate_limit_burst_records" {
+  description = "Records a tenant may send at once before the per-second rate applies (LOGPIPE_RATE_LIMIT_BURST)."
+  type        = number
+  default     = 200000
+
+  validation {
+    condition     = var.tenant_rate_limit_burst_records >= 1
+    error_message = "tenant_rate_limit_burst_records must be 1 or more."
+  }
+}
+
 variable "redact_patterns" {
   description = "Extra redaction regexes, newline-separated (LOGPIPE_REDACT_PATTERNS)."
   type        = string

@@ -45,6 +45,7 @@ from ._retry import RetryPolicy, is_retryable_status
 __all__ = ["AdminClient", "Page"]
 
 MAX_PAGE = 1000  # the API's limit per page
+HEAD_DEPTH = 100  # records read at the start of `tail -f` (see tail)
 LOCAL_LOOKBACK_S = 300.0  # local redelivery backoff is seconds; 5 min leaves a wide margin
 AWS_LOOKBACK_S = 900.0  # > the SQS visibility timeout Terraform sets (725 s): one redelivery covered
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -244,13 +245,18 @@ class AdminClient:
             heapq.heappush(expiry, (ms, log_id))
             return ms
 
+        # The head is read a little deeper than printed (at least 100): a record newer than the
+        # head's oldest that shows up in the sweep below was stored after the head was read, so it is
+        # new and printed; only below the head's oldest is "stored during start-up" indistinguishable
+        # from "already there", and treated as already there.
+        head_limit = max(n, HEAD_DEPTH) if follow else max(1, n)
         failures = 0
         while True:
             try:
-                if n > MAX_PAGE:
-                    head = list(self.query(tenant, order="desc", limit=n, **filters))
+                if head_limit > MAX_PAGE:
+                    head = list(self.query(tenant, order="desc", limit=head_limit, **filters))
                 else:
-                    head = self.query_page(tenant, order="desc", limit=max(1, n), **filters).items
+                    head = self.query_page(tenant, order="desc", limit=head_limit, **filters).items
                 break
             except (TransportError, APIError) as exc:
                 # Not following: say so at once. Following: the server may be restarting; wait for it,
@@ -268,24 +274,26 @@ class AdminClient:
         for record in head:
             ms = remember(record["log_id"])
             max_ms = ms if max_ms is None else max(max_ms, ms)
+        if not follow:
+            yield from first
+            return
         newer: list[dict[str, Any]] = []
         if head:
-            top = head[0]["log_id"]
+            # A full head ends at its oldest record; a short one holds every record there was.
+            boundary = head[-1]["log_id"] if len(head) >= head_limit else None
             assert max_ms is not None
-            # Everything already in the window when we start is "the past": mark it seen, print only
-            # what is newer than the head (stored between our two requests).
+            # Everything already in the window when we start is "the past": mark it seen; print what
+            # was stored after the head was read.
             for record in self.query(tenant, order="asc", after=log_id_after_ms(max_ms - long_ms), **filters):
                 log_id = record["log_id"]
                 if log_id in seen:
                     continue
                 ms = remember(log_id)
-                if log_id > top:
+                if boundary is None or log_id > boundary:
                     newer.append(record)
                     max_ms = max(max_ms, ms)
         yield from first
         yield from newer
-        if not follow:
-            return
 
         start_ms = clock()  # only used until the first record is seen
         last_sweep = time.monotonic()

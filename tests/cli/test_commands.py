@@ -9,7 +9,6 @@ import stat
 from pathlib import Path
 
 import httpx
-import pytest
 import respx
 from click.testing import CliRunner
 from logpipe_cli.main import cli
@@ -181,8 +180,7 @@ def test_every_command_has_help(runner: CliRunner) -> None:
         assert result.exit_code == 0 and "Usage" in result.stdout
 
 
-@pytest.mark.parametrize("name", ["send", "tail", "query", "config"])
-def test_sdk_is_free_of_cli_and_backend_imports(name: str) -> None:
+def test_sdk_is_free_of_cli_and_backend_imports() -> None:
     """The SDK imports neither click, rich nor the backend (checked on its source, since httpx itself
     may import click and rich for its own CLI)."""
     import ast
@@ -219,3 +217,29 @@ def test_send_progress_bar_path(runner: CliRunner) -> None:
     # without a terminal and without --progress: only the summary line
     plain = runner.invoke(cli, [*args, "-"], input="a\n")
     assert plain.stderr.strip().splitlines() == [plain.stderr.strip()]
+
+
+def test_send_keeps_several_requests_in_flight(runner: CliRunner) -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    current = [0]
+    peak = [0]
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        with lock:
+            current[0] += 1
+            peak[0] = max(peak[0], current[0])
+        time.sleep(0.05)
+        with lock:
+            current[0] -= 1
+        return accept(request)
+
+    lines = "".join(f"line {i}\n" for i in range(4000))
+    with respx.mock:
+        route = respx.post(f"{BASE}/ingest").mock(side_effect=slow)
+        result = runner.invoke(cli, [*SEND, "--batch-records", "100", "--in-flight", "4", "-"], input=lines)
+    assert result.exit_code == 0, result.stderr
+    assert route.call_count == 40 and "4,000 accepted" in result.stderr
+    assert 2 <= peak[0] <= 4

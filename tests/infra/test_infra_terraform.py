@@ -52,12 +52,16 @@ NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
         "LOGPIPE_TENANT_ACCESS_ROLE_ARN": "only the logs store (worker, admin) assumes it",
     },
     "worker": {
+        "LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "ingest only (per-tenant rate limit)",
+        "LOGPIPE_RATE_LIMIT_BURST": "ingest only (per-tenant rate limit)",
         "LOGPIPE_TENANTS_TABLE_NAME": "the worker trusts the envelope's tenant (set by ingest)",
         "LOGPIPE_IDEMPOTENCY_TABLE_NAME": "ingest only",
         "LOGPIPE_MAX_QUEUE_DEPTH": "ingest only (backpressure)",
         "LOGPIPE_ADMIN_AUTH": "admin only",
     },
     "admin": {
+        "LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "ingest only (per-tenant rate limit)",
+        "LOGPIPE_RATE_LIMIT_BURST": "ingest only (per-tenant rate limit)",
         "LOGPIPE_TENANTS_TABLE_NAME": "IAM auth: no key store is read",
         "LOGPIPE_IDEMPOTENCY_TABLE_NAME": "ingest only",
         "LOGPIPE_MAX_QUEUE_DEPTH": "ingest only (backpressure)",

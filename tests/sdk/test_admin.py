@@ -218,3 +218,19 @@ def test_tail_follow_waits_for_a_server_that_is_down_at_start() -> None:
     store.fail_on = {store.requests + 1}
     with pytest.raises(logpipe.TransportError):
         list(admin.tail("acme", follow=False))
+
+
+def test_tail_prints_a_record_stored_during_start_up() -> None:
+    """Stored between tail's first two requests, with an id below the newest: still printed, once."""
+    records = [{"log_id": make_id(4_000_000 + i, 0), "message": str(i)} for i in range(150)]
+    late = records[140]["log_id"]
+    store = FakeStore(records, [[late]])  # revealed with the second request (the start-up sweep)
+    store.visible = {r["log_id"] for r in records} - {late}
+    admin = AdminClient("http://logpipe.test", "lpadm_x", transport=httpx.MockTransport(store))
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()  # many polls and sweeps: nothing more may come
+    got = [
+        r["message"] for r in admin.tail("acme", n=3, poll_interval=0.001, sweep_interval=0.001, stop=stop)
+    ]
+    assert store.requests > 10
+    assert got == ["147", "148", "149", "140"]

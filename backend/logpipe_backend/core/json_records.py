@@ -104,6 +104,55 @@ def _check_depth(text: str, records: list[Any], limits: Limits, where: str) -> N
     raise _too_deep(limits)  # not reached: some record was too deep
 
 
+# Any JSON spelling of the key "tenant_id": each character literal or a \u escape of it (hex any case).
+_TENANT_KEY_RE: Final = re.compile(
+    '"' + "".join(f"(?:{re.escape(c)}|\\\\u(?i:{ord(c):04x}))" for c in "tenant_id") + '"'
+)
+
+
+def _tenant_id_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook``: an object naming ``tenant_id`` more than once with different values keeps
+    them all, as a list, which equals no tenant id — so normalization refuses the record (403)."""
+    record = dict(pairs)
+    if len(record) < len(pairs):
+        values = [value for key, value in pairs if key == "tenant_id"]
+        if any(value != values[0] for value in values[1:]):
+            record["tenant_id"] = values
+    return record
+
+
+_PAIRS_DECODER: Final = json.JSONDecoder(
+    parse_float=_parse_float, parse_constant=_refuse_constant, object_pairs_hook=_tenant_id_pairs
+)
+
+
+def _flag_duplicate_tenant_ids(text: str, records: list[Any], limits: Limits, by_line: bool) -> None:
+    """Make a record that names ``tenant_id`` twice with different values fail the tenant check.
+
+    ``json`` keeps the last of duplicate keys, so ``{"tenant_id":"mine","tenant_id":"theirs"}`` would be
+    judged by one of them only; a request naming another tenant anywhere must be refused. Cheap on the
+    fast path: unless the text spells the key more often than the parsed records carry it, nothing is
+    parsed again (only a ``\\u`` escape can spell it otherwise, and then a regex counts the spellings).
+    """
+    if '"tenant_id"' not in text and "\\u" not in text:
+        return
+    carried = sum(1 for record in records if "tenant_id" in record)
+    if not carried:
+        return  # a duplicate key would still be present after parsing: none at the top level
+    spelled = text.count('"tenant_id"') if "\\u" not in text else len(_TENANT_KEY_RE.findall(text))
+    if spelled <= carried:
+        return
+    # Rare: parse again keeping duplicates (the text parsed once already, so this cannot fail).
+    if by_line:
+        again = [_PAIRS_DECODER.decode(line) for _, line in nonblank_lines(text, limits.records)]
+    else:
+        value = _PAIRS_DECODER.decode(text)
+        again = value if type(value) is list else [value]
+    for record, reparsed in zip(records, again, strict=True):
+        if type(reparsed.get("tenant_id")) is list and type(record.get("tenant_id")) is not list:
+            record["tenant_id"] = reparsed["tenant_id"]
+
+
 def _has_lone_surrogate(value: Any) -> bool:
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
@@ -143,6 +192,7 @@ def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
         if len(records) > limits.records:
             raise _too_many(limits)
     _check_depth(text, records, limits, "line")
+    _flag_duplicate_tenant_ids(text, records, limits, by_line=True)
     if _SURROGATE_ESCAPE_RE.search(text) is not None:
         for index, record in enumerate(records):
             if _has_lone_surrogate(record):
@@ -245,6 +295,7 @@ def parse_json(text: str, limits: Limits) -> list[dict[str, Any] | str]:
     if not items:
         raise bad_request("empty_body", "the body holds no records")
     _check_depth(text, items, limits, "index")  # a record's depth: an array around records is not counted
+    _flag_duplicate_tenant_ids(text, items, limits, by_line=False)
     if _SURROGATE_ESCAPE_RE.search(text) is not None:
         for index, item in enumerate(items):
             if _has_lone_surrogate(item):

@@ -80,13 +80,14 @@ def level_from_value(value: object) -> str | None:
     return None
 
 
-def level_from_text(line: str) -> str | None:
+def level_from_text(line: str, start: int | None = None) -> str | None:
     """The level a text line announces near its start, after an optional leading timestamp, or None.
 
     Recognised: ``ERROR ...``, ``[warn] ...``, ``<info>``, ``level=error`` / ``lvl="warn"`` among leading
     key=value pairs, and glog's ``E1126 03:44:56.123456 ...``.
     """
-    _, start = leading_timestamp(line)
+    if start is None:  # normalize passes where its own leading_timestamp call ended: parsed once a line
+        _, start = leading_timestamp(line)
     m = _TEXT_LEVEL_RE.match(line, start)
     if m:
         bracketed, word, glog = m.groups()

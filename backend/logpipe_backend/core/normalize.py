@@ -13,7 +13,7 @@ from typing import Any, Final
 from logpipe_backend.core.errors import ApiError, forbidden
 from logpipe_backend.core.levels import level_from_text, level_from_value
 from logpipe_backend.core.record import Record
-from logpipe_backend.core.timefmt import format_ts, leading_timestamp, parse_event_time
+from logpipe_backend.core.timefmt import canonical_timestamp, format_ts, leading_timestamp, parse_event_time
 
 MESSAGE_FIELDS: Final = ("message", "msg", "text", "log", "body")
 TIMESTAMP_FIELDS: Final = ("timestamp", "ts", "time", "@timestamp")
@@ -50,11 +50,15 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_m
             del attributes[name]
             break
 
-    event_ms = None
+    timestamp = None
     for name in TIMESTAMP_FIELDS:
         if name in attributes:
-            event_ms = parse_event_time(attributes[name])
-            if event_ms is not None:
+            value = attributes[name]
+            timestamp = canonical_timestamp(value)  # fast path: already in the record's format
+            if timestamp is None:
+                event_ms = parse_event_time(value)
+                timestamp = None if event_ms is None else format_ts(event_ms)
+            if timestamp is not None:
                 del attributes[name]
                 break
 
@@ -77,7 +81,7 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_m
     record: Record = {
         "tenant_id": tenant_id,
         "log_id": log_id,
-        "timestamp": format_ts(received_ms if event_ms is None else event_ms),
+        "timestamp": format_ts(received_ms) if timestamp is None else timestamp,
         "received_at": format_ts(received_ms),
         "level": level or DEFAULT_LEVEL,
         "message": message,
@@ -93,13 +97,21 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_m
 def _normalize_text(line: str, tenant_id: str, log_id: str, received_ms: int) -> Record:
     if line.endswith("\n"):
         line = line[:-2] if line.endswith("\r\n") else line[:-1]
-    event_ms, _ = leading_timestamp(line)
+    # Fast path: a line that starts with a timestamp in the record's own format, then a blank, keeps it
+    # as it is (what leading_timestamp + format_ts would give, without parsing and formatting it again).
+    head = line[:24] if len(line) == 24 or line[24:25] in (" ", "\t") else None
+    timestamp = canonical_timestamp(head) if head is not None else None
+    if timestamp is not None:
+        after_ts = 24
+    else:
+        event_ms, after_ts = leading_timestamp(line)
+        timestamp = format_ts(received_ms if event_ms is None else event_ms)
     return {
         "tenant_id": tenant_id,
         "log_id": log_id,
-        "timestamp": format_ts(received_ms if event_ms is None else event_ms),
+        "timestamp": timestamp,
         "received_at": format_ts(received_ms),
-        "level": level_from_text(line) or DEFAULT_LEVEL,
+        "level": level_from_text(line, after_ts) or DEFAULT_LEVEL,
         "message": line,
         "attributes": {},
         "source": "text",

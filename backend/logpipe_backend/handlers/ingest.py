@@ -1,9 +1,10 @@
 """``POST /ingest``: authenticate, validate, normalize, queue; 202 only once the queue has the records.
 
 Checks run in this order, each before anything is written, so an error changes nothing stored or queued:
-method (405) → credential (401) → ``X-Tenant-Id`` (403) → content type / encoding (415) → body size and
-decoding (413/400) → parse (400/413) → normalize each record, which also refuses a record naming another
-tenant (403) or too big once normalized (413) → ``Idempotency-Key`` shape (400) → queue depth (429) →
+method (405) → credential (401) → ``X-Tenant-Id`` (403) → tenant's rate bucket in debt (429) → content
+type / encoding (415) → body size and decoding (413/400) → parse (400/413) → normalize each record, which
+also refuses a record naming another tenant (403) or too big once normalized (413) → ``Idempotency-Key``
+shape (400) → rate limit, one token per record (429) → queue depth (429) →
 idempotency claim (422 for a reused key) → queue (503 when unavailable) → 202.
 
 With an ``Idempotency-Key`` the log ids are derived from (tenant, key) and the first acceptance time, and
@@ -27,6 +28,7 @@ from logpipe_backend.core.http import body_bytes, header, json_response
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.ratelimit import RateLimiter, rate_limited
 from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms, request_id
 from logpipe_backend.ports import IdempotencyStore, KeyStore, Queue, QueueUnavailable
 
@@ -43,6 +45,8 @@ class IngestDeps:
     limits: Limits = field(default_factory=Limits)
     max_queue_depth: int = DEFAULT_MAX_QUEUE_DEPTH  # 0: no bound
     clock: Callable[[], int] = now_ms
+    # Per-tenant token buckets counting records (core/ratelimit.py); None: no rate limit.
+    rate_limiter: RateLimiter | None = None
 
 
 def max_queue_depth_from_env(environ: dict[str, str] | None = None) -> int:
@@ -66,6 +70,12 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
     claimed_tenant = header(event, "x-tenant-id")
     if claimed_tenant is not None and claimed_tenant.strip() != tenant_id:
         raise forbidden("tenant_mismatch", "X-Tenant-Id does not match the key's tenant")
+    limiter = deps.rate_limiter
+    if limiter is not None:
+        # A tenant over its rate is refused before its body is decoded or parsed: a flood costs one lookup.
+        wait_s = limiter.check(tenant_id)
+        if wait_s is not None:
+            raise rate_limited(wait_s)
 
     limits = deps.limits
     kind = media_type(header(event, "content-type"))
@@ -83,6 +93,10 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
 
     if idem_key is not None:
         _check_idempotency_key(idem_key, limits)
+    if limiter is not None:
+        wait_s = limiter.acquire(tenant_id, len(records))  # one token per record
+        if wait_s is not None:
+            raise rate_limited(wait_s)
     if deps.max_queue_depth > 0 and deps.queue.approximate_depth() >= deps.max_queue_depth:
         raise too_many_requests(
             "queue_full", "too much is queued; retry later", retry_after=QUEUE_FULL_RETRY_AFTER_S

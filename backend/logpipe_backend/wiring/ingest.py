@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.ratelimit import rate_limiter_from_env
 from logpipe_backend.handlers.ingest import IngestDeps, max_queue_depth_from_env
 from logpipe_backend.wiring import env_or_os, on_aws
 
@@ -26,4 +27,6 @@ def deps(environ: Mapping[str, str] | None = None) -> IngestDeps:
         idempotency=aws.idempotency_store_from_env(aws_env),
         limits=Limits.from_env(aws_env),
         max_queue_depth=max_queue_depth_from_env(aws_env),
+        # Per Lambda container: API Gateway's stage throttling is the global bound (README, Security).
+        rate_limiter=rate_limiter_from_env(aws_env),
     )

@@ -51,6 +51,8 @@ def set_(key: str, value: str, profile: str | None) -> None:
         fail(f"unknown key {key!r}; known: {', '.join(KNOWN_KEYS)}", ExitCode.USAGE)
     if key == "auth" and value not in ("token", "sigv4"):
         fail("auth must be 'token' or 'sigv4'", ExitCode.USAGE)
+    if key == "endpoint" and not value.startswith(("http://", "https://")):
+        fail("endpoint must be an http:// or https:// URL", ExitCode.USAGE)
     name = profile or _active_profile_name()
     save_profile(name, {key: value})
     click.echo(f"{key} set in profile {name}", err=True)

@@ -56,14 +56,18 @@ def serve(
     verbose: int = 0,
 ) -> int:
     # The backend is imported here so that other commands never pay for it.
-    from logpipe_backend.adapters.local.datadir import DataDir
+    from logpipe_backend.adapters.local.datadir import DataDir, DataDirError, min_free_bytes_from_env
     from logpipe_backend.adapters.local.stack import LocalStack, StackOptions
 
     level = ("WARNING", "INFO", "DEBUG")[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     directory = DataDir.resolve(data_dir)
     try:
-        directory.create()
+        # Not writable, full, or not a directory: one clear line now, not 503s on the first requests.
+        directory.check(min_free_bytes_from_env())
+    except DataDirError as exc:
+        fail(str(exc))
+    try:
         env_token = os.environ.get("LOGPIPE_ADMIN_TOKEN")
         token = env_token or directory.ensure_admin_token()[0]
     except OSError as exc:

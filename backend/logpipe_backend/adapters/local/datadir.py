@@ -12,11 +12,33 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from logpipe_backend.core.auth import new_admin_token
+
+# Below this much free space the stack refuses to start: SQLite needs room for its WAL and checkpoints,
+# and a queue that cannot commit answers 503 to every request. LOGPIPE_MIN_FREE_MB overrides (0: no check).
+DEFAULT_MIN_FREE_MB = 64
+PROBE_BYTES = 4096  # one page: enough to find a full disk or a file-size limit, cheap to fsync
+
+
+class DataDirError(Exception):
+    """The data dir cannot hold the stack's state; the message says why, in one line."""
+
+
+def min_free_bytes_from_env(environ: Mapping[str, str] | None = None) -> int:
+    env = os.environ if environ is None else environ
+    raw = env.get("LOGPIPE_MIN_FREE_MB", "").strip()
+    try:
+        mb = float(raw) if raw else float(DEFAULT_MIN_FREE_MB)
+    except ValueError:
+        raise DataDirError(f"LOGPIPE_MIN_FREE_MB must be a number of MiB, not {raw!r}") from None
+    if mb < 0 or mb != mb:
+        raise DataDirError(f"LOGPIPE_MIN_FREE_MB must be >= 0, not {raw!r}")
+    return int(mb * 1024 * 1024)
 
 
 def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -58,6 +80,42 @@ class DataDir:
     def create(self) -> None:
         self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
+    def check(self, min_free_bytes: int = DEFAULT_MIN_FREE_MB * 1024 * 1024) -> None:
+        """Create the data dir if needed and prove it can keep what a 202 promises, or raise DataDirError.
+
+        Checked at start, so that the operator reads one clear reason instead of the first requests
+        failing with 503: the path is (or can be made) a directory; a file can be created, written and
+        fsync'ed in it (a read-only mount, a full disk or a file-size limit all fail here); and the file
+        system has at least ``min_free_bytes`` free.
+        """
+        try:
+            self.create()
+        except OSError as exc:
+            raise DataDirError(f"cannot create data dir {self.root}: {_reason(exc)}") from exc
+        if not self.root.is_dir():
+            raise DataDirError(f"data dir {self.root} is not a directory")
+        probe = self.root / f".write-probe.{os.getpid()}"
+        try:
+            fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                written = os.write(fd, b"\0" * PROBE_BYTES)
+                if written != PROBE_BYTES:  # a short write: the disk filled up under us
+                    raise OSError(28, "No space left on device")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise DataDirError(f"data dir {self.root} is not writable: {_reason(exc)}") from exc
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(probe)
+        free = shutil.disk_usage(self.root).free
+        if free < min_free_bytes:
+            raise DataDirError(
+                f"data dir {self.root} has {free / 2**20:.1f} MiB free, below the minimum of"
+                f" {min_free_bytes / 2**20:.0f} MiB (LOGPIPE_MIN_FREE_MB); free some space"
+            )
+
     def read_admin_token(self) -> str | None:
         try:
             token = self.admin_token_file.read_text(encoding="utf-8").strip()
@@ -97,3 +155,7 @@ def admin_token_from(data_dir: DataDir, environ: Mapping[str, str] | None = None
     """The admin token the local stack accepts: ``LOGPIPE_ADMIN_TOKEN`` if set, else the stored one."""
     env = os.environ if environ is None else environ
     return env.get("LOGPIPE_ADMIN_TOKEN") or data_dir.read_admin_token()
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)

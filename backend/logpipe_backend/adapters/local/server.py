@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
+import importlib.resources
 import json
 import logging
 import secrets
@@ -160,6 +162,12 @@ def response_parts(response: Mapping[str, Any]) -> tuple[int, dict[str, str], by
     return status, headers, body
 
 
+@functools.cache
+def openapi_document() -> bytes:
+    """The OpenAPI 3.1 description of the HTTP API (package data ``logpipe_backend/openapi.json``)."""
+    return importlib.resources.files("logpipe_backend").joinpath("openapi.json").read_bytes()
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -173,6 +181,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server_version = "logpipe"
     sys_version = ""
     timeout = SOCKET_TIMEOUT_S  # StreamRequestHandler applies it to the socket
+    # TCP_NODELAY: the status line and headers go out in one write and the body in another; with Nagle on,
+    # the body waits for the client's delayed ACK of the headers (~40 ms on Linux) on every response.
+    disable_nagle_algorithm = True
     server: LocalHttpServer
 
     # -- the request loop, with idle/busy tracking for a graceful stop ---------------------------------
@@ -252,6 +263,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self._send(*_error(405, "method_not_allowed", "use GET"), extra={"allow": "GET, HEAD"})
                 return
             self._send(200, {"content-type": "application/json"}, _json_bytes(routes.health()))
+            return
+        if path == "/openapi.json":
+            if self.command not in ("GET", "HEAD"):
+                self._send(*_error(405, "method_not_allowed", "use GET"), extra={"allow": "GET, HEAD"})
+                return
+            self._send(200, {"content-type": "application/json"}, openapi_document())
             return
         target: LambdaHandler
         if path == "/ingest":

@@ -83,6 +83,7 @@ class LocalStack:
         ports = wiring.local_ports(
             opts.data_dir, admin_token=opts.admin_token, max_receives=opts.max_receives
         )
+        # One process serves every request, so the in-memory per-tenant rate limiter is exact here.
         ingest_deps = wiring.ingest_deps(ports)
         admin_deps = wiring.admin_deps(ports)
 

@@ -15,6 +15,7 @@ from logpipe_backend.adapters.local.keystore import SqliteKeyStore
 from logpipe_backend.adapters.local.queue import DEFAULT_MAX_RECEIVES, SqliteIdempotencyStore, SqliteQueue
 from logpipe_backend.adapters.local.store import SqliteStore
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.ratelimit import rate_limiter_from_env
 from logpipe_backend.handlers.admin import AdminDeps
 from logpipe_backend.handlers.ingest import IngestDeps, max_queue_depth_from_env
 
@@ -64,6 +65,7 @@ def ingest_deps(ports: LocalPorts, environ: Mapping[str, str] | None = None) -> 
         idempotency=ports.idempotency,
         limits=Limits.from_env(env),
         max_queue_depth=max_queue_depth_from_env(env),
+        rate_limiter=rate_limiter_from_env(env),
     )
 
 

@@ -117,6 +117,10 @@ class WorkerLoop:
         messages = self.queue.receive(self.batch_size, self.visibility_timeout_s)
         if not messages:
             return 0
+        for m in messages:
+            if m.receive_count > 1:
+                # A redelivery: an earlier attempt failed, or its worker died or stalled past the lease.
+                log.warning("message %s delivered again (receive %d)", m.message_id, m.receive_count)
         done = threading.Event()
         heartbeat = threading.Thread(target=self._keep_leases, args=(messages, done), daemon=True)
         heartbeat.start()
@@ -129,7 +133,10 @@ class WorkerLoop:
         for m in messages:
             error = failures.get(m.message_id)
             if error is None:
-                self.queue.delete(m.receipt_handle)
+                if not self.queue.delete(m.receipt_handle):
+                    # Our lease expired (we stalled) and another worker holds the message now: it will
+                    # acknowledge it; what we stored meanwhile is an upsert of the same records.
+                    log.warning("lease of message %s was lost before it was acknowledged", m.message_id)
             else:
                 # Exponential backoff (1, 2, 4 … s), capped by the visibility timeout as on SQS.
                 delay = min(self.visibility_timeout_s, MAX_RETRY_DELAY_S, 2.0 ** (m.receive_count - 1))
