@@ -247,19 +247,24 @@ def run_canary(
     stop: threading.Event | None = None,
     on_progress: Callable[[str], None] | None = None,
     progress_every_s: float = 10.0,
+    transport: httpx.BaseTransport | None = None,
+    admin_transport: httpx.BaseTransport | None = None,
 ) -> CanaryReport:
     """Send numbered records for ``duration_s`` at ``rate`` records/s, read them back, report.
 
     ``endpoint``/``api_key``/``admin_token`` may be None to take them as the SDK resolves settings
     (flag → env → profile). ``stop`` ends the sending phase early (the read-back still runs).
+    ``transport``/``admin_transport`` replace the HTTP transports (the canary's own tests use fakes).
     """
     if rate <= 0 or batch < 1 or max_in_flight < 1:
         raise ValueError("rate must be > 0, batch and max_in_flight >= 1")
     run_id = run_id or "c" + uuid.uuid4().hex[:12]
     stop = stop or threading.Event()
-    transport = CountingTransport()
-    client = Client(endpoint, api_key, tenant, transport=transport, retry=retry or CANARY_RETRY)
-    admin = AdminClient(admin_endpoint or client.endpoint, admin_token, auth=auth, region=region)
+    counting = CountingTransport(transport)
+    client = Client(endpoint, api_key, tenant, transport=counting, retry=retry or CANARY_RETRY)
+    admin = AdminClient(
+        admin_endpoint or client.endpoint, admin_token, auth=auth, region=region, transport=admin_transport
+    )
     state = _State()
     report = CanaryReport(run_id=run_id, endpoint=client.endpoint, tenant=tenant, rate=rate, duration_s=0.0)
     start_wall_ms = int(time.time() * 1000)
@@ -271,7 +276,9 @@ def run_canary(
         ]
         try:
             result = client.send(records)
-        except LogpipeError as exc:
+            if len(result.log_ids) != len(records):
+                raise LogpipeError(f"202 named {len(result.log_ids)} log_ids for {len(records)} records")
+        except Exception as exc:  # LogpipeError after the retries, or a bug: never lost in the pool
             with state.lock:
                 state.failed.update(seqs)
                 if len(state.errors) < 20:
@@ -314,7 +321,7 @@ def run_canary(
         while not poll_stop.wait(poll_interval):
             try:
                 poll_once()
-            except LogpipeError as exc:  # the endpoint restarting: keep polling
+            except Exception as exc:  # the endpoint restarting (or a bad page): keep polling
                 with state.lock:
                     if len(state.errors) < 20:
                         state.errors.append(f"poll: {type(exc).__name__}: {exc}")
@@ -351,7 +358,7 @@ def run_canary(
                     on_progress(
                         f"{now - t0:6.0f}s sent={state.next_seq} accepted={len(state.accepted_at)}"
                         f" failed={len(state.failed)} seen={len(state.first_seen)}"
-                        f" 429s={transport.statuses.get(429, 0)}"
+                        f" 429s={counting.statuses.get(429, 0)}"
                     )
         pool.shutdown(wait=True)
         sent_done = time.monotonic()
@@ -381,10 +388,10 @@ def run_canary(
         client.close()
         admin.close()
 
-    report.requests = transport.requests
-    report.statuses = {str(k): v for k, v in sorted(transport.statuses.items())}
-    report.connect_errors = transport.connect_errors
-    report.lost_responses = transport.lost_responses
+    report.requests = counting.requests
+    report.statuses = {str(k): v for k, v in sorted(counting.statuses.items())}
+    report.connect_errors = counting.connect_errors
+    report.lost_responses = counting.lost_responses
     report.errors = list(state.errors)
     return report
 

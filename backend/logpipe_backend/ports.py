@@ -39,8 +39,12 @@ class Queue(Protocol):
 
 
 class Store(Protocol):
-    def put_records(self, records: Sequence[Record]) -> None:
-        """Store records; idempotent on (tenant_id, log_id): writing the same record twice keeps one."""
+    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
+        """Store records; idempotent on (tenant_id, log_id): writing the same record twice keeps one.
+
+        ``docs``, when given, holds each record's JSON text where the caller has one that stands for exactly
+        that record (None where not): a store that keeps records as JSON may write it as is instead of
+        encoding the record again; a store that does not may ignore it."""
         ...
 
     def query(self, query: LogQuery) -> QueryPage:

@@ -146,6 +146,7 @@ class CanaryThread:
 def assert_clean(report: CanaryReport) -> None:
     """The canary's verdict: every record answered 202 is stored, exactly once."""
     summary = report.summary()
+    print(summary)  # shown with -s (and on failure): the figures of each fault's run
     assert report.accepted > 0, summary
     assert report.missing == 0, f"missing {report.missing_seqs}: {summary}"
     assert report.duplicated == 0, f"duplicated {report.duplicated_seqs}: {summary}"

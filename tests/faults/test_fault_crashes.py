@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
+import httpx
 from faults_support import (
     CanaryThread,
     assert_clean,
@@ -70,9 +72,13 @@ def test_kill_9_server_with_requests_in_flight(server_factory: Callable[..., Loc
     server = server_factory(workers=2, visibility_timeout=1.5)
     server.port = port_of(server.url)  # restart on the same port: the canary keeps its endpoint
     key = server.create_tenant("acme")
-    canary = CanaryThread(server, key, duration_s=6.0, rate=80.0, max_in_flight=6).start()
+    uploads = SlowUploads(pause_s=0.1)
+    canary = CanaryThread(server, key, duration_s=6.0, rate=80.0, max_in_flight=6, transport=uploads)
+    canary.start()
     assert wait_for(lambda: _stored(server) >= 40, timeout=10)
 
+    # Kill while a request is in flight: its body half sent, the server reading it.
+    assert wait_for(lambda: uploads.mid_body > 0, timeout=5)
     assert server.process is not None
     os.kill(server.process.pid, signal.SIGKILL)  # the server alone; its workers die with it below
     server.process.wait(timeout=10)
@@ -82,8 +88,9 @@ def test_kill_9_server_with_requests_in_flight(server_factory: Callable[..., Loc
 
     report = canary.result()
     assert_clean(report)
-    # The kill was felt: some attempts were refused or cut off, and retried (same Idempotency-Key).
-    assert report.connect_errors + report.lost_responses > 0, report.summary()
+    # The kill cut requests in flight, and while it was down others were refused; all were retried
+    # (same Idempotency-Key) once it was back.
+    assert report.lost_responses > 0 and report.connect_errors > 0, report.summary()
     assert report.failed == 0, report.summary()  # the retries outlasted the restart
     assert server.health()["dlq_depth"] == 0
 
@@ -92,9 +99,11 @@ def test_sigterm_graceful_stop_during_canary(server_factory: Callable[..., Local
     server = server_factory(workers=2, visibility_timeout=1.5)
     server.port = port_of(server.url)
     key = server.create_tenant("acme")
-    canary = CanaryThread(server, key, duration_s=5.0).start()
+    uploads = SlowUploads(pause_s=0.1)
+    canary = CanaryThread(server, key, duration_s=5.0, transport=uploads).start()
     assert wait_for(lambda: _stored(server) >= 40, timeout=10)
 
+    assert wait_for(lambda: uploads.mid_body > 0, timeout=5)  # stop with a request half received
     t0 = time.monotonic()
     assert server.stop(signal.SIGTERM) == 0  # exits 0 ...
     assert time.monotonic() - t0 < 10  # ... promptly
@@ -152,6 +161,41 @@ def test_work_longer_than_the_visibility_timeout_is_not_redelivered(
     assert report.latency_max_ms > 1000, report.summary()  # the work really outlasted the lease
     assert log_lines(server, "delivered again") == [], server.log_text()
     assert log_lines(server, "was lost") == [], server.log_text()
+
+
+class _Halves(httpx.SyncByteStream):
+    def __init__(self, data: bytes, pause_s: float, owner: SlowUploads) -> None:
+        self._data, self._pause_s, self._owner = data, pause_s, owner
+
+    def __iter__(self) -> Iterator[bytes]:
+        half = len(self._data) // 2
+        yield self._data[:half]
+        with self._owner.lock:
+            self._owner.mid_body += 1
+        try:
+            time.sleep(self._pause_s)
+        finally:
+            with self._owner.lock:
+                self._owner.mid_body -= 1
+        yield self._data[half:]
+
+
+class SlowUploads(httpx.BaseTransport):
+    """Sends each request body in two halves with a pause between: requests are really in flight (the
+    server has started reading them) for ``pause_s``, so a kill or a stop finds some half-received."""
+
+    def __init__(self, pause_s: float) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.pause_s = pause_s
+        self.lock = threading.Lock()
+        self.mid_body = 0  # requests whose body is half sent right now
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.stream = _Halves(request.read(), self.pause_s, self)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 def _stored(server: LocalServer) -> int:

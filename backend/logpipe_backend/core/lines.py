@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Final
 
+# Up to this many lines a body is split at once to find an over-long line (see first_line_longer_than).
+_SPLIT_MAX_LINES: Final = 100_000
 # Up to this many lines per allowed record (blank lines included) a body is split at once.
 _SPLIT_LINES_PER_RECORD: Final = 4
 # A line with a non-space character, anchored at the line start and possessive: linear on any input.
@@ -45,6 +47,16 @@ def _line_longer_than(limit: int) -> re.Pattern[bytes]:
 def first_line_longer_than(data: bytes, limit: int) -> int | None:
     """The 1-based number of the first line over ``limit`` bytes (a final ``\\r`` not counted), or None."""
     if len(data) <= limit:
+        return None
+    if data.count(b"\n") <= _SPLIT_MAX_LINES:
+        # Split, then one C-level max(): ~0.4 ms a MiB where the regex below takes ~3.5 ms (it is tried at
+        # every byte). Only for a bounded number of lines, so a body of newlines never becomes a huge list.
+        lines = data.split(b"\n")
+        if max(map(len, lines)) <= limit:
+            return None
+        for number, line in enumerate(lines, 1):
+            if len(line) - (1 if line.endswith(b"\r") else 0) > limit:
+                return number
         return None
     regex = _line_longer_than(limit)
     m = regex.search(data)

@@ -92,6 +92,18 @@ _SHORT_CHARS: Final = 13
 _SCALARS: Final = (int, float, bool)  # values with nothing to redact
 _CARD_HINT_RE: Final = re.compile(r"[2-6](?:[ \-]?[0-9]){12}", re.ASCII)
 
+# The whole-record pre-check (Redactor.leaves_json_unchanged). Every built-in match needs, in ASCII lower
+# case, one of these words (the names of secret keys, "bearer", "eyj" of a JWT, "akia"/"asia" of an AWS key
+# id), an "@" (e-mail), or 13 digits with only spaces/dashes between them (a card); a JSON "\u" escape
+# could hide any of them. One regex pass over the lower-cased bytes (measured ~2x faster than 14 `in` tests).
+_JSON_HINT_RE: Final = re.compile(
+    rb"@|\\u|passw|passp|secret|token|api[_\-]?key|authorization|cookie|bearer|eyj|akia|asia"
+)
+# bytes.translate with this table and " -" deleted: every digit becomes "0", every other byte "x", so 13
+# digits separated by nothing but spaces/dashes become a run of 13 zeros. (C-speed, unlike a regex scan.)
+_DIGITS_TABLE: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+_CARD_RUN: Final = b"0" * _CARD_MIN_CHARS
+
 
 def _luhn_ok(digits: str) -> bool:
     total = 0
@@ -281,6 +293,24 @@ class Redactor:
             if not count:
                 break
         return text, total
+
+    def leaves_json_unchanged(self, text: str) -> bool:
+        """True only when :meth:`redact` would leave the record whose JSON ``text`` is unchanged.
+
+        One cheap pass over the record's JSON instead of a walk through its strings: the worker uses it to
+        store the ~99 % of records holding no secret as the JSON they arrived in. Sound because every string
+        of the record (message, keys, values) appears in ``text`` verbatim but for JSON's short escapes
+        (``\\" \\\\ \\/ \\b \\f \\n \\r \\t``), none of which is part of a hint; a ``\\u`` escape could hide
+        one, so any ``\\u`` answers False, as do extra patterns (nothing is known about them). False
+        means "maybe": the record then goes through :meth:`redact`.
+        """
+        if self._custom:
+            return False
+        raw = text.encode("utf-8", "surrogatepass")
+        # bytes.lower() folds ASCII only, like the patterns (re.ASCII).
+        if _JSON_HINT_RE.search(raw.lower()) is not None:
+            return False
+        return _CARD_RUN not in raw.translate(_DIGITS_TABLE, b" -")
 
     def _redact_value(self, value: Any) -> tuple[Any, int]:
         if isinstance(value, str):

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from logpipe_backend.core.envelope import unpack
+from logpipe_backend.core.envelope import unpack_with_text
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.redact import Redactor
 from logpipe_backend.ports import Store
@@ -64,17 +64,17 @@ def process(
     for message in event.get("Records") or []:
         message_id = str(message.get("messageId", ""))
         try:
-            tenant_id, records = _unpack(message)
+            tenant_id, records, texts = _unpack(message)
             work_s = deps.work_per_char_s * sum(len(r["message"]) for r in records)
             if context is not None:
                 remaining = context.get_remaining_time_in_millis()
                 if remaining - work_s * 1000 < deps.time_margin_ms:
                     failures[message_id] = "not started: too little time left in this invocation"
                     continue
-            redacted = [deps.redactor.redact(r) for r in records]
+            redacted, docs = _redacted(deps.redactor, records, texts)
             if work_s > 0:
                 deps.sleep(work_s)
-            deps.store.put_records(redacted)
+            deps.store.put_records(redacted, docs)
             log.debug("stored %d records of %s from %s", len(redacted), tenant_id, message_id)
         except Exception as exc:
             log.exception("message %s failed", message_id)
@@ -82,16 +82,37 @@ def process(
     return failures
 
 
-def _unpack(message: Mapping[str, Any]) -> tuple[str, list[Record]]:
+def _unpack(message: Mapping[str, Any]) -> tuple[str, list[Record], list[str | None]]:
     body = message.get("body")
     if not isinstance(body, str):
         raise PoisonMessage("message has no body")
-    tenant_id, records = unpack(body)
+    tenant_id, records, texts = unpack_with_text(body)
     for record in records:
         # Defence in depth: a message is one tenant's; a record claiming another is never stored.
         if record.get("tenant_id") != tenant_id:
             raise PoisonMessage("a record's tenant_id differs from its envelope's")
-    return tenant_id, records
+    return tenant_id, records, texts
+
+
+def _redacted(
+    redactor: Redactor, records: list[Record], texts: list[str | None]
+) -> tuple[list[Record], list[str | None]]:
+    """Each record redacted, and the JSON text to store it as where redaction changed nothing.
+
+    A record whose JSON holds nothing a secret needs (``leaves_json_unchanged``: ~99 % of them) is kept
+    with the text it arrived in, so it is neither walked through by the redactor nor encoded again.
+    """
+    out: list[Record] = []
+    docs: list[str | None] = []
+    unchanged = redactor.leaves_json_unchanged
+    for record, text in zip(records, texts, strict=True):
+        if text is not None and unchanged(text):
+            out.append(record)
+            docs.append(text)
+        else:
+            out.append(redactor.redact(record))
+            docs.append(None)
+    return out, docs
 
 
 def to_response(failures: Mapping[str, str]) -> dict[str, Any]:

@@ -42,8 +42,10 @@ class DlqOps(Protocol):
 
 def _summary(body: str) -> tuple[str, int]:
     """(tenant, record count) of an envelope, without trusting it to be well-formed."""
+    from logpipe_backend.core.envelope import expand  # lazy, like this command's other backend imports
+
     try:
-        data = json.loads(body)
+        data = json.loads(expand(body))  # a compressed (v2) envelope holds a v1 one
         return str(data.get("tenant_id", "?")), len(data.get("records", []))
     except (ValueError, AttributeError, TypeError):
         return "?", 0

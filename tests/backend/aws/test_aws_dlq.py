@@ -49,7 +49,7 @@ def _record(i: int, tenant: str = "acme") -> bytes:
 class BrokenStore:
     """A store that is down: every write fails (what sends healthy messages to the DLQ)."""
 
-    def put_records(self, records: Any) -> None:
+    def put_records(self, records: Any, docs: Any = None) -> None:
         raise RuntimeError("store is down: simulated outage")
 
     def query(self, query: Any) -> Any:  # pragma: no cover - not used

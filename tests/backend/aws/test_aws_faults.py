@@ -12,7 +12,9 @@ with botocore's Stubber or a client wrapper that fails chosen calls.
 
 from __future__ import annotations
 
+import base64
 import json
+import random
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -266,8 +268,10 @@ class FailingSends:
 def test_persistent_send_failures_give_503_and_the_idempotent_retry_stores_each_record_once(
     aws: Aws, key: str
 ) -> None:
-    # ~3 MB of records: three ~1 MB messages, so three SendMessageBatch calls (1 MiB each at most).
-    records = [{"message": f"{i:05d} " + "x" * 1_200} for i in range(2_400)]
+    # ~3 MB of records: three ~1 MB messages, so three SendMessageBatch calls (1 MiB each at most). The
+    # messages are random base64, which compresses only ~1.3x: two compressed messages cannot share a batch.
+    rng = random.Random(2_400)
+    records = [{"message": f"{i:05d} " + base64.b64encode(rng.randbytes(900)).decode()} for i in range(2_400)]
     body = json.dumps(records)
     event = ingest_event(key, body, headers={"Idempotency-Key": "big-1"})
     flaky = FailingSends(aws.sqs, good_calls=1)

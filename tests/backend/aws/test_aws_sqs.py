@@ -8,6 +8,7 @@ import pytest
 from aws_fixtures import SQS_MAX_BATCH, Aws, aws_fixture, fake_credentials_fixture  # noqa: F401  (fixtures)
 from botocore.stub import Stubber
 from logpipe_backend.adapters.aws.sqs import (
+    BILLED_CHUNK_BYTES,
     MAX_BATCH_BYTES,
     MAX_MESSAGE_BYTES,
     SEND_ATTEMPTS,
@@ -96,6 +97,36 @@ def test_many_records_are_packed_and_sent_in_batches_of_at_most_ten(aws: Aws) ->
         json.loads(r)["log_id"] for r in records
     )
     assert not aws.log.violations
+
+
+def test_bodies_over_one_billed_chunk_are_sent_compressed_and_small_ones_as_they_are(aws: Aws) -> None:
+    big = pack("acme", [_record("acme", i, f"request {i} served") for i in range(1_000)])
+    small = pack("acme", [_record("acme", 1_000, "small")])
+    assert len(big[0].encode()) > BILLED_CHUNK_BYTES >= len(small[0].encode())
+    SqsQueue(aws.sqs, aws.queue_url).send(big + small)
+    [call] = aws.log.of("SendMessageBatch")
+    sent = [e["MessageBody"] for e in call["Entries"]]
+    assert [json.loads(b)["v"] for b in sent] == [2, 1]
+    assert len(sent[0]) < len(big[0]) // 3 and sent[1] == small[0]
+    received = _receive_all(aws)
+
+    def records(bodies: list[str]) -> list[dict[str, object]]:
+        return sorted((r for b in bodies for r in unpack(b)[1]), key=lambda r: str(r["log_id"]))
+
+    assert records(received) == records(big + small)
+    assert not aws.log.violations
+
+
+def test_compression_can_be_turned_off(aws: Aws) -> None:
+    big = pack("acme", [_record("acme", i, f"request {i} served") for i in range(1_000)])
+    SqsQueue(aws.sqs, aws.queue_url, compress_over_bytes=None).send(big)
+    assert [e["MessageBody"] for e in aws.log.of("SendMessageBatch")[0]["Entries"]] == big
+
+
+def test_a_large_body_with_a_refused_character_is_refused_not_hidden_by_compression(aws: Aws) -> None:
+    with pytest.raises(ValueError, match="character SQS refuses"):
+        SqsQueue(aws.sqs, aws.queue_url).send(["x" * 100_000 + "\x01"])
+    assert not aws.log.of("SendMessageBatch")
 
 
 def _stubbed(aws: Aws) -> tuple[SqsQueue, Stubber, list[float]]:

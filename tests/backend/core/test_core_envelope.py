@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe_backend.core.envelope import MAX_MESSAGE_BYTES, pack, sqs_safe, unpack
+from logpipe_backend.core.envelope import (
+    MAX_EXPANDED_BYTES,
+    MAX_MESSAGE_BYTES,
+    compress,
+    expand,
+    pack,
+    sqs_safe,
+    unpack,
+)
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare, serialize
 from logpipe_backend.core.limits import Limits
@@ -163,3 +173,64 @@ def test_property_special_characters(text: str) -> None:
     [body] = pack("acme", _records([text]))
     assert sqs_safe(body)
     assert unpack(body)[1][0]["message"] == text
+
+
+# The compressed (v2) transport form the SQS adapter sends.
+
+
+def test_compressed_round_trip_is_ascii_smaller_and_reads_like_v1() -> None:
+    messages = [f"request {i} served in {i % 97} ms \u00e9\U0001f600\ufffe\x01" for i in range(2_000)]
+    [body] = pack("acme", _records(messages), max_bytes=MAX_MESSAGE_BYTES)
+    compact = compress(body)
+    assert compact.isascii() and sqs_safe(compact)
+    assert len(compact) * 3 < len(body.encode("utf-8"))  # repetitive logs compress well
+    data = json.loads(compact)
+    assert data["v"] == 2 and set(data) == {"v", "z"}
+    assert expand(compact) == body
+    assert unpack(compact) == unpack(body)
+
+
+def test_expand_leaves_other_bodies_alone() -> None:
+    [body] = pack("acme", _records(["a"]))
+    assert expand(body) == body
+
+
+def _v2(raw: bytes) -> str:
+    return json.dumps({"v": 2, "z": base64.b64encode(raw).decode()})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"v":2}',
+        '{"v":2,"z":1}',
+        '{"v":2,"z":"not base64!"}',
+        '{"v":2,"z":"eJw=","tenant_id":"acme"}',  # exactly v and z
+        _v2(b"not zlib at all"),
+        _v2(zlib.compress(b'{"v":1,"tenant_id":"acme","records":[]}')[:-6]),  # truncated
+        _v2(zlib.compress(b'{"v":1,"tenant_id":"acme","records":[]}') + b"junk"),  # trailing data
+        _v2(zlib.compress(b"\xff\xfe not utf-8")),
+        _v2(zlib.compress(b"[1, 2]")),  # inflates to something that is not an envelope
+        _v2(zlib.compress(compress('{"v":1,"tenant_id":"acme","records":[]}').encode())),  # v2 in v2
+    ],
+)
+def test_unpack_malformed_compressed(body: str) -> None:
+    with pytest.raises(ValueError):
+        unpack(body)
+
+
+def test_a_compressed_body_inflating_past_the_bound_is_refused_without_inflating_it_all() -> None:
+    bomb = _v2(zlib.compress(b" " * (MAX_EXPANDED_BYTES + 1), 9))
+    assert len(bomb) < 20_000
+    with pytest.raises(ValueError, match="too large"):
+        unpack(bomb)
+
+
+@settings(max_examples=100)
+@given(st.lists(st.text(alphabet=st.characters(codec=None, exclude_categories=["Cs"])), max_size=20))
+def test_property_compressed_round_trip(messages: list[str]) -> None:
+    bodies = pack("acme", _records([m[:300] for m in messages]), max_bytes=5_000)
+    for body in bodies:
+        compact = compress(body)
+        assert sqs_safe(compact)
+        assert unpack(compact) == unpack(body)

@@ -62,7 +62,7 @@ class MemoryStore:
         self.fail_with: Exception | None = None
         self.queries: list[LogQuery] = []
 
-    def put_records(self, records: Sequence[Record]) -> None:
+    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
         if self.fail_with is not None:
             raise self.fail_with
         for r in records:

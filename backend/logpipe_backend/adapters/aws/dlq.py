@@ -30,6 +30,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from logpipe_backend.core.envelope import expand
+
 BATCH: Final = 10  # SQS's maximum per receive / send / delete / change-visibility batch
 LEASE_SECONDS: Final = 60  # a message being listed or moved stays hidden from others this long
 MAX_REDRIVE: Final = 10_000  # one redrive moves at most this many messages (run it again for more)
@@ -61,7 +63,7 @@ class RedriveResult:
 def _summary(body: str) -> tuple[str, int]:
     """(tenant, record count) of an envelope, without trusting it to be well-formed."""
     try:
-        data = json.loads(body)
+        data = json.loads(expand(body))  # a compressed (v2) envelope holds a v1 one
         records = data.get("records", [])
         return str(data.get("tenant_id", "?")), len(records) if isinstance(records, list) else 0
     except (ValueError, AttributeError, TypeError):

@@ -228,7 +228,8 @@ class DynamoStore:
     def table_name(self) -> str:
         return self._table
 
-    def put_records(self, records: Sequence[Record]) -> None:
+    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
+        # ``docs`` is not used: items keep each field as an attribute, so they are built from the records.
         # The same (tenant_id, log_id) twice in one call is refused by AWS; the last copy wins, as an upsert.
         unique: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
         for record in records:

@@ -190,7 +190,8 @@ class TenantScopedStore:
     def sessions(self) -> TenantSessions:
         return self._sessions
 
-    def put_records(self, records: Sequence[Record]) -> None:
+    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
+        # ``docs`` is dropped: the DynamoDB store builds items from the records' fields anyway.
         # A worker message is one tenant's, so this is normally one group; order is kept within each.
         by_tenant: dict[str, list[Record]] = {}
         for record in records:

@@ -6,6 +6,11 @@ messages; they go out in ``SendMessageBatch`` calls of at most 10 entries and at
 ``Successful``/``Failed``, and only the failed ones are retried (with backoff and jitter). moto accepts
 characters that SQS refuses, so the character check is ours and runs before any call.
 
+SQS bills each 64 KiB chunk of a message body as one request, and envelopes are ~1 MB: a body over one chunk
+goes out in the envelope's compressed form (``core.envelope.compress``, v2: about 5x smaller, so 16 billed
+chunks become 3 and the receive that the event source mapping makes is billed less too). A body within one
+chunk is sent as it is: compressing it would cost CPU and save nothing. The worker's ``unpack`` reads both.
+
 Only the ingest Lambda uses this class. On AWS the worker never calls SQS itself: the event source mapping
 receives, deletes and redrives messages from the worker's ``batchItemFailures``.
 """
@@ -20,7 +25,7 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from logpipe_backend.adapters.aws._retry import full_jitter_delay
-from logpipe_backend.core.envelope import sqs_safe
+from logpipe_backend.core.envelope import compress, sqs_safe
 from logpipe_backend.ports import QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 MAX_BATCH_ENTRIES: Final = 10
 MAX_MESSAGE_BYTES: Final = 1_048_576
 MAX_BATCH_BYTES: Final = 1_048_576
+# SQS bills every 64 KiB chunk of a payload as one request; bodies larger than that are sent compressed.
+BILLED_CHUNK_BYTES: Final = 65_536
 # Attempts per batch for entries SQS reports as failed with a server fault (throttling, internal error).
 # botocore's own retries already cover whole-call failures.
 SEND_ATTEMPTS: Final = 4
@@ -79,8 +86,10 @@ class SqsQueue:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        compress_over_bytes: int | None = BILLED_CHUNK_BYTES,
     ) -> None:
         self._client = client
+        self._compress_over = compress_over_bytes  # None: never compress
         self._queue_url = queue_url
         self._sleep = sleep
         self._clock = clock
@@ -98,8 +107,19 @@ class SqsQueue:
         those earlier messages stay queued and the client's retry (same ``Idempotency-Key``) yields the same
         log ids, so the store's upsert keeps a single copy.
         """
-        for batch in plan_batches(bodies):
+        for batch in plan_batches([self._transport_form(body) for body in bodies]):
             self._send_batch(batch)
+
+    def _transport_form(self, body: str) -> str:
+        """The compressed envelope when it saves billed chunks; else the body as it is. A body holding a
+        character SQS refuses is left alone, so ``plan_batches`` refuses it rather than hiding it."""
+        limit = self._compress_over
+        if limit is None or not sqs_safe(body):
+            return body
+        if len(body) <= limit and len(body.encode("utf-8")) <= limit:  # chars ≤ bytes: encode only if needed
+            return body
+        compact = compress(body)
+        return compact if len(compact) < len(body) else body
 
     def _send_batch(self, batch: list[str]) -> None:
         # Entry ids only need to be unique within one call; the index keeps them stable across retries.

@@ -123,15 +123,15 @@ class SqliteQueue:
         now = _now_ms()
         lease_until = now + int(visibility_timeout_s * 1000)
 
-        def lease(conn: sqlite3.Connection) -> list[ReceivedMessage]:
-            got: list[ReceivedMessage] = []
+        def lease(conn: sqlite3.Connection) -> list[tuple[int, str, str, int, int, int]]:
+            got: list[tuple[int, str, str, int, int, int]] = []
             # A few more rows than asked, so messages moved to the DLQ do not leave the batch short.
             rows = conn.execute(
-                "SELECT seq, message_id, body, sent_ms, receive_count, first_receive_ms FROM messages"
+                "SELECT seq, message_id, sent_ms, receive_count, first_receive_ms FROM messages"
                 " WHERE visible_at_ms <= ? ORDER BY visible_at_ms, seq LIMIT ?",
                 (now, max_messages * 2),
             ).fetchall()
-            for seq, message_id, body, sent_ms, count, first_ms in rows:
+            for seq, message_id, sent_ms, count, first_ms in rows:
                 if len(got) >= max_messages:
                     break
                 if count >= self.max_receives:
@@ -144,10 +144,24 @@ class SqliteQueue:
                     " visible_at_ms = ?, first_receive_ms = ? WHERE seq = ?",
                     (receipt, lease_until, first, seq),
                 )
-                got.append(ReceivedMessage(message_id, receipt, body, count + 1, sent_ms, first))
+                got.append((seq, message_id, receipt, count + 1, sent_ms, first))
             return got
 
-        return self._db.transaction(lease)
+        leased = self._db.transaction(lease)
+        if not leased:
+            return []
+        # Bodies are read after the lease is committed, outside the write lock: reading a batch of ~1 MB
+        # messages inside it took ~40 ms, and every ingest (whose send needs that lock) waited as long. A
+        # leased row cannot change or go away meanwhile: only our own delete removes it, or a DLQ move once
+        # the lease has expired; a row that did go is simply not ours any more.
+        seqs = [row[0] for row in leased]
+        sql = f"SELECT seq, body FROM messages WHERE seq IN ({','.join('?' * len(seqs))})"
+        bodies: dict[int, str] = dict(self._db.read(lambda conn: conn.execute(sql, seqs).fetchall()))
+        return [
+            ReceivedMessage(message_id, receipt, bodies[seq], count, sent_ms, first)
+            for seq, message_id, receipt, count, sent_ms, first in leased
+            if seq in bodies
+        ]
 
     def delete(self, receipt_handle: str) -> bool:
         """Acknowledge a message; False when the receipt is stale (the lease was lost)."""

@@ -42,9 +42,17 @@ class SqliteStore:
     def __init__(self, path: Path) -> None:
         self._db = Database(path, _SCHEMA)
 
-    def put_records(self, records: Sequence[Record]) -> None:
+    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
         encode = _ENCODER.encode
-        rows = [(r["tenant_id"], r["log_id"], encode(r)) for r in records]
+        if docs is None:
+            rows = [(r["tenant_id"], r["log_id"], encode(r)) for r in records]
+        else:
+            # The worker hands over the JSON a record arrived in when redaction left it unchanged (most
+            # records): writing it as is saves encoding it again (~3 us a record).
+            rows = [
+                (r["tenant_id"], r["log_id"], encode(r) if doc is None else doc)
+                for r, doc in zip(records, docs, strict=True)
+            ]
 
         def upsert(conn: sqlite3.Connection) -> None:
             conn.executemany(
