@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -97,3 +98,33 @@ def test_missing_settings_is_one_line(aws: dict[str, Any], monkeypatch: pytest.M
     monkeypatch.delenv("LOGPIPE_TENANTS_TABLE_NAME")
     code, _, err = run("tenants", "list")
     assert code == 1 and "LOGPIPE_TENANTS_TABLE_NAME" in err and "Traceback" not in err
+
+
+def test_dlq_list_on_aws_shows_the_last_error_from_the_worker_log_group(aws: dict[str, Any]) -> None:
+    sqs = aws["sqs"]
+    message_id = sqs.send_message(
+        QueueUrl=aws["dlq_url"], MessageBody=json.dumps({"v": 1, "tenant_id": "acme", "records": [1, 2]})
+    )["MessageId"]
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName="/aws/lambda/logpipe-worker")
+    logs.create_log_stream(logGroupName="/aws/lambda/logpipe-worker", logStreamName="s")
+    logs.put_log_events(
+        logGroupName="/aws/lambda/logpipe-worker",
+        logStreamName="s",
+        logEvents=[
+            {
+                "timestamp": int(time.time() * 1000),
+                "message": f"ERROR message {message_id} failed: ValueError: store refused the batch",
+            }
+        ],
+    )
+    code, out, err = run(
+        "dlq", "list", "--output", "json", "--worker-log-group", "/aws/lambda/logpipe-worker"
+    )
+    assert code == 0, err
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["message_id"] == message_id and row["records"] == 2
+    assert "store refused the batch" in row["last_error"]
+    # Without the log group, SQS alone knows no error.
+    code, out, err = run("dlq", "list", "--output", "json")
+    assert code == 0 and json.loads(out)["last_error"] is None, err

@@ -19,10 +19,6 @@ import click
 
 from logpipe_cli.commands._local import backend_option, data_dir_option, fail
 
-AWS_BATCH = 10  # SQS's maximum per receive / send / delete batch
-AWS_LEASE_S = 60  # how long a message being listed or moved stays hidden from others
-AWS_MAX_MESSAGES = 10_000  # one redrive moves at most this many (run it again for more)
-
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -82,95 +78,54 @@ class _LocalDlq:
 
 
 class _AwsDlq:
-    def __init__(self) -> None:
+    """The SQS dead-letter queue, through ``adapters.aws.dlq`` (send first, delete after)."""
+
+    def __init__(self, worker_log_group: str | None) -> None:
         import os
 
+        from logpipe_backend.adapters.aws import dlq
         from logpipe_backend.adapters.aws import wiring as aws
 
+        self._dlq = dlq
         self._sqs: Any = aws.client("sqs")
         self._queue_url = os.environ.get("LOGPIPE_QUEUE_URL", "").strip()
         if not self._queue_url:
             fail("LOGPIPE_QUEUE_URL is not set")
-        attrs = self._sqs.get_queue_attributes(QueueUrl=self._queue_url, AttributeNames=["RedrivePolicy"])
-        policy = attrs.get("Attributes", {}).get("RedrivePolicy")
-        if not policy:
-            fail(f"{self._queue_url} has no dead-letter queue (no RedrivePolicy)")
-        dlq_arn = str(json.loads(policy)["deadLetterTargetArn"])
-        _, _, _, _, account, name = dlq_arn.split(":", 5)
-        self._dlq_url = self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
-
-    def _receive(self, count: int) -> list[dict[str, Any]]:
-        response = self._sqs.receive_message(
-            QueueUrl=self._dlq_url,
-            MaxNumberOfMessages=min(AWS_BATCH, count),
-            VisibilityTimeout=AWS_LEASE_S,
-            WaitTimeSeconds=1,
-            AttributeNames=["All"],
-        )
-        messages: list[dict[str, Any]] = response.get("Messages", [])
-        return messages
-
-    def _release(self, messages: Sequence[dict[str, Any]]) -> None:
-        for start in range(0, len(messages), AWS_BATCH):
-            entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
-                for i, m in enumerate(messages[start : start + AWS_BATCH])
-            ]
-            self._sqs.change_message_visibility_batch(QueueUrl=self._dlq_url, Entries=entries)
+        self._dlq_url = dlq.dlq_url_for(self._sqs, self._queue_url)
+        # SQS keeps no error with a message: the worker logs each failure with its message id, and the
+        # listing finds the latest such line in the worker's log group when it is named.
+        self._log_group = worker_log_group
+        self._logs: Any = aws.client("logs") if worker_log_group else None
 
     def list(self, limit: int) -> list[DeadLetter]:
-        seen: list[dict[str, Any]] = []
-        while len(seen) < limit:
-            got = self._receive(limit - len(seen))
-            if not got:
-                break
-            seen += got
-        self._release(seen)  # listing must not hide them from a redrive
-        out = []
-        for m in seen:
-            tenant, count = _summary(m.get("Body", ""))
-            attrs = m.get("Attributes", {})
-            sent = int(attrs.get("SentTimestamp", "0"))
-            receives = int(attrs.get("ApproximateReceiveCount", "0"))
-            out.append(DeadLetter(m["MessageId"], tenant, count, receives, _ts(sent), None))
-        return out
+        letters = self._dlq.list_dlq(
+            self._sqs,
+            self._queue_url,
+            limit=limit,
+            logs=self._logs,
+            worker_log_group=self._log_group,
+            dlq_url=self._dlq_url,
+        )
+        return [DeadLetter(**vars(letter)) for letter in letters]
 
     def redrive(self, message_ids: Sequence[str] | None) -> int:
-        wanted = set(message_ids) if message_ids else None
-        skipped: list[dict[str, Any]] = []
-        moved = 0
-        deadline = time.monotonic() + 300
-        while moved < AWS_MAX_MESSAGES and time.monotonic() < deadline:
-            got = self._receive(AWS_BATCH)
-            if not got:
-                break
-            batch = [m for m in got if wanted is None or m["MessageId"] in wanted]
-            skipped += [m for m in got if not (wanted is None or m["MessageId"] in wanted)]
-            if not batch:
-                continue
-            sent = self._sqs.send_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "MessageBody": m["Body"]} for i, m in enumerate(batch)],
+        result = self._dlq.redrive(self._sqs, self._queue_url, message_ids=message_ids, dlq_url=self._dlq_url)
+        if result.send_failed or result.delete_failed:
+            click.echo(
+                f"{result.send_failed} could not be sent (still in the DLQ), "
+                f"{result.delete_failed} sent but not deleted from the DLQ",
+                err=True,
             )
-            ok = {int(e["Id"]) for e in sent.get("Successful", [])}
-            done = [m for i, m in enumerate(batch) if i in ok]
-            skipped += [m for i, m in enumerate(batch) if i not in ok]
-            if done:
-                self._sqs.delete_message_batch(
-                    QueueUrl=self._dlq_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
-            moved += len(done)
-        self._release(skipped)
+        moved: int = result.moved
         return moved
 
     def close(self) -> None:
         pass
 
 
-def _open(backend: str, data_dir: str | None) -> DlqOps:
+def _open(backend: str, data_dir: str | None, worker_log_group: str | None = None) -> DlqOps:
     try:
-        return _AwsDlq() if backend == "aws" else _LocalDlq(data_dir)
+        return _AwsDlq(worker_log_group) if backend == "aws" else _LocalDlq(data_dir)
     except SystemExit:
         raise
     except Exception as exc:  # no credentials, unknown queue…: one line, no traceback
@@ -187,9 +142,15 @@ def command() -> None:
 @data_dir_option
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def list_(backend: str, data_dir: str | None, limit: int, output: str) -> None:
-    """List dead letters: message id, tenant, records, receives, when, last error (local only)."""
-    ops = _open(backend, data_dir)
+@click.option(
+    "--worker-log-group",
+    envvar="LOGPIPE_WORKER_LOG_GROUP",
+    help="aws: the worker's CloudWatch log group (Terraform output worker_log_group_name), "
+    "searched for each message's last error.",
+)
+def list_(backend: str, data_dir: str | None, limit: int, output: str, worker_log_group: str | None) -> None:
+    """List dead letters: message id, tenant, records, receives, when, last error."""
+    ops = _open(backend, data_dir, worker_log_group)
     try:
         letters = ops.list(limit)
     except Exception as exc:
