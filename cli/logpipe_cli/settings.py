@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from logpipe import load_settings
+from logpipe import AdminClient, RetryPolicy, load_settings
 
 from logpipe_cli.errors import fail
 from logpipe_cli.exit_codes import ExitCode
+
+# A person is waiting: a few quick retries (a server restarting), then say it is unreachable.
+READ_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0)
 
 
 def require_tenant(tenant: str | None, profile: str | None) -> str:
@@ -13,3 +16,22 @@ def require_tenant(tenant: str | None, profile: str | None) -> str:
     if not resolved:
         fail("--tenant is required (or LOGPIPE_TENANT, or `logpipe config set tenant T`)", ExitCode.USAGE)
     return resolved
+
+
+def admin_client(
+    *,
+    endpoint: str | None,
+    admin_token: str | None,
+    auth: str | None,
+    region: str | None,
+    profile: str | None,
+) -> AdminClient:
+    """The client of ``query`` and ``tail``, from their ``endpoint_options(admin=True)``."""
+    return AdminClient(
+        endpoint=endpoint,
+        admin_token=admin_token,
+        profile=profile,
+        auth=auth,
+        region=region,
+        retry=READ_RETRY,
+    )

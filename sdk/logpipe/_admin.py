@@ -38,9 +38,16 @@ from typing import Any
 
 import httpx
 
-from ._exceptions import APIError, ConfigError, LogpipeError, RateLimitedError, TransportError
+from ._exceptions import (
+    APIError,
+    ConfigError,
+    LogpipeError,
+    TransportError,
+    api_error_from_response,
+    transport_error,
+)
 from ._ids import log_id_after_ms, log_id_time_ms
-from ._retry import RetryPolicy, is_retryable_status
+from ._retry import Attempts, RetryPolicy, is_retryable_status
 
 __all__ = ["AdminClient", "Page"]
 
@@ -137,30 +144,22 @@ class AdminClient:
             "cursor": cursor,
         }
         clean = {k: v for k, v in params.items() if v is not None}
-        policy = retry or self.retry
-        attempt = 0
+        attempts = Attempts(retry or self.retry, throttle_budget=False)
         while True:
-            attempt += 1
-            retry_after: float | None = None
             try:
                 response = self._http.get(self.logs_url, params=clean, headers=self._headers, auth=self._auth)
             except httpx.HTTPError as exc:
-                error: LogpipeError = _transport_error(exc, self.logs_url)
+                error: LogpipeError = transport_error(exc, self.logs_url)
                 cause: BaseException | None = exc
             else:
                 if response.status_code == 200:
                     return _page(response)
-                from ._exceptions import api_error_from_response
-
-                api_error = api_error_from_response(response.status_code, response.content, response.headers)
-                if not is_retryable_status(response.status_code):
-                    raise api_error
-                error, cause = api_error, None
-                if isinstance(api_error, RateLimitedError):
-                    retry_after = api_error.retry_after
-            if attempt >= policy.max_attempts:
+                error = api_error_from_response(response.status_code, response.content, response.headers)
+                cause = None
+            delay = attempts.next_delay(error)
+            if delay is None:
                 raise error from cause
-            time.sleep(policy.delay(attempt, retry_after))
+            time.sleep(delay)
 
     # -- many pages --------------------------------------------------------------------------------
 
@@ -245,6 +244,13 @@ class AdminClient:
             heapq.heappush(expiry, (ms, log_id))
             return ms
 
+        def stopped_while_backing_off(exc: LogpipeError, failures: int) -> bool:
+            # a restart takes a few seconds: back off from the poll interval up to 10 s
+            delay = min(10.0, max(poll_interval, 0.01) * 2 ** min(failures, 8))
+            if on_error is not None:
+                on_error(exc, delay)
+            return stop.wait(delay)
+
         # The head is read a little deeper than printed (at least 100): a record newer than the
         # head's oldest that shows up in the sweep below was stored after the head was read, so it is
         # new and printed; only below the head's oldest is "stored during start-up" indistinguishable
@@ -264,10 +270,7 @@ class AdminClient:
                 if not follow or (isinstance(exc, APIError) and not is_retryable_status(exc.status)):
                     raise
                 failures += 1
-                delay = min(10.0, max(poll_interval, 0.01) * 2 ** min(failures, 8))
-                if on_error is not None:
-                    on_error(exc, delay)
-                if stop.wait(delay):
+                if stopped_while_backing_off(exc, failures):
                     return
         max_ms: int | None = None
         first: list[dict[str, Any]] = list(reversed(head[:n])) if n > 0 else []
@@ -310,11 +313,7 @@ class AdminClient:
                 if isinstance(exc, APIError) and not is_retryable_status(exc.status):
                     raise
                 failures += 1
-                # a restart takes a few seconds: back off from the poll interval up to 10 s
-                delay = min(10.0, max(poll_interval, 0.01) * 2 ** min(failures, 8))
-                if on_error is not None:
-                    on_error(exc, delay)
-                if stop.wait(delay):
+                if stopped_while_backing_off(exc, failures):
                     return
                 continue
             failures = 0
@@ -342,14 +341,6 @@ class AdminClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _transport_error(exc: httpx.HTTPError, url: str) -> TransportError:
-    from ._exceptions import TransportTimeoutError
-
-    if isinstance(exc, httpx.TimeoutException):
-        return TransportTimeoutError(f"timed out talking to {url}")
-    return TransportError(f"cannot reach {url}: {exc or type(exc).__name__}")
 
 
 def _page(response: httpx.Response) -> Page:

@@ -9,10 +9,19 @@ from typing import Any
 
 import httpx
 
-from ._batcher import Batch, Batcher, EncodeError, classify_line
-from ._client import Record, RetryHook, SendResult, SendStats, _Base, _encode_all, _is_record_level_refusal
-from ._exceptions import APIError, LogpipeError, RateLimitedError
-from ._retry import RetryPolicy, is_retryable_status
+from ._batcher import Batch, Batcher
+from ._client import (
+    Record,
+    RetryHook,
+    SendResult,
+    SendStats,
+    _Base,
+    _batches,
+    _is_record_level_refusal,
+    _split_refused,
+)
+from ._exceptions import APIError, LogpipeError, transport_error
+from ._retry import Attempts, RetryPolicy
 
 __all__ = ["AsyncClient"]
 
@@ -39,49 +48,32 @@ class AsyncClient(_Base):
     ) -> list[str]:
         """POST one batch, retrying 429/5xx/transport errors under the batch's Idempotency-Key."""
         self._check_open()
-        policy = retry or self.retry
+        attempts = Attempts(retry or self.retry)
         content, headers = self._request(batch)
         url = self.ingest_url
-        attempt = 0
-        throttled = 0.0
         while True:
-            attempt += 1
-            retry_after: float | None = None
             try:
                 response = await self._http.post(url, content=content, headers=headers)
             except httpx.HTTPError as exc:
-                error: LogpipeError = self._translate(exc, url)
+                error: LogpipeError = transport_error(exc, url)
                 cause: BaseException | None = exc
             else:
-                ids, api_error = self._parse(response)
-                if ids is not None:
-                    return ids
-                assert api_error is not None
-                if not is_retryable_status(api_error.status):
-                    raise api_error
-                error, cause = api_error, None
-                if isinstance(api_error, RateLimitedError):
-                    retry_after = api_error.retry_after
-            if attempt >= policy.max_attempts:
+                result = self._parse(response)
+                if isinstance(result, list):
+                    return result
+                error, cause = result, None
+            delay = attempts.next_delay(error)
+            if delay is None:
                 raise error from cause
-            delay = policy.delay(attempt, retry_after)
-            if isinstance(error, RateLimitedError) and throttled + delay <= policy.max_throttle_seconds:
-                throttled += delay
-                attempt -= 1
             if on_retry is not None:
-                on_retry(error, attempt, delay)
+                on_retry(error, attempts.count, delay)
             await asyncio.sleep(delay)
 
     async def send(self, records: Record | Iterable[Record]) -> SendResult:
         """Send a dict, a str, or a list of them; raises on any error."""
         self._check_open()
-        batcher = Batcher(self.batch_limits)
-        batches: list[Batch] = []
-        for kind, data in _encode_all(records):
-            batches.extend(batcher.add(kind, data))
-        batches.extend(batcher.flush())
         result = SendResult()
-        for batch in batches:
+        for batch in _batches(records, self.batch_limits):
             ids = await self.send_batch(batch)
             result.accepted += len(ids)
             result.log_ids.extend(ids)
@@ -118,13 +110,7 @@ class AsyncClient(_Base):
                     except APIError as exc:
                         if not _is_record_level_refusal(exc):
                             raise
-                        if current.count == 1:
-                            stats.add(rejected=1)
-                            stats.error(f"rejected: {exc}")
-                            continue
-                        items = current.items()
-                        half = len(items) // 2
-                        stack += [Batch.of(current.kind, items[half:]), Batch.of(current.kind, items[:half])]
+                        stack += _split_refused(current, exc, stats)
                         continue
                     stats.add(accepted=len(ids))
             except LogpipeError as exc:
@@ -171,16 +157,10 @@ class AsyncClient(_Base):
                     continue
                 if line is None:
                     break
-                if not line.strip():
-                    stats.blank += 1
+                item = self._classify(line, format, stats)
+                if item is None:
                     continue
-                try:
-                    kind, data = classify_line(line.rstrip("\r\n"), format, self.tenant)
-                except EncodeError as exc:
-                    stats.add(rejected=1)
-                    stats.error(f"rejected: {exc}")
-                    continue
-                await submit(batcher.add(kind, data) + batcher.due())
+                await submit(batcher.add(*item) + batcher.due())
         finally:
             if not reader.done():
                 reader.cancel()

@@ -26,12 +26,10 @@ from ._exceptions import (
     LogpipeError,
     PayloadTooLargeError,
     PermissionDeniedError,
-    RateLimitedError,
-    TransportError,
-    TransportTimeoutError,
     api_error_from_response,
+    transport_error,
 )
-from ._retry import RetryPolicy, is_retryable_status
+from ._retry import Attempts, RetryPolicy
 
 __all__ = ["Client", "SendResult", "SendStats"]
 
@@ -155,7 +153,8 @@ class _Base:
         return content, headers
 
     @staticmethod
-    def _parse(response: httpx.Response) -> tuple[list[str] | None, APIError | None]:
+    def _parse(response: httpx.Response) -> list[str] | APIError:
+        """The log ids of an accepted batch, or the error the server answered."""
         if 200 <= response.status_code < 300:
             try:
                 data = response.json()
@@ -163,35 +162,59 @@ class _Base:
                 if not isinstance(ids, list):
                     raise TypeError("log_ids")
             except (ValueError, KeyError, TypeError) as exc:
-                return None, APIError(
+                return APIError(
                     f"unexpected response from the server: {exc}",
                     status=response.status_code,
                     code="bad_response",
                 )
-            return [str(i) for i in ids], None
-        return None, api_error_from_response(
+            return [str(i) for i in ids]
+        return api_error_from_response(
             response.status_code,
             response.content,
             response.headers,
             request_id=response.headers.get("x-request-id"),
         )
 
-    @staticmethod
-    def _translate(exc: httpx.HTTPError, url: str) -> TransportError:
-        if isinstance(exc, httpx.TimeoutException):
-            return TransportTimeoutError(f"timed out talking to {url}")
-        reason = str(exc) or type(exc).__name__
-        return TransportError(f"cannot reach {url}: {reason}")
+    def _classify(self, line: str, format: str, stats: SendStats) -> tuple[Kind, bytes] | None:
+        """One input line of ``send_lines`` as a record to batch; None (counted) if blank or refused."""
+        if not line.strip():
+            stats.blank += 1
+            return None
+        try:
+            return classify_line(line.rstrip("\r\n"), format, self.tenant)
+        except EncodeError as exc:
+            stats.add(rejected=1)
+            stats.error(f"rejected: {exc}")
+            return None
 
     def _check_open(self) -> None:
         if self._closed:
             raise ClientClosedError("the client is closed")
 
 
-def _encode_all(records: Record | Iterable[Record]) -> list[tuple[Kind, bytes]]:
+def _batches(records: Record | Iterable[Record], limits: BatchLimits) -> list[Batch]:
+    """``send``'s records, all encoded before any is sent: one bad record fails the call up front."""
     if isinstance(records, str | Mapping):
         records = [records]
-    return [encode_record(r) for r in records]
+    encoded = [encode_record(r) for r in records]
+    batcher = Batcher(limits)
+    batches: list[Batch] = []
+    for kind, data in encoded:
+        batches.extend(batcher.add(kind, data))
+    batches.extend(batcher.flush())
+    return batches
+
+
+def _split_refused(batch: Batch, exc: APIError, stats: SendStats) -> list[Batch]:
+    """A batch refused because of some of its records: its halves to resend (the first half last, so a
+    stack pops it first), or none when it was a single record, now counted rejected."""
+    if batch.count == 1:
+        stats.add(rejected=1)
+        stats.error(f"rejected: {exc}")
+        return []
+    items = batch.items()
+    half = len(items) // 2
+    return [Batch.of(batch.kind, items[half:]), Batch.of(batch.kind, items[:half])]
 
 
 class Client(_Base):
@@ -252,37 +275,25 @@ class Client(_Base):
     ) -> list[str]:
         """POST one batch, retrying 429/5xx/transport errors under the batch's Idempotency-Key."""
         self._check_open()
-        policy = retry or self.retry
+        attempts = Attempts(retry or self.retry)
         content, headers = self._request(batch)
         url = self.ingest_url
-        attempt = 0
-        throttled = 0.0
         while True:
-            attempt += 1
-            retry_after: float | None = None
             try:
                 response = self._http().post(url, content=content, headers=headers)
             except httpx.HTTPError as exc:
-                error: LogpipeError = self._translate(exc, url)
+                error: LogpipeError = transport_error(exc, url)
                 cause: BaseException | None = exc
             else:
-                ids, api_error = self._parse(response)
-                if ids is not None:
-                    return ids
-                assert api_error is not None
-                if not is_retryable_status(api_error.status):
-                    raise api_error
-                error, cause = api_error, None
-                if isinstance(api_error, RateLimitedError):
-                    retry_after = api_error.retry_after
-            if attempt >= policy.max_attempts or (stop is not None and stop.is_set()):
+                result = self._parse(response)
+                if isinstance(result, list):
+                    return result
+                error, cause = result, None
+            delay = None if stop is not None and stop.is_set() else attempts.next_delay(error)
+            if delay is None:
                 raise error from cause
-            delay = policy.delay(attempt, retry_after)
-            if isinstance(error, RateLimitedError) and throttled + delay <= policy.max_throttle_seconds:
-                throttled += delay
-                attempt -= 1
             if on_retry is not None:
-                on_retry(error, attempt, delay)
+                on_retry(error, attempts.count, delay)
             if stop is not None:
                 if stop.wait(delay):
                     raise error from cause
@@ -294,14 +305,8 @@ class Client(_Base):
     def send(self, records: Record | Iterable[Record]) -> SendResult:
         """Send a dict, a str, or a list of them; raises on any error (nothing is silently dropped)."""
         self._check_open()
-        encoded = _encode_all(records)
-        batcher = Batcher(self.batch_limits)
         result = SendResult()
-        batches: list[Batch] = []
-        for kind, data in encoded:
-            batches.extend(batcher.add(kind, data))
-        batches.extend(batcher.flush())
-        for batch in batches:
+        for batch in _batches(records, self.batch_limits):
             ids = self.send_batch(batch)
             result.accepted += len(ids)
             result.log_ids.extend(ids)
@@ -353,17 +358,11 @@ class Client(_Base):
                 for line in lines:
                     if halt.is_set() or stop.is_set():
                         break
-                    if not line.strip():
-                        stats.blank += 1
-                        continue
-                    try:
-                        kind, data = classify_line(line.rstrip("\r\n"), format, self.tenant)
-                    except EncodeError as exc:
-                        stats.add(rejected=1)
-                        stats.error(f"rejected: {exc}")
+                    item = self._classify(line, format, stats)
+                    if item is None:
                         continue
                     with lock:
-                        closed = batcher.add(kind, data)
+                        closed = batcher.add(*item)
                     for batch in closed:
                         put(batch)
                 with lock:
@@ -491,14 +490,7 @@ class Client(_Base):
                 if not _is_record_level_refusal(exc):
                     stats.add(failed=current.count + sum(b.count for b in stack))
                     raise
-                if current.count == 1:
-                    stats.add(rejected=1)
-                    stats.error(f"rejected: {exc}")
-                    continue
-                items = current.items()
-                half = len(items) // 2
-                stack.append(Batch.of(current.kind, items[half:]))
-                stack.append(Batch.of(current.kind, items[:half]))
+                stack += _split_refused(current, exc, stats)
                 continue
             except LogpipeError:
                 stats.add(failed=current.count + sum(b.count for b in stack))

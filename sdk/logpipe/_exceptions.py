@@ -24,6 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 __all__ = [
     "APIError",
     "AuthenticationError",
@@ -42,6 +44,7 @@ __all__ = [
     "TransportTimeoutError",
     "UnsupportedMediaTypeError",
     "api_error_from_response",
+    "transport_error",
 ]
 
 
@@ -214,3 +217,10 @@ def api_error_from_response(
     else:
         cls = _BY_STATUS.get(status, BadRequestError)
     return cls(message, status=status, code=code, detail=detail, request_id=request_id)
+
+
+def transport_error(exc: httpx.HTTPError, url: str) -> TransportError:
+    """Translate an httpx failure to talk to ``url`` (the caller raises it ``from exc``)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TransportTimeoutError(f"timed out talking to {url}")
+    return TransportError(f"cannot reach {url}: {str(exc) or type(exc).__name__}")

@@ -11,7 +11,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["RETRYABLE_STATUSES", "RetryPolicy", "is_retryable_status"]
+from ._exceptions import APIError, LogpipeError, RateLimitedError
+
+__all__ = ["RETRYABLE_STATUSES", "Attempts", "RetryPolicy", "is_retryable_status"]
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -41,3 +43,34 @@ class RetryPolicy:
             # Honour the server's floor, plus a little jitter so clients told the same thing spread out.
             return min(self.max_retry_after, retry_after) + draw * 0.1
         return draw
+
+
+class Attempts:
+    """The retry decisions for one request, shared by ``Client``, ``AsyncClient`` and ``AdminClient``:
+    they send and sleep (sync or async), this only counts and decides (httpx style: no I/O here)."""
+
+    def __init__(self, policy: RetryPolicy, *, throttle_budget: bool = True) -> None:
+        self.policy = policy
+        self.count = 0  # failed attempts that count against policy.max_attempts
+        # False for the admin client: `tail` polls with max_attempts=1 and does its own backoff.
+        self._throttle_budget = throttle_budget
+        self._throttled = 0.0
+
+    def next_delay(self, error: LogpipeError) -> float | None:
+        """After a failed attempt: seconds to wait before the next one, or None to give up (the
+        error is one no retry fixes, or the attempts are used up)."""
+        if isinstance(error, APIError) and not is_retryable_status(error.status):
+            return None
+        self.count += 1
+        if self.count >= self.policy.max_attempts:
+            return None
+        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        delay = self.policy.delay(self.count, retry_after)
+        if (
+            self._throttle_budget
+            and isinstance(error, RateLimitedError)
+            and self._throttled + delay <= self.policy.max_throttle_seconds
+        ):
+            self._throttled += delay
+            self.count -= 1  # see RetryPolicy.max_throttle_seconds
+        return delay

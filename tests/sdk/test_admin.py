@@ -234,3 +234,26 @@ def test_tail_prints_a_record_stored_during_start_up() -> None:
     ]
     assert store.requests > 10
     assert got == ["147", "148", "149", "140"]
+
+
+@respx.mock
+def test_query_page_retries_transport_errors_and_5xx_but_429s_use_up_attempts(
+    no_sleep: list[float],
+) -> None:
+    answers: list[httpx.Response | Exception] = [
+        httpx.ConnectError("refused"),
+        httpx.Response(503),
+        httpx.Response(200, json={"items": [{"log_id": "a"}], "next_cursor": None}),
+    ]
+    route = respx.get(LOGS).mock(side_effect=answers)
+    admin = AdminClient("http://logpipe.test", "lpadm_x", retry=RetryPolicy(max_attempts=3))
+    assert admin.query_page("acme").items == [{"log_id": "a"}]
+    assert route.call_count == 3 and len(no_sleep) == 2
+    # no throttle budget here (tail polls with max_attempts=1 and backs off by itself)
+    route.mock(side_effect=None, return_value=httpx.Response(429, headers={"retry-after": "1"}))
+    with pytest.raises(logpipe.RateLimitedError):
+        admin.query_page("acme")
+    assert route.call_count == 3 + 3 and len(no_sleep) == 2 + 2
+    route.mock(side_effect=httpx.ConnectError("refused"))
+    with pytest.raises(logpipe.TransportError, match="cannot reach"):
+        admin.query_page("acme", retry=RetryPolicy(max_attempts=1))

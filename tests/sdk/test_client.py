@@ -271,3 +271,44 @@ def test_async_send_lines_ships_a_slow_stream_by_age() -> None:
 
     result = asyncio.run(main())
     assert result.ok and result.accepted == 2 and len(arrivals) == 2
+
+
+def test_async_send_lines_isolates_refused_records_and_rides_out_throttling(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The async client shares the sync client's retry and bisection logic: same outcome."""
+    import asyncio
+
+    delays: list[float] = []
+
+    async def fast_sleep(delay: float) -> None:
+        delays.append(delay)
+
+    monkeypatch.setattr("logpipe._async_client.asyncio.sleep", fast_sleep)
+    throttles = iter([httpx.Response(429, headers={"retry-after": "2"})] * 8)
+
+    def judge(request: httpx.Request) -> httpx.Response:
+        throttled = next(throttles, None)
+        if throttled is not None:
+            return throttled
+        if b"BAD" in gzip.decompress(request.content):
+            return error(400, "invalid_record", line=1)
+        return ok(request)
+
+    async def main() -> logpipe.SendResult:
+        with respx.mock:
+            respx.post(URL).mock(side_effect=judge)
+            async with logpipe.AsyncClient(
+                "http://logpipe.test",
+                "lp_key",
+                retry=RetryPolicy(max_attempts=4),
+                batch_limits=BatchLimits(max_records=50),
+            ) as aclient:
+                lines = [f"line {i}" if i not in (17, 60) else f"BAD {i}" for i in range(100)]
+                return await aclient.send_lines(lines, max_in_flight=1)
+
+    result = asyncio.run(main())
+    # 8 throttles > max_attempts=4: 429s ride on the time budget instead of failing the batch
+    assert len(delays) == 8 and sum(delays) >= 16
+    assert (result.accepted, result.rejected, result.failed) == (98, 2, 0)
+    assert result.fatal is None and not result.ok

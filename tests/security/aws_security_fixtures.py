@@ -10,25 +10,30 @@ import the fixtures they use by name.
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 _TESTS = Path(__file__).resolve().parents[1]
 for _helpers in (_TESTS / "backend" / "aws", _TESTS / "infra"):
     if str(_helpers) not in sys.path:
         sys.path.insert(0, str(_helpers))
 
-from aws_fixtures import REGION, Aws, CallLog, aws_fixture, fake_credentials_fixture, spy  # noqa: E402
+from aws_fixtures import (  # noqa: E402
+    REGION,
+    Aws,
+    CallLog,
+    aws_fixture,
+    create_logs_table,
+    fake_credentials_fixture,
+    lambdas_fixture,
+    query,
+    spy,
+)
 from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event  # noqa: E402
 from infra_tf import Ref, TfModel  # noqa: E402
-from logpipe_backend.adapters.aws import wiring as aws_wiring  # noqa: E402
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore  # noqa: E402
-from logpipe_backend.handlers import admin, ingest, worker  # noqa: E402
+from logpipe_backend.handlers import worker  # noqa: E402
 
 __all__ = [
     "REGION",
@@ -41,6 +46,7 @@ __all__ = [
     "admin_event",
     "all_items",
     "aws_fixture",
+    "create_logs_table",
     "create_tenants",
     "drain",
     "fake_credentials_fixture",
@@ -51,32 +57,10 @@ __all__ = [
 ]
 
 
-@pytest.fixture(name="lambdas")
-def lambdas_fixture(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    """The three Lambda entry points, cold-started on moto with Terraform's settings (admin: IAM auth)."""
-    for name, value in aws.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LOGPIPE_ADMIN_AUTH", "iam")
-    monkeypatch.delenv("LOGPIPE_STRICT_ISOLATION", raising=False)
-    aws_wiring.set_client("sqs", aws.sqs)
-    aws_wiring.set_client("dynamodb", aws.dynamodb)
-    for module in (ingest, worker, admin):
-        monkeypatch.setattr(module, "_deps", None)
-    yield aws
-    aws_wiring.reset_clients()
-
-
 def create_tenants(aws: Aws, *names: str) -> dict[str, str]:
     """Tenants made the operator's way (``logpipe tenants create``); returns tenant -> API key."""
     store = DynamoKeyStore(aws.dynamodb, aws.tenants_table)
     return {name: store.create_tenant(name) for name in names}
-
-
-def query(params: dict[str, str]) -> dict[str, Any]:
-    response = admin.handler(admin_event(params), FakeContext())
-    assert response["statusCode"] == 200, response
-    body: dict[str, Any] = json.loads(response["body"])
-    return body
 
 
 def drain(aws: Aws) -> EventSourceMapping:

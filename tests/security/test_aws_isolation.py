@@ -34,6 +34,7 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
     TfModel,
     admin_event,
     aws_fixture,
+    create_logs_table,
     create_tenants,
     fake_credentials_fixture,
     ingest_event,
@@ -446,19 +447,7 @@ def test_moto_cannot_prove_the_cross_tenant_denial() -> None:
     If this test starts failing at the marked line, moto has learnt session policies: turn it into a proof.
     """
     iam = boto3.client("iam", region_name=REGION)
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    ddb.create_table(
-        TableName="logs",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "log_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "log_id", "AttributeType": "S"},
-        ],
-    )
+    create_logs_table(boto3.client("dynamodb", region_name=REGION))
     iam.create_user(UserName="worker")
     iam.put_user_policy(
         UserName="worker",

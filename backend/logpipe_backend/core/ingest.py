@@ -6,23 +6,22 @@ per-record size limit is checked here, on the bytes that will travel.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final
 
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
+from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.normalize import normalize
 
-# Compact UTF-8 JSON; one encoder reused (json.dumps with options builds a new encoder per call).
-# allow_nan=False: parsing already refuses NaN/Infinity; this keeps a Python caller from slipping one in.
-_ENCODER: Final = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), allow_nan=False, check_circular=False
-)
+# Compact UTF-8 JSON; one C encoder reused (core/jsonenc.py: json.dumps with options builds a new encoder
+# per call). allow_nan=False: parsing already refuses NaN/Infinity; this keeps a Python caller from
+# slipping one in.
+_ENCODE: Final = compact_encoder(allow_nan=False)
 
 
 def serialize(record: Any) -> bytes:
     """Compact UTF-8 JSON of a record (ValueError / UnicodeEncodeError on what JSON cannot carry)."""
-    return _ENCODER.encode(record).encode("utf-8")
+    return _ENCODE(record).encode("utf-8")
 
 
 def prepare(

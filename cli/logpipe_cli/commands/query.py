@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import click
-from logpipe import AdminClient, RetryPolicy
 
 from logpipe_cli.errors import handle_errors
 from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
 from logpipe_cli.output import print_records
-from logpipe_cli.settings import require_tenant
-
-# A person is waiting: a few quick retries (a server restarting), then say it is unreachable.
-READ_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0)
+from logpipe_cli.settings import admin_client, require_tenant
 
 
 @click.command("query")
@@ -44,13 +40,8 @@ def command(
 ) -> None:
     """Print a tenant's records (pages through all of them up to --limit)."""
     tenant_id = require_tenant(tenant, profile)
-    with AdminClient(
-        endpoint=endpoint,
-        admin_token=admin_token,
-        profile=profile,
-        auth=auth,
-        region=region,
-        retry=READ_RETRY,
+    with admin_client(
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
     ) as admin:
         records = admin.query(
             tenant_id,

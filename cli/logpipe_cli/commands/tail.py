@@ -6,13 +6,12 @@ The following algorithm lives in the SDK (``AdminClient.tail``) so scripts get t
 from __future__ import annotations
 
 import click
-from logpipe import AdminClient, LogpipeError
+from logpipe import LogpipeError
 
-from logpipe_cli.commands.query import READ_RETRY
 from logpipe_cli.errors import describe, handle_errors
 from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
 from logpipe_cli.output import print_records
-from logpipe_cli.settings import require_tenant
+from logpipe_cli.settings import admin_client, require_tenant
 
 
 @click.command("tail")
@@ -59,13 +58,8 @@ def command(
     def on_error(exc: LogpipeError, delay: float) -> None:
         click.echo(f"logpipe: {describe(exc)}; retrying in {delay:.1f}s", err=True)
 
-    with AdminClient(
-        endpoint=endpoint,
-        admin_token=admin_token,
-        profile=profile,
-        auth=auth,
-        region=region,
-        retry=READ_RETRY,
+    with admin_client(
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
     ) as admin:
         records = admin.tail(
             tenant_id,

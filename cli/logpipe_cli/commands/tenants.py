@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import click
 
 from logpipe_cli.commands._local import backend_option, data_dir_option, fail
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -113,9 +116,11 @@ def _open(backend: str, data_dir: str | None) -> TenantOps:
         fail(f"cannot reach the {backend} tenants store: {exc}")
 
 
-def _run(ops: TenantOps, action: Any) -> Any:
+def _run(backend: str, data_dir: str | None, action: Callable[[TenantOps], T]) -> T:
+    """Open the tenants store, do ``action`` on it and close it; a failure is one line and exit 1."""
+    ops = _open(backend, data_dir)
     try:
-        return action()
+        return action(ops)
     except _Refused as exc:
         fail(str(exc))
     except click.exceptions.Exit:
@@ -137,9 +142,7 @@ def command() -> None:
 @data_dir_option
 def create(tenant: str, backend: str, data_dir: str | None) -> None:
     """Create TENANT and print its new key (alone, on stdout). Only the key's hash is kept."""
-    ops = _open(backend, data_dir)
-    key = _run(ops, lambda: ops.create(tenant))
-    click.echo(key)
+    click.echo(_run(backend, data_dir, lambda ops: ops.create(tenant)))
 
 
 @command.command("list")
@@ -148,9 +151,7 @@ def create(tenant: str, backend: str, data_dir: str | None) -> None:
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_(backend: str, data_dir: str | None, output: str) -> None:
     """List tenants: id, status, active keys, creation time."""
-    ops = _open(backend, data_dir)
-    tenants: list[Tenant] = _run(ops, ops.list)
-    for t in tenants:
+    for t in _run(backend, data_dir, lambda ops: ops.list()):
         if output == "json":
             row: dict[str, Any] = {"tenant_id": t.tenant_id, "status": t.status, "created_at": t.created_at}
             if t.active_keys is not None:
@@ -167,6 +168,5 @@ def list_(backend: str, data_dir: str | None, output: str) -> None:
 @data_dir_option
 def revoke(tenant: str, backend: str, data_dir: str | None) -> None:
     """Revoke TENANT: its keys stop working; its stored logs are kept."""
-    ops = _open(backend, data_dir)
-    _run(ops, lambda: ops.revoke(tenant))
+    _run(backend, data_dir, lambda ops: ops.revoke(tenant))
     click.echo(f"revoked {tenant}", err=True)

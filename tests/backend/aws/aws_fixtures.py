@@ -17,8 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_sim import FakeContext, admin_event
+from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.dynamodb import DYNAMODB_ITEM_LIMIT, item_size
 from logpipe_backend.core.envelope import sqs_safe
+from logpipe_backend.handlers import admin, ingest, worker
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -104,6 +107,22 @@ class Aws:
         }
 
 
+def create_logs_table(dynamodb: Any) -> None:
+    """The logs table as Terraform makes it: partition key tenant_id, sort key log_id."""
+    dynamodb.create_table(
+        TableName="logs",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "tenant_id", "KeyType": "HASH"},
+            {"AttributeName": "log_id", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "tenant_id", "AttributeType": "S"},
+            {"AttributeName": "log_id", "AttributeType": "S"},
+        ],
+    )
+
+
 def create_resources(sqs: Any, dynamodb: Any, *, visibility_timeout: int = 30) -> tuple[str, str]:
     dlq_url = sqs.create_queue(QueueName="ingest-dlq", Attributes={"MaximumMessageSize": "1048576"})[
         "QueueUrl"
@@ -119,18 +138,7 @@ def create_resources(sqs: Any, dynamodb: Any, *, visibility_timeout: int = 30) -
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}),
         },
     )["QueueUrl"]
-    dynamodb.create_table(
-        TableName="logs",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "tenant_id", "KeyType": "HASH"},
-            {"AttributeName": "log_id", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "tenant_id", "AttributeType": "S"},
-            {"AttributeName": "log_id", "AttributeType": "S"},
-        ],
-    )
+    create_logs_table(dynamodb)
     for name in ("tenants", "idempotency"):
         dynamodb.create_table(
             TableName=name,
@@ -163,3 +171,26 @@ def aws_fixture() -> Iterator[Aws]:
         # Spy only after set-up, so the log holds what the code under test did.
         yield Aws(spy(sqs, log), spy(dynamodb, log), log, queue_url, dlq_url)
         assert not log.violations, log.violations
+
+
+@pytest.fixture(name="lambdas")
+def lambdas_fixture(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """The three Lambda entry points, cold-started on moto with Terraform's settings (admin: IAM auth)."""
+    for name, value in aws.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LOGPIPE_ADMIN_AUTH", "iam")
+    monkeypatch.delenv("LOGPIPE_STRICT_ISOLATION", raising=False)
+    aws_wiring.set_client("sqs", aws.sqs)
+    aws_wiring.set_client("dynamodb", aws.dynamodb)
+    for module in (ingest, worker, admin):  # a cold start for each test
+        monkeypatch.setattr(module, "_deps", None)
+    yield aws
+    aws_wiring.reset_clients()
+
+
+def query(params: dict[str, str]) -> dict[str, Any]:
+    """``GET /admin/logs`` through the admin Lambda entry point: the body of its 200 response."""
+    response = admin.handler(admin_event(params), FakeContext())
+    assert response["statusCode"] == 200, response
+    body: dict[str, Any] = json.loads(response["body"])
+    return body

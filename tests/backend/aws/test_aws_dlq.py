@@ -80,14 +80,19 @@ def caplog_format(record: logging.LogRecord) -> str:
     return text
 
 
-def _dlq_bodies(aws: Aws) -> list[str]:
+def _bodies(aws: Aws, queue_url: str) -> list[str]:
+    """Every body in a queue (received with a lease, so each is seen once)."""
     bodies: list[str] = []
     for _ in range(20):
-        got = aws.sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+        got = aws.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
         if not got.get("Messages"):
             break
         bodies += [m["Body"] for m in got["Messages"]]
     return bodies
+
+
+def _dlq_bodies(aws: Aws) -> list[str]:
+    return _bodies(aws, aws.dlq_url)
 
 
 @pytest.fixture
@@ -211,14 +216,8 @@ class PartlyFailing:
 
 
 def _everywhere(aws: Aws) -> list[str]:
-    """Every body in the DLQ and the source queue (received with a lease, so each is seen once)."""
-    found = _dlq_bodies(aws)
-    for _ in range(20):
-        got = aws.sqs.receive_message(QueueUrl=aws.queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30)
-        if not got.get("Messages"):
-            break
-        found += [m["Body"] for m in got["Messages"]]
-    return found
+    """Every body in the DLQ and the source queue."""
+    return _bodies(aws, aws.dlq_url) + _bodies(aws, aws.queue_url)
 
 
 def test_a_failed_send_leaves_the_message_in_the_dlq(aws: Aws, dead: tuple[list[str], list[str]]) -> None:

@@ -9,42 +9,24 @@ clients injected.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from typing import Any
 
-import pytest
-from aws_fixtures import Aws, aws_fixture, fake_credentials_fixture  # noqa: F401  (fixtures)
+from aws_fixtures import (  # noqa: F401  (fixtures)
+    Aws,
+    aws_fixture,
+    fake_credentials_fixture,
+    lambdas_fixture,
+    query,
+)
 from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.core.envelope import expand, pack
 from logpipe_backend.handlers import admin, ingest, worker
 
 
-@pytest.fixture
-def lambdas(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
-    for name, value in aws.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("LOGPIPE_ADMIN_AUTH", "iam")
-    aws_wiring.set_client("sqs", aws.sqs)
-    aws_wiring.set_client("dynamodb", aws.dynamodb)
-    for module in (ingest, worker, admin):  # a cold start for each test
-        monkeypatch.setattr(module, "_deps", None)
-    yield aws
-    aws_wiring.reset_clients()
-
-
 def _keys(aws: Aws) -> tuple[str, str]:
     store = DynamoKeyStore(aws.dynamodb, aws.tenants_table)
     return store.create_tenant("acme"), store.create_tenant("globex")
-
-
-def _query(params: dict[str, str]) -> dict[str, Any]:
-    response = admin.handler(admin_event(params), FakeContext())
-    assert response["statusCode"] == 200, response
-    body: dict[str, Any] = json.loads(response["body"])
-    return body
 
 
 def _esm(aws: Aws) -> EventSourceMapping:
@@ -84,7 +66,7 @@ def test_ingest_queue_worker_store_admin_per_tenant(lambdas: Aws) -> None:
         depth["ApproximateNumberOfMessages"] == "0" and depth["ApproximateNumberOfMessagesNotVisible"] == "0"
     )
 
-    acme_items = _query({"tenant": "acme", "limit": "1000"})["items"]
+    acme_items = query({"tenant": "acme", "limit": "1000"})["items"]
     assert len(acme_items) == 31 and {r["tenant_id"] for r in acme_items} == {"acme"}
     hello = next(r for r in acme_items if r.get("client_log_id") == "123")
     assert hello["message"] == "hello" and hello["log_id"] == json.loads(seed["body"])["log_ids"][0]
@@ -93,14 +75,14 @@ def test_ingest_queue_worker_store_admin_per_tenant(lambdas: Aws) -> None:
     assert all("@example.com" not in r["message"] and "hunter2" not in json.dumps(r) for r in errors)
     assert all(r["redactions"] >= 2 for r in errors)
 
-    globex_items = _query({"tenant": "globex"})["items"]
+    globex_items = query({"tenant": "globex"})["items"]
     assert [r["level"] for r in globex_items] == ["warn"]
     assert "abc123" not in globex_items[0]["message"]
-    assert _query({"tenant": "initech"})["items"] == []
+    assert query({"tenant": "initech"})["items"] == []
 
     # Filters and paging through the real handler and the cursor it encodes.
-    page = _query({"tenant": "acme", "limit": "20", "order": "asc"})
-    rest = _query({"tenant": "acme", "limit": "20", "order": "asc", "cursor": page["next_cursor"]})
+    page = query({"tenant": "acme", "limit": "20", "order": "asc"})
+    rest = query({"tenant": "acme", "limit": "20", "order": "asc", "cursor": page["next_cursor"]})
     assert len(page["items"]) == 20 and len(rest["items"]) == 11 and rest["next_cursor"] is None
     assert {r["log_id"] for r in page["items"]}.isdisjoint(r["log_id"] for r in rest["items"])
 
@@ -120,10 +102,8 @@ def test_a_large_request_travels_compressed_and_is_stored(lambdas: Aws) -> None:
 
     esm = _esm(aws)
     esm.drain(FakeContext(60_000))
-    items = _query({"tenant": "acme", "limit": "1000", "order": "asc"})["items"]
-    items += _query({"tenant": "acme", "limit": "1000", "order": "asc", "after": items[-1]["log_id"]})[
-        "items"
-    ]
+    items = query({"tenant": "acme", "limit": "1000", "order": "asc"})["items"]
+    items += query({"tenant": "acme", "limit": "1000", "order": "asc", "after": items[-1]["log_id"]})["items"]
     assert [r["log_id"] for r in items] == json.loads(response["body"])["log_ids"]
     assert items[7]["message"] == "login by [REDACTED:email]" and items[7]["redactions"] == 1
     assert items[1999]["message"] == batch[1999]["message"]
@@ -156,7 +136,7 @@ def test_a_retried_request_with_an_idempotency_key_is_stored_once(lambdas: Aws) 
     )
     assert reused["statusCode"] == 422
     _esm(lambdas).drain(FakeContext(60_000))
-    assert len(_query({"tenant": "acme"})["items"]) == 5
+    assert len(query({"tenant": "acme"})["items"]) == 5
 
 
 def test_a_poison_message_reaches_the_dlq_after_5_receives_and_its_batch_is_stored(lambdas: Aws) -> None:
@@ -192,7 +172,7 @@ def test_a_poison_message_reaches_the_dlq_after_5_receives_and_its_batch_is_stor
     assert failures_seen == 5
     dlq = aws.sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in dlq] == [poison]
-    stored = _query({"tenant": "acme", "order": "asc"})["items"]
+    stored = query({"tenant": "acme", "order": "asc"})["items"]
     assert [r["message"] for r in stored] == ["good 0", "good 1", "good 2"]
 
 
@@ -207,9 +187,9 @@ def test_the_worker_stops_taking_messages_when_time_runs_short_and_nothing_is_lo
     context = FakeContext(60_000, 1_000)
     received, failed = esm.poll_once(context, visibility_timeout=0)
     assert received == 4 and len(failed) == 3
-    assert len(_query({"tenant": "acme"})["items"]) == 1
+    assert len(query({"tenant": "acme"})["items"]) == 1
     # The failed ones were not deleted: they come back and are stored by the next invocation.
     esm.drain(FakeContext(60_000))
-    messages = sorted(r["message"] for r in _query({"tenant": "acme"})["items"])
+    messages = sorted(r["message"] for r in query({"tenant": "acme"})["items"])
     assert messages == [f"request {i}" for i in range(4)]
     assert aws.sqs.receive_message(QueueUrl=aws.dlq_url).get("Messages") is None

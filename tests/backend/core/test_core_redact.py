@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from logpipe_backend.core.envelope import pack, unpack_with_text
+from logpipe_backend.core.ingest import serialize
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.redact import Redactor, is_secret_key
 
@@ -491,3 +493,91 @@ def test_property_records_never_raise_and_are_idempotent(message: str, attribute
 def test_property_mixed_secret_text_is_idempotent(text: str) -> None:
     out, _ = R.redact_text(text)
     assert R.redact_text(out) == (out, 0)
+
+
+# The whole-record pre-check the worker uses to skip redaction (and re-encoding) of most records.
+
+
+def _json(record: Record) -> str:
+    return serialize(record).decode("utf-8")
+
+
+def test_leaves_json_unchanged_for_a_record_without_secrets() -> None:
+    record = _record("GET /api/v1/users 200 in 12 ms", {"http": {"status": 200, "path": "/x"}, "n": [1, 2]})
+    # (_record's log id ends in 16 zeros, which looks like a card number to the cheap check.)
+    assert not R.leaves_json_unchanged(_json(record))
+    record["log_id"] = "01KAXR0S3VQ7W2M5Z8HJKN4TBE"
+    assert R.leaves_json_unchanged(_json(record))
+    assert R.redact(record) == record
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "mail bob@example.com",
+        "card 4111 1111 1111 1111",
+        "card 4111-1111-1111-1111",
+        "key AKIAIOSFODNN7EXAMPLE",
+        "Authorization: Bearer abcdefgh12345678",
+        "password=hunter2",
+        "PassWord: x",
+        "api-key=1",
+        "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig",
+        "\\u0040 is an escaped at",  # the JSON holds a \u escape: anything could hide behind one
+    ],
+)
+def test_leaves_json_unchanged_is_false_when_a_secret_may_be_there(message: str) -> None:
+    assert not R.leaves_json_unchanged(_json(_record(message)))
+
+
+def test_leaves_json_unchanged_looks_at_keys_and_nested_values() -> None:
+    assert not R.leaves_json_unchanged(_json(_record("x", {"db": {"Token": 12345}})))
+    assert not R.leaves_json_unchanged(_json(_record("x", {"a": ["b", {"c": "x@y.io"}]})))
+    # A character written as a \u escape in the JSON text is caught even when it decodes to a hint.
+    escaped = '{"message":"a\\u0040b.io"}'
+    assert json.loads(escaped)["message"] == "a@b.io"
+    assert not R.leaves_json_unchanged(escaped)
+
+
+def test_leaves_json_unchanged_is_false_with_custom_patterns() -> None:
+    custom = Redactor(["CUST-[0-9]{6}"])
+    assert not custom.leaves_json_unchanged(_json(_record("nothing here")))
+
+
+HINTY = st.lists(
+    st.sampled_from(
+        [
+            "token", "TOKEN", "tok", "en", "pass", "word", "Passwd", "secret", "api", "_", "-", "key",
+            "authorization", "cookie", "Bearer ", "eyJ", "AKIA", "ASIA", "@", "=", ": ", '"', "\\", "\n",
+            "4111", "1111", " ", "-", "5", "\u212a", "\u0130", "\ufffe", "\x01", "é", "[REDACTED:email]",
+        ]
+    )
+    | st.text(max_size=4),
+    max_size=12,
+).map("".join)  # fmt: skip
+HINTY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | HINTY,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(HINTY, children, max_size=3),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=1500, suppress_health_check=[HealthCheck.too_slow])
+@given(HINTY, st.dictionaries(HINTY, HINTY_JSON, max_size=4))
+def test_property_leaves_json_unchanged_only_when_redact_changes_nothing(
+    message: str, attributes: dict[str, Any]
+) -> None:
+    record = _record(message, attributes)
+    record["log_id"] = "01KAXR0S3VQ7W2M5Z8HJKN4TBE"  # no run of digits: the check can answer True
+    try:
+        text = _json(record)
+    except (ValueError, UnicodeEncodeError):
+        assume(False)  # a lone surrogate: not a record ingest can produce
+        return
+    if R.leaves_json_unchanged(text):
+        assert R.redact(record) == record
+    # The text the worker sees went through pack's escaping too: the same must hold of it.
+    [body] = pack("acme", [text.encode("utf-8")])
+    [stored] = unpack_with_text(body)[2]
+    if stored is not None and R.leaves_json_unchanged(stored):
+        assert R.redact(record) == record

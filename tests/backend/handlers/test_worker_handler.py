@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from handler_fakes import MemoryStore, load_event
 from logpipe_backend.core.redact import Redactor
@@ -91,4 +92,38 @@ def test_extra_redaction_patterns() -> None:
     store = MemoryStore()
     deps = WorkerDeps(store=store, redactor=Redactor([r"hel+o"]))
     worker.handle(load_event("sqs_batch.json"), deps)
+    assert any(r["message"] == "[REDACTED:custom]" for r in store.records.values())
+
+
+class DocsStore(MemoryStore):
+    """Also keeps the JSON texts the worker offers to store records as."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.docs: dict[str, str | None] = {}
+
+    def put_records(self, records: Any, docs: Any = None) -> None:
+        super().put_records(records, docs)
+        for i, r in enumerate(records):
+            self.docs[r["log_id"]] = None if docs is None else docs[i]
+
+
+def test_records_without_secrets_are_handed_over_with_the_json_they_arrived_in() -> None:
+    store = DocsStore()
+    event = load_event("sqs_batch.json")
+    assert worker.handle(event, WorkerDeps(store=store)) == {"batchItemFailures": []}
+    for r in store.records.values():
+        doc = store.docs[r["log_id"]]
+        if r["redactions"]:
+            assert doc is None  # changed by redaction: the store encodes the redacted record
+        elif doc is not None:
+            assert json.loads(doc) == r and doc in event["Records"][0]["body"] + event["Records"][1]["body"]
+    assert any(d is not None for d in store.docs.values())
+
+
+def test_with_extra_patterns_every_record_goes_through_redaction() -> None:
+    store = DocsStore()
+    deps = WorkerDeps(store=store, redactor=Redactor(["hel+o"]))
+    assert worker.handle(load_event("sqs_batch.json"), deps) == {"batchItemFailures": []}
+    assert all(d is None for d in store.docs.values())
     assert any(r["message"] == "[REDACTED:custom]" for r in store.records.values())

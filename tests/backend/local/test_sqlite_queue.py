@@ -137,3 +137,55 @@ def test_idempotency_claim(tmp_path: Path) -> None:
     assert other_tenant.first_seen_ms == 5_500  # keys are per tenant
     expired = store.claim("acme", "k1", "d2", 7_000)
     assert (expired.first_seen_ms, expired.body_digest) == (7_000, "d2")
+
+
+# The schema of earlier versions kept bodies and lease columns in one table named messages.
+_OLD_SCHEMA = """
+CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, message_id TEXT NOT NULL UNIQUE, body TEXT NOT NULL,
+    sent_ms INTEGER NOT NULL, visible_at_ms INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0,
+    first_receive_ms INTEGER, receipt_handle TEXT UNIQUE, last_error TEXT
+);
+CREATE INDEX messages_visible ON messages (visible_at_ms, seq);
+"""
+
+
+def test_a_queue_db_of_an_earlier_version_is_converted_keeping_its_messages(tmp_path: Path) -> None:
+    path = tmp_path / "queue.db"
+    conn = sqlite3.connect(path)
+    conn.executescript(_OLD_SCHEMA)
+    conn.execute(
+        "INSERT INTO messages (message_id, body, sent_ms, visible_at_ms, receive_count, last_error)"
+        " VALUES ('m1', 'first', 1, 0, 2, 'boom'), ('m2', 'second', 2, 0, 0, NULL)"
+    )
+    conn.commit()
+    conn.close()
+    queue = SqliteQueue(path, max_receives=5)
+    SqliteQueue(path)  # a second opener (another process) finds it converted already
+    assert queue.approximate_depth() == 2
+    got = queue.receive(10, 30)
+    assert [(m.message_id, m.body, m.receive_count) for m in got] == [("m1", "first", 3), ("m2", "second", 1)]
+    queue.send(["third"])
+    assert queue.delete(got[0].receipt_handle)
+    conn = sqlite3.connect(path)
+    kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'message%'").fetchall())
+    assert kinds["messages"] == "view" and kinds["message_state"] == kinds["message_bodies"] == "table"
+    assert conn.execute("SELECT message_id, body, last_error FROM messages ORDER BY seq").fetchall() == [
+        ("m2", "second", None),
+        (queue.receive(1, 30)[0].message_id, "third", None),
+    ]
+    conn.close()
+
+
+def test_a_lease_does_not_rewrite_the_body(queue: SqliteQueue, tmp_path: Path) -> None:
+    # Bodies live in a table of their own: leasing, extending and deleting touch small rows, and a delete
+    # leaves no body behind.
+    queue.send(["x" * 200_000, "y"])
+    got = queue.receive(2, 30)
+    assert [len(m.body) for m in got] == [200_000, 1]
+    assert queue.change_visibility(got[0].receipt_handle, 30)
+    assert queue.delete(got[0].receipt_handle) and not queue.delete(got[0].receipt_handle)
+    conn = sqlite3.connect(tmp_path / "queue.db")
+    assert conn.execute("SELECT count(*) FROM message_bodies").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM message_state").fetchone()[0] == 1
+    conn.close()

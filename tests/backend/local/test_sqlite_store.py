@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,17 @@ def test_selective_filter_stops_at_scan_budget(store: SqliteStore, monkeypatch: 
             break
         start = page.last_log_id
     assert [r["log_id"] for r in found] == [ids[0]]
+
+
+def test_a_record_given_with_its_json_is_stored_as_that_json(store: SqliteStore) -> None:
+    a, b = new_log_ids(2, T0)
+    first, second = rec("acme", a, "as sent", k=1), rec("acme", b, "encoded here")
+    # Spaced JSON: not what the store's encoder writes, so reading it back shows it was stored as given.
+    doc = json.dumps(first, ensure_ascii=False)
+    store.put_records([first, second], [doc, None])
+    raw = store._db.read(lambda c: c.execute("SELECT doc FROM records ORDER BY log_id").fetchall())
+    assert raw[0][0] is not None and raw[0][0] == doc  # written as it came, not encoded again
+    items = store.query(LogQuery(tenant_id="acme", order="asc")).items
+    assert items == [first, second]
+    with pytest.raises(ValueError):
+        store.put_records([first], [doc, None])  # one doc per record

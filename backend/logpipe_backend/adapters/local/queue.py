@@ -12,6 +12,13 @@ What SQS promises, kept here:
 - ``delete(receipt)`` removes a message; a stale receipt (the lease expired and someone else holds it now)
   deletes nothing, so only the current holder acknowledges.
 - ``depth`` counts every message not deleted (waiting or leased): 0 means everything accepted is stored.
+
+A message's lease state (``message_state``: a few small columns) and its body (``message_bodies``, ~1 MB)
+are rows of two tables: SQLite rewrites a whole row on UPDATE, so with the body beside them every lease
+and visibility change rewrote ~1 MB and held the write lock (which every ingest needs) ~3 ms per message;
+now it writes a few bytes. The view ``messages`` shows them joined, as one table did in earlier versions
+(``logpipe dlq``-style inspection and tests read it), and a queue.db of an earlier version is converted
+when it is first opened.
 """
 
 from __future__ import annotations
@@ -33,10 +40,9 @@ IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # CONTRACT §3: "within 24 h"
 _IDEMPOTENCY_PURGE_EVERY = 500  # claims between purges of expired ones
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS messages (
+CREATE TABLE IF NOT EXISTS message_state (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     message_id TEXT NOT NULL UNIQUE,
-    body TEXT NOT NULL,
     sent_ms INTEGER NOT NULL,
     visible_at_ms INTEGER NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
@@ -44,7 +50,11 @@ CREATE TABLE IF NOT EXISTS messages (
     receipt_handle TEXT UNIQUE,
     last_error TEXT
 );
-CREATE INDEX IF NOT EXISTS messages_visible ON messages (visible_at_ms, seq);
+CREATE INDEX IF NOT EXISTS message_state_visible ON message_state (visible_at_ms, seq);
+CREATE TABLE IF NOT EXISTS message_bodies (
+    seq INTEGER PRIMARY KEY,
+    body TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dlq (
     message_id TEXT PRIMARY KEY,
     body TEXT NOT NULL,
@@ -62,6 +72,37 @@ CREATE TABLE IF NOT EXISTS idempotency (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_age ON idempotency (first_seen_ms)
 """
+
+
+_MESSAGES_VIEW = """
+CREATE VIEW messages AS
+SELECT s.seq, s.message_id, b.body, s.sent_ms, s.visible_at_ms, s.receive_count, s.first_receive_ms,
+       s.receipt_handle, s.last_error
+FROM message_state AS s JOIN message_bodies AS b ON b.seq = s.seq
+"""
+_STATE_COLUMNS = (
+    "seq, message_id, sent_ms, visible_at_ms, receive_count, first_receive_ms, receipt_handle, last_error"
+)
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Convert the one-table ``messages`` of an earlier version, then (re)create the view of that name.
+
+    Runs in the schema's write transaction, so processes opening queue.db together convert it once."""
+    row = conn.execute("SELECT type FROM sqlite_master WHERE name = 'messages'").fetchone()
+    if row is not None and row[0] == "table":
+        conn.execute(f"INSERT INTO message_state ({_STATE_COLUMNS}) SELECT {_STATE_COLUMNS} FROM messages")
+        conn.execute("INSERT INTO message_bodies (seq, body) SELECT seq, body FROM messages")
+        conn.execute("DROP TABLE messages")  # its index goes with it
+        row = None
+    if row is None:
+        conn.execute(_MESSAGES_VIEW)
+
+
+def _open(path: Path) -> Database:
+    db = Database(path, _SCHEMA)
+    db.transaction(_upgrade)
+    return db
 
 
 def _now_ms() -> int:
@@ -95,7 +136,7 @@ class SqliteQueue:
         if max_receives < 1:
             raise ValueError("max_receives must be at least 1")
         self.max_receives = max_receives
-        self._db = Database(path, _SCHEMA)
+        self._db = _open(path)
 
     # -- producer (ports.Queue) ------------------------------------------------------------------------
 
@@ -104,9 +145,8 @@ class SqliteQueue:
         rows = [(str(uuid.uuid4()), body, now, now) for body in bodies]
 
         def insert(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT INTO messages (message_id, body, sent_ms, visible_at_ms) VALUES (?, ?, ?, ?)", rows
-            )
+            for message_id, body, sent_ms, visible_at_ms in rows:
+                _insert(conn, message_id, body, sent_ms, visible_at_ms)
 
         try:
             self._db.transaction(insert)
@@ -114,7 +154,9 @@ class SqliteQueue:
             raise QueueUnavailable(f"local queue unavailable: {exc}") from exc
 
     def approximate_depth(self) -> int:
-        return self._db.read(lambda conn: int(conn.execute("SELECT count(*) FROM messages").fetchone()[0]))
+        return self._db.read(
+            lambda conn: int(conn.execute("SELECT count(*) FROM message_state").fetchone()[0])
+        )
 
     # -- consumer (the local worker loop) --------------------------------------------------------------
 
@@ -127,7 +169,7 @@ class SqliteQueue:
             got: list[tuple[int, str, str, int, int, int]] = []
             # A few more rows than asked, so messages moved to the DLQ do not leave the batch short.
             rows = conn.execute(
-                "SELECT seq, message_id, sent_ms, receive_count, first_receive_ms FROM messages"
+                "SELECT seq, message_id, sent_ms, receive_count, first_receive_ms FROM message_state"
                 " WHERE visible_at_ms <= ? ORDER BY visible_at_ms, seq LIMIT ?",
                 (now, max_messages * 2),
             ).fetchall()
@@ -140,7 +182,7 @@ class SqliteQueue:
                 receipt = f"{message_id}:{secrets.token_urlsafe(12)}"
                 first = first_ms if first_ms is not None else now
                 conn.execute(
-                    "UPDATE messages SET receive_count = receive_count + 1, receipt_handle = ?,"
+                    "UPDATE message_state SET receive_count = receive_count + 1, receipt_handle = ?,"
                     " visible_at_ms = ?, first_receive_ms = ? WHERE seq = ?",
                     (receipt, lease_until, first, seq),
                 )
@@ -155,7 +197,7 @@ class SqliteQueue:
         # leased row cannot change or go away meanwhile: only our own delete removes it, or a DLQ move once
         # the lease has expired; a row that did go is simply not ours any more.
         seqs = [row[0] for row in leased]
-        sql = f"SELECT seq, body FROM messages WHERE seq IN ({','.join('?' * len(seqs))})"
+        sql = f"SELECT seq, body FROM message_bodies WHERE seq IN ({','.join('?' * len(seqs))})"
         bodies: dict[int, str] = dict(self._db.read(lambda conn: conn.execute(sql, seqs).fetchall()))
         return [
             ReceivedMessage(message_id, receipt, bodies[seq], count, sent_ms, first)
@@ -167,8 +209,13 @@ class SqliteQueue:
         """Acknowledge a message; False when the receipt is stale (the lease was lost)."""
 
         def remove(conn: sqlite3.Connection) -> bool:
-            cur = conn.execute("DELETE FROM messages WHERE receipt_handle = ?", (receipt_handle,))
-            return cur.rowcount > 0
+            row = conn.execute(
+                "DELETE FROM message_state WHERE receipt_handle = ? RETURNING seq", (receipt_handle,)
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM message_bodies WHERE seq = ?", (row[0],))
+            return True
 
         return self._db.transaction(remove)
 
@@ -178,7 +225,7 @@ class SqliteQueue:
 
         def update(conn: sqlite3.Connection) -> bool:
             cur = conn.execute(
-                "UPDATE messages SET visible_at_ms = ?, last_error = coalesce(?, last_error)"
+                "UPDATE message_state SET visible_at_ms = ?, last_error = coalesce(?, last_error)"
                 " WHERE receipt_handle = ?",
                 (visible_at, error, receipt_handle),
             )
@@ -190,7 +237,7 @@ class SqliteQueue:
         """(queue depth, DLQ depth) from one snapshot."""
 
         def count(conn: sqlite3.Connection) -> tuple[int, int]:
-            queued = int(conn.execute("SELECT count(*) FROM messages").fetchone()[0])
+            queued = int(conn.execute("SELECT count(*) FROM message_state").fetchone()[0])
             dead = int(conn.execute("SELECT count(*) FROM dlq").fetchone()[0])
             return queued, dead
 
@@ -222,10 +269,7 @@ class SqliteQueue:
                         "SELECT message_id, body, sent_ms FROM dlq WHERE message_id = ?", (mid,)
                     ).fetchall()
             for message_id, body, sent_ms in rows:
-                conn.execute(
-                    "INSERT INTO messages (message_id, body, sent_ms, visible_at_ms) VALUES (?, ?, ?, ?)",
-                    (message_id, body, sent_ms, now),
-                )
+                _insert(conn, message_id, body, sent_ms, now)
                 conn.execute("DELETE FROM dlq WHERE message_id = ?", (message_id,))
             return len(rows)
 
@@ -235,20 +279,29 @@ class SqliteQueue:
         self._db.close()
 
 
+def _insert(conn: sqlite3.Connection, message_id: str, body: str, sent_ms: int, visible_at_ms: int) -> None:
+    cur = conn.execute(
+        "INSERT INTO message_state (message_id, sent_ms, visible_at_ms) VALUES (?, ?, ?)",
+        (message_id, sent_ms, visible_at_ms),
+    )
+    conn.execute("INSERT INTO message_bodies (seq, body) VALUES (?, ?)", (cur.lastrowid, body))
+
+
 def _move_to_dlq(conn: sqlite3.Connection, seq: int, now: int) -> None:
     conn.execute(
         "INSERT OR REPLACE INTO dlq (message_id, body, sent_ms, moved_ms, receive_count, last_error)"
         " SELECT message_id, body, sent_ms, ?, receive_count, last_error FROM messages WHERE seq = ?",
         (now, seq),
     )
-    conn.execute("DELETE FROM messages WHERE seq = ?", (seq,))
+    conn.execute("DELETE FROM message_state WHERE seq = ?", (seq,))
+    conn.execute("DELETE FROM message_bodies WHERE seq = ?", (seq,))
 
 
 class SqliteIdempotencyStore:
     """Implements ``ports.IdempotencyStore`` in ``queue.db``: (tenant, key) → first acceptance, 24 h."""
 
     def __init__(self, path: Path, *, ttl_ms: int = IDEMPOTENCY_TTL_MS) -> None:
-        self._db = Database(path, _SCHEMA)
+        self._db = _open(path)
         self._ttl_ms = ttl_ms
         self._claims = 0
 
