@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from click.testing import CliRunner
 from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_cli.main import cli
@@ -128,3 +129,27 @@ def test_dlq_list_on_aws_shows_the_last_error_from_the_worker_log_group(aws: dic
     # Without the log group, SQS alone knows no error.
     code, out, err = run("dlq", "list", "--output", "json")
     assert code == 0 and json.loads(out)["last_error"] is None, err
+
+
+def test_dlq_redrive_server_side_starts_sqs_move_task(aws: dict[str, Any]) -> None:
+    sqs = aws["sqs"]
+    attrs = sqs.get_queue_attributes(QueueUrl=aws["queue_url"], AttributeNames=["QueueArn", "RedrivePolicy"])
+    dlq_arn = json.loads(attrs["Attributes"]["RedrivePolicy"])["deadLetterTargetArn"]
+    code, _, err = run("dlq", "redrive", "--server-side", "some-id")
+    assert code == 2 and "--server-side" in err
+    # moto has no StartMessageMoveTask: the CLI's client answers through a Stubber, in the order the
+    # command makes its calls (find the DLQ, then start the task).
+    aws_wiring.set_client("sqs", sqs)
+    stubber = Stubber(sqs)
+    stubber.add_response("get_queue_attributes", {"Attributes": attrs["Attributes"]})
+    stubber.add_response("get_queue_url", {"QueueUrl": aws["dlq_url"]})
+    stubber.add_response("get_queue_attributes", {"Attributes": attrs["Attributes"]})
+    stubber.add_response(
+        "start_message_move_task",
+        {"TaskHandle": "task-7"},
+        {"SourceArn": dlq_arn, "DestinationArn": attrs["Attributes"]["QueueArn"]},
+    )
+    with stubber:
+        code, _, err = run("dlq", "redrive", "--server-side")
+    assert code == 0 and "task-7" in err, err
+    stubber.assert_no_pending_responses()

@@ -50,7 +50,3 @@ def unsupported_media_type(code: str, message: str) -> ApiError:
 
 def too_many_requests(code: str, message: str, retry_after: int) -> ApiError:
     return ApiError(429, code, message, retry_after=retry_after)
-
-
-def service_unavailable(code: str, message: str, retry_after: int = 1) -> ApiError:
-    return ApiError(503, code, message, retry_after=retry_after)

@@ -73,8 +73,3 @@ def log_id_time_ms(log_id: str) -> int:
     for char in log_id[:10]:
         value = (value << 5) | _CROCKFORD_VALUE[char]
     return value
-
-
-def min_log_id_for_time(ms: int) -> str:
-    """The smallest log id with time part ``ms``: every id made at or after ``ms`` sorts >= it."""
-    return _encode_time(ms) + "0" * 16

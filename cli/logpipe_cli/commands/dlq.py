@@ -119,6 +119,10 @@ class _AwsDlq:
         moved: int = result.moved
         return moved
 
+    def start_move_task(self) -> str:
+        handle: str = self._dlq.start_move_task(self._sqs, self._queue_url)
+        return handle
+
     def close(self) -> None:
         pass
 
@@ -172,9 +176,23 @@ def list_(backend: str, data_dir: str | None, limit: int, output: str, worker_lo
 @click.argument("message_ids", nargs=-1)
 @backend_option
 @data_dir_option
-def redrive(message_ids: tuple[str, ...], backend: str, data_dir: str | None) -> None:
+@click.option(
+    "--server-side",
+    is_flag=True,
+    help="aws: start SQS's own message move task (every message, moved by SQS; returns at once).",
+)
+def redrive(message_ids: tuple[str, ...], backend: str, data_dir: str | None, server_side: bool) -> None:
     """Move dead letters (all, or the MESSAGE_IDS given) back to the queue."""
+    if server_side and (backend != "aws" or message_ids):
+        raise click.UsageError("--server-side moves every message of the SQS DLQ: use --backend aws, no ids")
     ops = _open(backend, data_dir)
+    if server_side and isinstance(ops, _AwsDlq):
+        try:
+            handle = ops.start_move_task()
+        except Exception as exc:
+            fail(f"{type(exc).__name__}: {exc}")
+        click.echo(f"started SQS message move task {handle}", err=True)
+        return
     try:
         moved = ops.redrive(list(message_ids) or None)
     except Exception as exc:
