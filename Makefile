@@ -7,7 +7,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all venv test pytest check demo package checkov clean
+.PHONY: all venv test pytest check demo package checkov clean bench-throughput bench-latency bench-cost bench-send-memory canary
 
 all: test
 
@@ -48,6 +48,23 @@ checkov: $(CHECKOV_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
+
+# Benchmarks (outside CI; `make test` runs each on a small N). Extra flags: make bench-throughput ARGS="--records 200000"
+bench-throughput: $(STAMP)
+	$(BIN)/python bench/throughput.py $(ARGS)
+
+bench-latency: $(STAMP)
+	$(BIN)/python bench/latency.py $(ARGS)
+
+bench-cost: $(STAMP)
+	$(BIN)/python bench/cost.py $(ARGS)
+
+bench-send-memory: $(STAMP)
+	$(BIN)/python bench/send_memory.py $(ARGS)
+
+# The canary soak: make canary ARGS="--minutes 10"
+canary: $(STAMP)
+	$(BIN)/python bench/canary.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) build dist .pytest_cache .mypy_cache .ruff_cache

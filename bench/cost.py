@@ -18,9 +18,10 @@ This design: the records go through the SDK's own batching and gzip (``logpipe._
 5,000 records or 1 MiB a request), each batch becomes the API Gateway event of one request, the real ingest
 handler (``handlers.ingest.handle``) with the real adapters (``SqsQueue``, ``DynamoKeyStore``,
 ``DynamoIdempotencyStore``) queues it (``SqsQueue`` sends a body over one 64 KB billed chunk in the
-compressed v2 envelope, ~5x smaller, so the chunks counted are what SQS would bill), and the event source mapping is played as Lambda plays it: receive up
-to ``worker_batch_size`` messages (Terraform: 10), invoke the real worker handler (``DynamoStore``:
-``BatchWriteItem`` of 25), ``DeleteMessageBatch`` what it did not report as failed.
+compressed v2 envelope, ~5x smaller, so the chunks counted are what SQS would bill), and the event source
+mapping is played as Lambda plays it: receive up to ``worker_batch_size`` messages (Terraform: 10), invoke
+the real worker handler (``DynamoStore``: ``BatchWriteItem`` of 25), ``DeleteMessageBatch`` what it did
+not report as failed.
 
 The original design, on the same records and counted the same way: one ``SendMessage`` per log and one
 ``PutItem`` per log (the same HTTP requests, key lookups and idempotency claims in front; the same event
