@@ -14,7 +14,6 @@ import json
 import math
 import os
 import random
-import selectors
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+from logpipe_backend.adapters.local.launcher import ServeProcess, isolated_env
 
 REPO = Path(__file__).resolve().parents[1]
 TENANT = "bench"
@@ -133,13 +132,6 @@ def machine() -> dict[str, Any]:
 # --- a logpipe serve of the benchmark's own -----------------------------------------------------------
 
 
-def _logpipe() -> list[str]:
-    script = Path(sys.executable).parent / "logpipe"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from logpipe_cli.main import main; sys.exit(main())"]
-
-
 @dataclass
 class Stack:
     """``logpipe serve`` on a free port and a temporary data dir; a context manager."""
@@ -148,85 +140,43 @@ class Stack:
     env: dict[str, str] = field(default_factory=dict)
     url: str = ""
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="logpipe-bench-")))
-    process: subprocess.Popen[bytes] | None = None
     admin_token: str = "lpadm_bench_" + os.urandom(16).hex()
+    _serve: ServeProcess | None = field(default=None, repr=False)
 
     @property
     def data_dir(self) -> Path:
         return self.workdir / "data"
 
+    @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        return self._serve.process if self._serve is not None else None
+
     def __enter__(self) -> Stack:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOGPIPE_", "AWS_"))}
-        env.update(
-            {
-                # serve writes a `local` profile into the config dir: never into the user's real one.
-                "XDG_CONFIG_HOME": str(self.workdir / "config"),
-                "XDG_DATA_HOME": str(self.workdir / "xdg-data"),
-                "LOGPIPE_ADMIN_TOKEN": self.admin_token,
-                "PYTHONUNBUFFERED": "1",
-            }
+        self._serve = ServeProcess(
+            self.data_dir,
+            workers=self.workers,
+            env=isolated_env(self.workdir, {"LOGPIPE_ADMIN_TOKEN": self.admin_token, **self.env}),
+            cwd=REPO,
+            log_path=self.workdir / "serve.log",
+            start_timeout=START_TIMEOUT_S,
         )
-        env.update(self.env)
-        cmd = [
-            *_logpipe(), "serve", "--port", "0", "--data-dir", str(self.data_dir),
-            "--workers", str(self.workers),
-        ]  # fmt: skip
-        log = (self.workdir / "serve.log").open("ab")
-        self.process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=REPO, start_new_session=True
-        )
-        log.close()
         try:
-            line = self._first_line()
-            self.url = line.split(" on ", 1)[1].split(" ", 1)[0]
-            self._wait_healthy()
+            self.url = self._serve.start().url
         except BaseException:
             self.__exit__()
             raise
         return self
 
-    def _first_line(self) -> str:
-        assert self.process is not None and self.process.stdout is not None
-        sel = selectors.DefaultSelector()
-        sel.register(self.process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        buf = b""
-        while b"\n" not in buf:
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError(f"logpipe serve did not start:\n{self.log_tail()}")
-            if sel.select(timeout=0.2):
-                chunk = os.read(self.process.stdout.fileno(), 4096)
-                if not chunk:
-                    raise RuntimeError(f"logpipe serve closed stdout:\n{self.log_tail()}")
-                buf += chunk
-        sel.close()
-        return buf.split(b"\n", 1)[0].decode()
-
-    def _wait_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
-                    return
-            time.sleep(0.05)
-        raise RuntimeError(f"/healthz never answered:\n{self.log_tail()}")
-
     def log_tail(self) -> str:
-        path = self.workdir / "serve.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        return self._serve.log_tail(4000) if self._serve is not None else ""
 
     def create_tenant(self, tenant: str = TENANT) -> str:
-        from logpipe_backend.adapters.local.keystore import SqliteKeyStore
-
-        keys = SqliteKeyStore(self.data_dir / "tenants.db")
-        try:
-            return keys.create_tenant(tenant)
-        finally:
-            keys.close()
+        assert self._serve is not None, "not started"
+        return self._serve.create_tenant(tenant)
 
     def health(self) -> dict[str, Any]:
-        body: dict[str, Any] = httpx.get(f"{self.url}/healthz", timeout=10).json()
-        return body
+        assert self._serve is not None, "not started"
+        return self._serve.health(timeout=10)
 
     def stored(self, tenant: str = TENANT) -> int:
         """Records in the store for ``tenant`` (a read of logs.db, as the admin API reads it)."""
@@ -273,21 +223,11 @@ class Stack:
         return out
 
     def __exit__(self, *exc: object) -> None:
-        if self.process is not None:
-            if self.process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=40)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait(timeout=10)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)  # no worker may outlive the benchmark
-            if self.process.stdout is not None:
-                self.process.stdout.close()
-            self.process = None
+        if self._serve is not None:
+            # SIGTERM to the server and its workers at once; one that hangs is killed: no worker may
+            # outlive the benchmark.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._serve.stop(signal.SIGTERM, timeout=40, group=True)
         if not os.environ.get("LOGPIPE_BENCH_KEEP"):
             import shutil
 

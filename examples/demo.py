@@ -17,7 +17,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from logpipe_backend.adapters.local.launcher import ServeError, ServeProcess, logpipe_command
 
 HERE = Path(__file__).resolve().parent
 LOGS = HERE / "logs"
@@ -52,46 +52,20 @@ class DemoError(Exception):
     pass
 
 
-def logpipe() -> list[str]:
-    script = Path(sys.executable).parent / "logpipe"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-c", "import sys; from logpipe_cli.main import main; sys.exit(main())"]
-
-
 def step(text: str) -> None:
     print(f"\n== {text}", flush=True)
 
 
-def start_stack(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [*logpipe(), "serve", "--port", "0", "--data-dir", str(data_dir), "--workers", "2"],
-        stdout=subprocess.PIPE,
-        env=env,
-        start_new_session=True,  # our own process group: Ctrl-C of the demo does not hit it twice
-    )
-    assert proc.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    buf = b""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while b"\n" not in buf:
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise DemoError("logpipe serve did not start")
-        if sel.select(timeout=0.2):
-            buf += os.read(proc.stdout.fileno(), 4096)
-    line = buf.split(b"\n", 1)[0].decode()
-    print(line, flush=True)
-    url = line.split(" on ", 1)[1].split(" ", 1)[0]
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise DemoError("/healthz never answered")
-        time.sleep(0.1)
+def start_stack(data_dir: Path, env: dict[str, str]) -> ServeProcess:
+    # `logpipe serve --port 0 --data-dir … --workers 2` in its own process group (a Ctrl-C of the demo
+    # does not hit it twice); start() returns once it prints its URL and /healthz answers.
+    stack = ServeProcess(data_dir, port=0, workers=2, env=env, start_timeout=START_TIMEOUT_S)
+    try:
+        stack.start()
+    except ServeError as exc:
+        raise DemoError(str(exc)) from None
+    print(stack.banner, flush=True)  # "logpipe serving on http://127.0.0.1:PORT (data: …, workers: 2)"
+    return stack
 
 
 def send_examples(url: str, key: str) -> int:
@@ -149,11 +123,12 @@ def run(workdir: Path) -> int:
     env["XDG_CONFIG_HOME"] = str(workdir / "config")  # serve writes its `local` profile here, not in ~
 
     step("1. start the local stack: logpipe serve")
-    proc, url = start_stack(data_dir, env)
+    stack = start_stack(data_dir, env)
+    url = stack.url
     try:
         step(f"2. create tenant {TENANT!r}: logpipe tenants create {TENANT}")
         out = subprocess.run(
-            [*logpipe(), "tenants", "create", TENANT, "--data-dir", str(data_dir)],
+            [*logpipe_command(), "tenants", "create", TENANT, "--data-dir", str(data_dir)],
             capture_output=True,
             text=True,
             env=env,
@@ -195,11 +170,9 @@ def run(workdir: Path) -> int:
         print(f"  {len(records)} records stored, {redacted} secrets redacted, none leaked")
     finally:
         step("5. stop the stack (SIGTERM: finish in-flight work, exit 0)")
-        proc.send_signal(signal.SIGTERM)
         try:
-            code = proc.wait(timeout=60)
+            code = stack.stop(signal.SIGTERM, timeout=60)  # killed if it does not stop in time
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
             raise DemoError("the stack did not stop in time") from None
         print(f"  logpipe serve exited with {code}")
     if code != 0:

@@ -6,16 +6,14 @@ import json
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import logpipe
 import pytest
 
@@ -178,87 +176,9 @@ def test_tail_follow_sees_out_of_order_storage_exactly_once(server_factory: Call
     assert reordered, "storage was never out of order; the test proved nothing"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class FixedPortServer:
-    """``logpipe serve`` on a fixed port, so a client sees a restart at the same address."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.admin_token = "lpadm_" + "t" * 43
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LOGPIPE_")}
-        env.update({"XDG_CONFIG_HOME": str(self.workdir / "cfg"), "LOGPIPE_ADMIN_TOKEN": self.admin_token})
-        log = open(self.workdir / "serve.log", "ab")  # noqa: SIM115 - owned by the child
-        self.proc = subprocess.Popen(
-            [
-                LOGPIPE,
-                "serve",
-                "--port",
-                str(self.port),
-                "--data-dir",
-                str(self.workdir / "data"),
-                "--workers",
-                "1",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            start_new_session=True,
-        )
-        log.close()
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-        raise RuntimeError((self.workdir / "serve.log").read_text())
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
-            self.proc = None
-
-    def create_tenant(self, tenant: str) -> str:
-        out = subprocess.run(
-            [LOGPIPE, "tenants", "create", tenant, "--data-dir", str(self.workdir / "data")],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={k: v for k, v in os.environ.items() if not k.startswith("LOGPIPE_")},
-        )
-        assert out.returncode == 0, out.stderr
-        return out.stdout.strip()
-
-
-@pytest.fixture
-def fixed_port_server(tmp_path: Path) -> Iterator[FixedPortServer]:
-    server = FixedPortServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def test_tail_follow_survives_a_server_restart(fixed_port_server: FixedPortServer) -> None:
-    server = fixed_port_server
+def test_tail_follow_survives_a_server_restart(server_factory: Callable[..., Any]) -> None:
+    server = server_factory(workers=1, visibility_timeout=30.0)
+    server.port = int(server.url.rsplit(":", 1)[1])  # restart on the same port: tail keeps its endpoint
     key = server.create_tenant("restart")
     client = logpipe.Client(server.url, key, tenant="restart")
     before = client.send([f"before {i}" for i in range(5)])
