@@ -55,3 +55,16 @@ def loads_with(fallback: Callable[[str], Any]) -> Callable[[str], Any]:
             return fallback(text)
 
     return loads
+
+
+def loads_each(texts: list[str]) -> list[Any] | None:
+    """orjson's value of every text, or None when orjson is missing or refuses one of them (the caller
+    then takes its ``json`` path for all). Callers must not pass texts for which :func:`may_hold_big_int`
+    is true."""
+    if orjson is None:
+        return None
+    loads = orjson.loads
+    try:
+        return [loads(text) for text in texts]
+    except orjson.JSONDecodeError:
+        return None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe_backend.core import json_records, jsonfast
+from logpipe_backend.core import envelope, json_records, jsonfast
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.json_records import parse_json, parse_ndjson
 from logpipe_backend.core.limits import Limits
@@ -164,3 +164,89 @@ def test_random_records_parse_alike(records: list[dict[str, Any]], ascii_only: b
 def test_random_near_json_texts_parse_alike(text: str) -> None:
     for parse in (parse_json, parse_ndjson):
         _same(*_both(parse, text))
+
+
+# --- the worker's envelope split (core/envelope.py _split_packed) ---------------------------------------
+
+RECORD = {
+    "tenant_id": "acme",
+    "log_id": "01KAZ479SV65DH4C98VGTRN853",
+    "timestamp": "2026-11-26T03:44:56.123Z",
+    "received_at": "2026-11-26T03:44:56.123Z",
+    "level": "info",
+    "message": "hi",
+    "attributes": {},
+    "source": "json",
+    "redactions": 0,
+}
+
+
+def _record(**attributes: Any) -> bytes:
+    return json.dumps(
+        {**RECORD, "attributes": attributes}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def _unpacked_both_ways(body: str) -> tuple[Any, Any]:
+    def outcome() -> Any:
+        try:
+            return ("ok", envelope.unpack_with_text(body))
+        except ValueError as exc:
+            return ("error", str(exc))
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jsonfast, "orjson", None)
+        slow = outcome()
+    return fast, slow
+
+
+HEAD = '{"v":1,"tenant_id":"acme","records":['
+BODIES = [
+    envelope.pack("acme", [_record()])[0],
+    envelope.pack("acme", [_record(), _record(a=1), _record(b=[1, {"c": 2.5}])])[0],
+    # The separator's text inside a record: a nested object whose first key is tenant_id.
+    envelope.pack("acme", [_record(x=[1, {"tenant_id": "acme"}]), _record(y={"tenant_id": 1})])[0],
+    envelope.pack("acme", [_record(big=int(BIG)), _record(n=-(10**30))])[0],
+    envelope.pack("acme", [_record(s='\U0001f600 é ,{"tenant_id":')])[0],
+    envelope.compress(envelope.pack("acme", [_record(), _record(a=1)])[0]),
+    HEAD + "]}",
+    HEAD + _record().decode() + " ]}",
+    HEAD + _record().decode() + " ," + _record().decode() + "]}",
+    HEAD + _record().decode()[:-1] + " }]}",
+    HEAD + _record().decode().replace('"hi"', '"\\ud800"') + "]}",
+    HEAD + _record().decode().replace('"hi"', "NaN") + "]}",
+    HEAD + _record().decode().replace('"attributes":{}', '"attributes":{"f":1e400}') + "]}",
+    HEAD + _record().decode() + "," + _record().decode()[:-1] + "]}",
+    HEAD + _record().decode() + ',{"log_id":"x","tenant_id":"acme"}]}',
+    HEAD + '{"tenant_id":"acme"}]}',
+    HEAD + '{"tenant_id":"other","log_id":"x","timestamp":"t","received_at":"t","level":"info",'
+    '"message":"m","attributes":{}}]}',
+    HEAD + _record().decode() + "]} ",
+    '{"v":1,"tenant_id":"acme","records":[' + _record().decode() + "]}",
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_envelope_split_gives_what_the_scan_gives(body: str) -> None:
+    fast, slow = _unpacked_both_ways(body)
+    assert fast == slow
+    assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["tenant_id", "a", "b"]) | st.text(), JSON_VALUES), max_size=6)
+)
+def test_random_envelopes_unpack_alike(attributes: list[dict[str, Any]]) -> None:
+    body = envelope.pack("acme", [_record(**a) for a in attributes])[0] if attributes else HEAD + "]}"
+    fast, slow = _unpacked_both_ways(body)
+    assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+
+
+@needs_orjson
+def test_the_split_is_taken_when_it_can_be_sure_and_left_when_not() -> None:
+    assert envelope._split_packed(BODIES[1]) == envelope._scan_packed(BODIES[1])
+    assert envelope._split_packed(BODIES[1]) is not None
+    assert envelope._split_packed(BODIES[2]) is None  # split inside a record: a piece is not one object
+    assert envelope._split_packed(BODIES[3]) is None  # big integers: json reads them exactly
