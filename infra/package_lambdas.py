@@ -4,7 +4,9 @@
 Each zip holds the ``logpipe_backend`` modules its handler can import, found by reading the imports of the
 source (``ast``, nothing is executed), and nothing else: no tests, no CLI, no SDK, no ``__pycache__``, and
 no third-party code (boto3/botocore come with the Lambda Python runtime; any other third-party import
-reachable from a handler is an error, since it would fail on Lambda).
+reachable from a handler is an error, since it would fail on Lambda — unless it is optional: inside the
+``try:`` of a ``try``/``except ImportError`` (or ``ModuleNotFoundError``), whose handler runs on Lambda
+instead, as ``core/jsonfast.py`` does for orjson).
 
 What "can import" means: every ``import`` of the package, at module level or inside a function (the
 handlers build their dependencies lazily), except those under ``if TYPE_CHECKING:``. Subpackages listed
@@ -82,6 +84,19 @@ def _resolve_from(module: str, is_package: bool, node: ast.ImportFrom) -> str:
     return ".".join([*base, node.module] if node.module else base)
 
 
+_IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
+
+
+def _guards_import(node: ast.Try) -> bool:
+    """Whether a ``try`` statement has a handler for ImportError (so an import in its body is optional)."""
+    for handler in node.handlers:
+        caught = handler.type
+        names = caught.elts if isinstance(caught, ast.Tuple) else [caught] if caught is not None else []
+        if any(isinstance(name, ast.Name) and name.id in _IMPORT_ERRORS for name in names):
+            return True
+    return False
+
+
 def read_imports(src: Path, module: str) -> ModuleImports:
     path = module_path(src, module)
     if path is None:
@@ -90,37 +105,44 @@ def read_imports(src: Path, module: str) -> ModuleImports:
     is_package = path.name == "__init__.py"
     found = ModuleImports()
 
-    def add(name: str, lazy: bool) -> None:
+    def add(name: str, lazy: bool, optional: bool) -> None:
         top = name.split(".")[0]
         if top == PACKAGE:
             (found.lazy if lazy else found.module_level).add(name)
-        elif top and top not in sys.stdlib_module_names and top != "__future__":
+        elif top and top not in sys.stdlib_module_names and top != "__future__" and not optional:
             found.third_party.add(top)
 
-    def visit(node: ast.AST, lazy: bool) -> None:
+    def visit(node: ast.AST, lazy: bool, optional: bool) -> None:
         for child in ast.iter_child_nodes(node):
-            visit_stmt(child, lazy)
+            visit_stmt(child, lazy, optional)
 
-    def visit_stmt(child: ast.AST, lazy: bool) -> None:
+    def visit_stmt(child: ast.AST, lazy: bool, optional: bool) -> None:
         if isinstance(child, ast.Import):
             for alias in child.names:
-                add(alias.name, lazy)
+                add(alias.name, lazy, optional)
         elif isinstance(child, ast.ImportFrom):
             target = _resolve_from(module, is_package, child)
-            add(target, lazy)
+            add(target, lazy, optional)
             for alias in child.names:
                 # `from pkg import name` may name a submodule.
                 if target.split(".")[0] == PACKAGE and module_path(src, f"{target}.{alias.name}"):
-                    add(f"{target}.{alias.name}", lazy)
+                    add(f"{target}.{alias.name}", lazy, optional)
         elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            visit(child, True)
+            visit(child, True, optional)
         elif isinstance(child, ast.If) and _is_type_checking(child.test):
             for sub in child.orelse:
-                visit_stmt(sub, lazy)
+                visit_stmt(sub, lazy, optional)
+        elif isinstance(child, ast.Try) and _guards_import(child):
+            # A third-party import in the try body may fail: the ImportError handler is the Lambda path.
+            # Only the body is optional; the handlers, else and finally run as any other code.
+            for sub in child.body:
+                visit_stmt(sub, lazy, True)
+            for part in (*child.handlers, *child.orelse, *child.finalbody):
+                visit_stmt(part, lazy, optional)
         else:
-            visit(child, lazy)
+            visit(child, lazy, optional)
 
-    visit(tree, False)
+    visit(tree, False, False)
     return found
 
 

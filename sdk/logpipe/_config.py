@@ -60,7 +60,7 @@ _ENV: dict[str, str] = {
 KNOWN_KEYS: tuple[str, ...] = tuple(_ENV)
 SECRET_KEYS: frozenset[str] = frozenset({"api_key", "admin_token"})
 
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # used with fullmatch: "$" would let "a\n" through
 
 
 def config_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -130,7 +130,7 @@ def _toml_str(value: str) -> str:
 
 
 def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else _toml_str(key)
+    return key if _BARE_KEY.fullmatch(key) else _toml_str(key)
 
 
 def _dump(config: ConfigFile) -> str:

@@ -143,6 +143,47 @@ def test_a_third_party_import_the_runtime_lacks_is_an_error(tmp_path: Path) -> N
         package_lambdas.modules_for(src, "logpipe_backend.handlers.ingest")
 
 
+@pytest.mark.parametrize(
+    "guard", ["except ImportError:", "except ModuleNotFoundError:", "except (ValueError, ImportError):"]
+)
+def test_a_third_party_import_guarded_by_except_import_error_is_accepted(tmp_path: Path, guard: str) -> None:
+    src = _tree(
+        tmp_path,
+        {
+            **BASE,
+            "logpipe_backend/handlers/ingest.py": f"""
+                try:
+                    import orjson
+                    from fastjson import loads
+                {guard}
+                    orjson = None
+                def handler(e, c):
+                    try:
+                        import httpx
+                    {guard}
+                        httpx = None
+            """,
+        },
+    )
+    modules, _ = package_lambdas.modules_for(src, "logpipe_backend.handlers.ingest")
+    assert "logpipe_backend.handlers.ingest" in modules
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import orjson\n",  # unguarded
+        "try:\n    import orjson\nexcept ValueError:\n    pass\n",  # guarded, but not by ImportError
+        "try:\n    import json\nexcept ImportError:\n    import orjson\n",  # in the handler: not optional
+        "try:\n    pass\nexcept ImportError:\n    pass\nelse:\n    import orjson\n",  # else: not optional
+    ],
+)
+def test_an_unguarded_third_party_import_is_still_an_error(tmp_path: Path, code: str) -> None:
+    src = _tree(tmp_path, {**BASE, "logpipe_backend/handlers/ingest.py": code})
+    with pytest.raises(package_lambdas.PackagingError, match="orjson"):
+        package_lambdas.modules_for(src, "logpipe_backend.handlers.ingest")
+
+
 def test_an_import_without_source_is_an_error(tmp_path: Path) -> None:
     src = _tree(
         tmp_path, {**BASE, "logpipe_backend/handlers/ingest.py": "from logpipe_backend.gone import thing\n"}
@@ -159,6 +200,7 @@ RUNNER = textwrap.dedent(
     """
     import json, os, sys
     zip_path, name = sys.argv[1], sys.argv[2]
+    sys.modules["orjson"] = None  # not in the Lambda runtime: importing it raises ImportError
     import boto3
     from moto import mock_aws
 

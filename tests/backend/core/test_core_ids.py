@@ -99,3 +99,30 @@ def test_properties(time_ms: int, count: int, seed: bytes) -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == count
     assert all(is_log_id(i) and log_id_time_ms(i) == time_ms for i in ids)
+
+
+def _reference_ids(count: int, time_ms: int, raw: bytes) -> list[str]:
+    """The ids as the first implementation made them: base64.b32encode of each 80-bit value, in Crockford."""
+    import base64
+
+    from logpipe_backend.core import ids
+
+    to_crockford = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", CROCKFORD.encode("ascii"))
+    base = int.from_bytes(raw, "big") & ids._BASE_MASK
+    packed = b"".join((base + i).to_bytes(10, "big") for i in range(count))
+    encoded = base64.b32encode(packed).translate(to_crockford).decode("ascii")
+    return [ids._encode_time(time_ms) + encoded[i : i + 16] for i in range(0, 16 * count, 16)]
+
+
+@given(
+    st.binary(min_size=10, max_size=10)
+    | st.sampled_from([b"\x00" * 10, b"\xff" * 10, b"\x7f" + b"\xff" * 9, b"\x12" * 8 + b"\x03\xf0"]),
+    st.integers(min_value=0, max_value=3000) | st.sampled_from([1023, 1024, 1025, 2048, 10_000]),
+    st.integers(min_value=0, max_value=MAX_TIME_MS),
+)
+def test_ids_equal_the_base32_reference(raw: bytes, count: int, time_ms: int) -> None:
+    from logpipe_backend.core import ids
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ids.os, "urandom", lambda _n: raw)
+        assert new_log_ids(count, time_ms) == _reference_ids(count, time_ms, raw)

@@ -129,3 +129,18 @@ def test_millions_of_tiny_records_stop_early_with_little_memory() -> None:
     assert (err.status, err.detail["limit"]) == (413, "records")
     assert peak < 3 * len(bomb), peak  # the text (as bytes and as str), not 5 million dicts
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize("where", [0, 500, 999])
+def test_one_record_too_deep_among_many_flat_ones_is_found(where: int) -> None:
+    # The bracket pre-check allows records - 1 + limit brackets: a body of many flat records plus one
+    # record just over the limit has exactly one bracket more, and must still be caught.
+    limit = LIMITS.json_depth
+    deep = '{"x":' + "[" * limit + "]" * limit + "}"  # depth limit + 1
+    just = '{"x":' + "[" * (limit - 1) + "]" * (limit - 1) + "}"  # depth limit
+    lines = ['{"a":1}'] * 1000
+    assert parse_ndjson("\n".join([*lines[:where], just, *lines[where:]]), LIMITS)
+    err = _error(parse_ndjson, "\n".join([*lines[:where], deep, *lines[where:]]), LIMITS)
+    assert (err.status, err.code, err.detail["line"]) == (413, "payload_too_large", where + 1)
+    err = _error(parse_json, "[" + ",".join([*lines[:where], deep, *lines[where:]]) + "]", LIMITS)
+    assert (err.status, err.detail["index"]) == (413, where)

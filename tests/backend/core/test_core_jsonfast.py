@@ -1,0 +1,252 @@
+"""core.jsonfast: orjson where installed, json where not, and the strict parser's results the same.
+
+Every case runs ``parse_json``/``parse_ndjson`` twice, with orjson and with the module forced onto its
+stdlib fallback (as on Lambda), and compares the values or the errors (status, code, message, detail).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logpipe_backend.core import envelope, json_records, jsonfast
+from logpipe_backend.core.errors import ApiError
+from logpipe_backend.core.json_records import parse_json, parse_ndjson
+from logpipe_backend.core.limits import Limits
+
+LIMITS = Limits()
+needs_orjson = pytest.mark.skipif(not jsonfast.available(), reason="orjson is not installed")
+
+
+@pytest.fixture
+def stdlib_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The module as on Lambda: no orjson, so the parse functions are json's own."""
+    monkeypatch.setattr(jsonfast, "orjson", None)
+    monkeypatch.setattr(json_records, "_FAST_DECODE", jsonfast.loads_with(json_records._DECODER.decode))
+    yield
+
+
+def _outcome(parse: Callable[[str, Limits], Any], text: str) -> Any:
+    try:
+        return ("ok", parse(text, LIMITS))
+    except ApiError as exc:
+        return ("error", exc.status, exc.code, exc.message, exc.detail)
+
+
+def _both(parse: Callable[[str, Limits], Any], text: str) -> tuple[Any, Any]:
+    fast = _outcome(parse, text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jsonfast, "orjson", None)
+        mp.setattr(json_records, "_FAST_DECODE", jsonfast.loads_with(json_records._DECODER.decode))
+        slow = _outcome(parse, text)
+    return fast, slow
+
+
+def _same(fast: Any, slow: Any) -> None:
+    assert fast == slow
+    # == says 1 == 1.0: the types must agree too (a big integer must not come back as a float).
+    assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+
+
+BIG = "123456789012345678901234567890"
+TEXTS = [
+    '{"a":1}',
+    '{"a":1.5,"b":"x","c":[1,{"d":null}],"e":true}',
+    f'{{"big":{BIG}}}',
+    f'{{"big":-{BIG}}}',
+    '{"u64":18446744073709551615,"over":18446744073709551616,"neg":-9223372036854775809}',
+    '{"f":0.1234567890123456789012}',
+    '{"n":NaN}',
+    '{"n":Infinity}',
+    '{"n":-Infinity}',
+    '{"f":1e400}',
+    '{"f":-1e400}',
+    '{"s":"\\ud800"}',
+    '{"s":"\\udc00\\ud800"}',
+    '{"s":"\\ud83d\\ude00"}',
+    '{"s":"a\tb"}',
+    '{"a":1,}',
+    "[1,]",
+    '{"a":1} x',
+    "",
+    "   ",
+    "[]",
+    "[{}]",
+    "[1]",
+    '"str"',
+    "01",
+    '{"a":1,"a":2,"b":3,"a":4}',
+    '{"tenant_id":"a","tenant_id":"b"}',
+    '{"x":' + "[" * 64 + "]" * 64 + "}",
+    '{"x":' + "[" * 65 + "]" * 65 + "}",
+    "[" * 2000 + "]" * 2000,
+    '{"x":' + "[" * 2000 + "]" * 2000 + "}",
+    '{"é":"ü€😀","\\u00e9":"\\u20ac"}',
+    '{"a":1}\n{"b":2}\n\n{"c":' + BIG + "}",
+    '{"a":1}\n{"b":NaN}',
+    '{"a":1}\n[1]',
+    '{"a":1}\n{"b":"\\ud800"}',
+    '{"a":1}\n{',
+]
+
+
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("parse", [parse_json, parse_ndjson])
+def test_same_values_and_errors_with_and_without_orjson(
+    parse: Callable[[str, Limits], Any], text: str
+) -> None:
+    _same(*_both(parse, text))
+
+
+def test_big_integers_stay_exact() -> None:
+    assert parse_json(f'{{"big":{BIG},"f":1.5}}', LIMITS) == [{"big": int(BIG), "f": 1.5}]
+    assert parse_ndjson(f'{{"a":1}}\n{{"big":{BIG}}}', LIMITS)[1] == {"big": int(BIG)}
+
+
+def test_may_hold_big_int() -> None:
+    assert jsonfast.may_hold_big_int("x" + "9" * 19)
+    assert jsonfast.may_hold_big_int('{"a":"1234567890123456789"}')  # in a string too: only slower
+    assert not jsonfast.may_hold_big_int("1" * 18 + "x" + "1" * 18)
+    assert not jsonfast.may_hold_big_int("")
+
+
+def test_without_orjson_the_parse_function_is_the_fallback(stdlib_only: None) -> None:
+    def fallback(text: str) -> Any:
+        return text
+
+    assert jsonfast.loads_with(fallback) is fallback
+    assert parse_json(f'{{"big":{BIG}}}', LIMITS) == [{"big": int(BIG)}]
+
+
+@needs_orjson
+def test_orjson_is_used_when_installed() -> None:
+    calls: list[str] = []
+
+    def fallback(text: str) -> Any:
+        calls.append(text)
+        return json.loads(text)
+
+    loads = jsonfast.loads_with(fallback)
+    assert loads('{"a":[1,2.5]}') == {"a": [1, 2.5]}
+    assert calls == []
+    assert math.isnan(loads('{"a":NaN}')["a"])  # refused by orjson: json's value
+    assert calls == ['{"a":NaN}']
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+RECORDS = st.lists(st.dictionaries(st.text(), JSON_VALUES, max_size=5), min_size=1, max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(RECORDS, st.booleans())
+def test_random_records_parse_alike(records: list[dict[str, Any]], ascii_only: bool) -> None:
+    ndjson = "\n".join(json.dumps(r, ensure_ascii=ascii_only) for r in records)
+    _same(*_both(parse_ndjson, ndjson))
+    _same(*_both(parse_json, json.dumps(records, ensure_ascii=ascii_only)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE-+ \\tnulNaIfiyrsx\u00e9\ud800'), max_size=40))
+def test_random_near_json_texts_parse_alike(text: str) -> None:
+    for parse in (parse_json, parse_ndjson):
+        _same(*_both(parse, text))
+
+
+# --- the worker's envelope split (core/envelope.py _split_packed) ---------------------------------------
+
+RECORD = {
+    "tenant_id": "acme",
+    "log_id": "01KAZ479SV65DH4C98VGTRN853",
+    "timestamp": "2026-11-26T03:44:56.123Z",
+    "received_at": "2026-11-26T03:44:56.123Z",
+    "level": "info",
+    "message": "hi",
+    "attributes": {},
+    "source": "json",
+    "redactions": 0,
+}
+
+
+def _record(**attributes: Any) -> bytes:
+    return json.dumps(
+        {**RECORD, "attributes": attributes}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+
+
+def _unpacked_both_ways(body: str) -> tuple[Any, Any]:
+    def outcome() -> Any:
+        try:
+            return ("ok", envelope.unpack_with_text(body))
+        except ValueError as exc:
+            return ("error", str(exc))
+
+    fast = outcome()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jsonfast, "orjson", None)
+        slow = outcome()
+    return fast, slow
+
+
+HEAD = '{"v":1,"tenant_id":"acme","records":['
+BODIES = [
+    envelope.pack("acme", [_record()])[0],
+    envelope.pack("acme", [_record(), _record(a=1), _record(b=[1, {"c": 2.5}])])[0],
+    # The separator's text inside a record: a nested object whose first key is tenant_id.
+    envelope.pack("acme", [_record(x=[1, {"tenant_id": "acme"}]), _record(y={"tenant_id": 1})])[0],
+    envelope.pack("acme", [_record(big=int(BIG)), _record(n=-(10**30))])[0],
+    envelope.pack("acme", [_record(s='\U0001f600 é ,{"tenant_id":')])[0],
+    envelope.compress(envelope.pack("acme", [_record(), _record(a=1)])[0]),
+    HEAD + "]}",
+    HEAD + _record().decode() + " ]}",
+    HEAD + _record().decode() + " ," + _record().decode() + "]}",
+    HEAD + _record().decode()[:-1] + " }]}",
+    HEAD + _record().decode().replace('"hi"', '"\\ud800"') + "]}",
+    HEAD + _record().decode().replace('"hi"', "NaN") + "]}",
+    HEAD + _record().decode().replace('"attributes":{}', '"attributes":{"f":1e400}') + "]}",
+    HEAD + _record().decode() + "," + _record().decode()[:-1] + "]}",
+    HEAD + _record().decode() + ',{"log_id":"x","tenant_id":"acme"}]}',
+    HEAD + '{"tenant_id":"acme"}]}',
+    HEAD + '{"tenant_id":"other","log_id":"x","timestamp":"t","received_at":"t","level":"info",'
+    '"message":"m","attributes":{}}]}',
+    HEAD + _record().decode() + "]} ",
+    '{"v":1,"tenant_id":"acme","records":[' + _record().decode() + "]}",
+]
+
+
+@pytest.mark.parametrize("body", BODIES)
+def test_envelope_split_gives_what_the_scan_gives(body: str) -> None:
+    fast, slow = _unpacked_both_ways(body)
+    assert fast == slow
+    assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["tenant_id", "a", "b"]) | st.text(), JSON_VALUES), max_size=6)
+)
+def test_random_envelopes_unpack_alike(attributes: list[dict[str, Any]]) -> None:
+    body = envelope.pack("acme", [_record(**a) for a in attributes])[0] if attributes else HEAD + "]}"
+    fast, slow = _unpacked_both_ways(body)
+    assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+
+
+@needs_orjson
+def test_the_split_is_taken_when_it_can_be_sure_and_left_when_not() -> None:
+    assert envelope._split_packed(BODIES[1]) == envelope._scan_packed(BODIES[1])
+    assert envelope._split_packed(BODIES[1]) is not None
+    assert envelope._split_packed(BODIES[2]) is None  # split inside a record: a piece is not one object
+    assert envelope._split_packed(BODIES[3]) is None  # big integers: json reads them exactly

@@ -1,0 +1,125 @@
+"""logpipe._jsonfast: orjson where installed, json where not — and the same classification either way.
+
+``classify_line`` runs twice per case, with orjson and with the module forced onto its stdlib fallback,
+and must give the same kind and bytes, or the same error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logpipe import _batcher, _jsonfast
+from logpipe._batcher import classify_line
+
+BIG = "123456789012345678901234567890"
+
+
+def _outcome(line: str, fmt: str) -> Any:
+    try:
+        return ("ok", classify_line(line, fmt, "acme"))
+    except Exception as exc:  # the same exception, whatever it is
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _same_both_ways(line: str) -> None:
+    for fmt in ("auto", "json"):
+        fast = _outcome(line, fmt)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_jsonfast, "orjson", None)
+            mp.setattr(_batcher, "_DECODE", _jsonfast.loads_with(_batcher._DECODER.decode))
+            slow = _outcome(line, fmt)
+        assert fast == slow, (line, fmt)
+
+
+LINES = [
+    '{"a":1}',
+    '  {"a":1.5,"b":[1,{"c":null}]}  ',
+    f'{{"big":{BIG}}}',
+    f'{{"tenant_id":{BIG}}}',
+    '{"tenant_id":"other"}',
+    '{"tenant_id":"acme","m":1}',
+    '{"n":NaN}',
+    '{"n":Infinity}',
+    '{"f":1e400}',
+    '{"s":"\\ud800"}',
+    '{"s":"\\udc00\\ud800"}',
+    '{"s":"\\ud83d\\ude00"}',
+    '{"s":"a\tb"}',
+    '{"a":1,}',
+    '{"a":1} x',
+    "{",
+    "{}",
+    '{"x":' + "[" * 64 + "]" * 64 + "}",
+    '{"x":' + "[" * 65 + "]" * 65 + "}",
+    '{"x":' + "[" * 2000 + "]" * 2000 + "}",
+    '{"é":"ü€😀"}',
+    "plain text line",
+    "2026-11-26T03:44:56.123Z INFO hello",
+]
+
+
+@pytest.mark.parametrize("line", LINES)
+def test_same_classification_with_and_without_orjson(line: str) -> None:
+    _same_both_ways(line)
+
+
+def test_a_big_integer_is_read_exactly() -> None:
+    assert _batcher._DECODE(f'{{"big":{BIG}}}') == {"big": int(BIG)}
+
+
+def test_a_line_with_a_lone_surrogate_character_goes_to_json() -> None:
+    # str.encode refuses it, so the fallback judges it, as before orjson.
+    assert _batcher._DECODE('{"s":"\udc80"}') == {"s": "\udc80"}
+
+
+def test_without_orjson_the_parse_function_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_jsonfast, "orjson", None)
+
+    def fallback(text: str) -> Any:
+        return text
+
+    assert _jsonfast.loads_with(fallback) is fallback
+
+
+@pytest.mark.skipif(not _jsonfast.available(), reason="orjson is not installed")
+def test_orjson_is_used_when_installed() -> None:
+    calls: list[str] = []
+
+    def fallback(text: str) -> Any:
+        calls.append(text)
+        return json.loads(text)
+
+    loads = _jsonfast.loads_with(fallback)
+    assert loads('{"a":[1,2.5]}') == {"a": [1, 2.5]}
+    assert calls == []
+    assert math.isnan(loads('{"a":NaN}')["a"])
+    assert loads(f"[{BIG}]") == [int(BIG)]
+    assert calls == ['{"a":NaN}', f"[{BIG}]"]
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**40), max_value=10**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=5), st.booleans())
+def test_random_objects_classify_alike(record: dict[str, Any], ascii_only: bool) -> None:
+    _same_both_ways(json.dumps(record, ensure_ascii=ascii_only))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE-+ \\tnulNaIfiyrsx\u00e9\ud800'), max_size=40))
+def test_random_near_json_lines_classify_alike(line: str) -> None:
+    _same_both_ways("{" + line)
