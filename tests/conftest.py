@@ -6,11 +6,19 @@ The machinery lives in ``tests/local_stack.py`` (a uniquely named module, so tes
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from local_stack import LocalServer
+
+# CI (CI=true): hypothesis derandomized and without its per-example deadline, so a run is repeatable and a
+# slow shared machine cannot fail a property on timing alone. Locally it explores new examples each run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 __all__ = ["LocalServer", "running_server", "server_factory"]
 
