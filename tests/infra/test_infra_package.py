@@ -200,7 +200,8 @@ RUNNER = textwrap.dedent(
     """
     import json, os, sys
     zip_path, name = sys.argv[1], sys.argv[2]
-    sys.modules["orjson"] = None  # not in the Lambda runtime: importing it raises ImportError
+    # Not in the Lambda runtime: importing them raises ImportError.
+    sys.modules["orjson"] = sys.modules["re2"] = None
     import boto3
     from moto import mock_aws
 

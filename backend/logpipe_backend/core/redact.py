@@ -29,9 +29,12 @@ from __future__ import annotations
 
 import os
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
+from itertools import accumulate
 from typing import Any, Final
 
+from logpipe_backend.core import re2scan
 from logpipe_backend.core.record import Record
 
 TOKEN_RE: Final = re.compile(r"\[REDACTED:[a-z_]+\]")
@@ -103,6 +106,13 @@ _JSON_HINT_RE: Final = re.compile(
 # digits separated by nothing but spaces/dashes become a run of 13 zeros. (C-speed, unlike a regex scan.)
 _DIGITS_TABLE: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
 _CARD_RUN: Final = b"0" * _CARD_MIN_CHARS
+# The same check over all of a message's records at once (Redactor.json_to_redact), where RE2 is installed:
+# the hints above, and the card hint as a pattern (a digit, then 12 more with only spaces/dashes before each:
+# what the translate finds), in one RE2 pass over the records' bytes together. (?i) instead of lower-casing
+# (0.1 µs a record less): the hints' letters then match either ASCII case, which is what bytes.lower()
+# gives the per-record check (were some other Latin-1 character to fold to one, it would only flag more).
+# Measured on the benchmark's 1 MB messages: 0.7 µs a record against 3.7 for leaves_json_unchanged on each.
+_MESSAGE_HINTS: Final = re2scan.span_finder(rb"(?i)" + _JSON_HINT_RE.pattern + rb"|[0-9](?:[ \-]*[0-9]){12}")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -311,6 +321,27 @@ class Redactor:
         if _JSON_HINT_RE.search(raw.lower()) is not None:
             return False
         return _CARD_RUN not in raw.translate(_DIGITS_TABLE, b" -")
+
+    def json_to_redact(self, texts: Sequence[str | None]) -> list[int]:
+        """The indices, in order, of the texts :meth:`leaves_json_unchanged` does not pass, and of None.
+
+        With RE2 (and no extra patterns), one scan of all texts' bytes joined, as one text: each match is
+        mapped to every text it overlaps (from the one holding its start to the one holding its end). Sound:
+        the bytes are those the per-text check reads, a hint matches wherever it does there (see
+        _MESSAGE_HINTS), and the scan reports matches left to right without overlap, so wherever a hint
+        starts in a text, a reported match starts there or covers that position. A match across two texts
+        flags both (texts that are JSON objects, ``{`` … ``}``, cannot hold one: no hint holds a brace).
+        """
+        spans = _MESSAGE_HINTS
+        if spans is None or self._custom:
+            unchanged = self.leaves_json_unchanged
+            return [i for i, text in enumerate(texts) if text is None or not unchanged(text)]
+        encoded = [b"" if text is None else text.encode("utf-8", "surrogatepass") for text in texts]
+        starts = list(accumulate(map(len, encoded), initial=0))  # text i is [starts[i], starts[i + 1])
+        flagged = {i for i, text in enumerate(texts) if text is None}
+        for start, end in spans(b"".join(encoded)):
+            flagged.update(range(bisect_right(starts, start) - 1, bisect_right(starts, end - 1)))
+        return sorted(flagged)
 
     def _redact_value(self, value: Any) -> tuple[Any, int]:
         if isinstance(value, str):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from logpipe_backend.core import redact
 from logpipe_backend.core.envelope import pack, unpack_with_text
 from logpipe_backend.core.ingest import serialize
 from logpipe_backend.core.record import Record
@@ -573,3 +574,122 @@ def test_property_leaves_json_unchanged_only_when_redact_changes_nothing(
     [stored] = unpack_with_text(body)[2]
     if stored is not None and R.leaves_json_unchanged(stored):
         assert R.redact(record) == record
+
+
+# --- json_to_redact: the whole-message form of the check (one RE2 scan where installed) ------------------
+
+needs_re2 = pytest.mark.skipif(redact._MESSAGE_HINTS is None, reason="google-re2 is not installed")
+
+
+@pytest.fixture(params=["re2", "per-record"])
+def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: with the one-scan path (skipped without RE2) and with the per-record one (Lambda)."""
+    if request.param == "re2" and redact._MESSAGE_HINTS is None:
+        pytest.skip("google-re2 is not installed")
+    if request.param == "per-record":
+        monkeypatch.setattr(redact, "_MESSAGE_HINTS", None)
+    return str(request.param)
+
+
+def _per_record(texts: list[str | None]) -> list[int]:
+    return [i for i, text in enumerate(texts) if text is None or not R.leaves_json_unchanged(text)]
+
+
+CLEAN = '{"message":"GET /x 200","n":[1,2]}'
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [],
+        [CLEAN],
+        [CLEAN, None, CLEAN],
+        [CLEAN, '{"m":"a@b.io"}', CLEAN],
+        ['{"m":"x"}', '{"Token":1}', '{"m":"\\u0040"}', CLEAN, '{"m":"AKIA"}'],
+        ['{"m":"eyJ"}', CLEAN, '{"m":"4111 1111-1111  1"}', '{"m":"411111111111"}'],  # 13 digits; 12
+        ["@", CLEAN, "@"],  # a hint that is a whole text, first and last
+        ['{"m":"é Bearer"}', '{"m":"\U0001f600"}', '{"m":"ßecret SECRET"}'],  # non-ASCII around hints
+        ['{"m":"\ud800 passwd"}', CLEAN],  # a lone surrogate (surrogatepass, as leaves_json_unchanged)
+        ['{"m":"\u212aookie"}', CLEAN],  # KELVIN SIGN: not a "k" to ASCII lower-casing, nor to the check
+    ],
+)
+def test_json_to_redact_flags_what_the_per_record_check_flags(
+    scan_path: str, texts: list[str | None]
+) -> None:
+    assert R.json_to_redact(texts) == _per_record(texts)
+
+
+def test_json_to_redact_flags_both_texts_of_a_hint_across_their_boundary(scan_path: str) -> None:
+    # Never so in the worker (its texts are JSON objects: a brace on each side), but mapped soundly anyway.
+    texts = ["x tok", "en y", CLEAN, "1234567", "890123 z", "a-1-2", "-3-4-5-6-7-8-9-0-1-2-3"]
+    flagged = R.json_to_redact(texts)
+    assert set(_per_record(texts)) <= set(flagged)
+    if scan_path == "re2":
+        assert flagged == [0, 1, 3, 4, 5, 6]
+
+
+def test_with_extra_patterns_every_text_is_flagged(scan_path: str) -> None:
+    assert Redactor(["CUST-[0-9]{6}"]).json_to_redact([CLEAN, CLEAN]) == [0, 1]
+
+
+@needs_re2
+def test_json_to_redact_scans_the_message_once_with_re2(monkeypatch: pytest.MonkeyPatch) -> None:
+    def per_text(self: Redactor, text: str) -> bool:
+        raise AssertionError("the per-record check ran")
+
+    monkeypatch.setattr(Redactor, "leaves_json_unchanged", per_text)
+    assert R.json_to_redact([CLEAN, '{"m":"a@b.io"}', CLEAN * 3]) == [1]
+
+
+TEXT_PIECES = st.lists(
+    st.sampled_from(["{", "}", '"', ",", "0", "4111", " ", "-", "\\u", "é", "\ud800", "\U0001f600"]) | HINTY,
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.none() | TEXT_PIECES, max_size=8))
+def test_property_json_to_redact_passes_only_what_the_per_record_check_passes(
+    texts: list[str | None],
+) -> None:
+    expected = _per_record(texts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(redact, "_MESSAGE_HINTS", None)
+        assert R.json_to_redact(texts) == expected  # the fallback is the per-record check itself
+    flagged = R.json_to_redact(texts)
+    assert flagged == sorted(set(flagged))
+    assert set(expected) <= set(flagged)  # sound: never passes a text the per-record check flags
+    joined = [text or "" for text in texts]
+    for i in set(flagged) - set(expected):
+        # Only a hint across a boundary flags more: some run of texts around this one, joined, holds a hint.
+        runs = ("".join(joined[a:b]) for a in range(i + 1) for b in range(i + 1, len(texts) + 1))
+        assert any(not R.leaves_json_unchanged(run) for run in runs)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(HINTY, st.dictionaries(HINTY, HINTY_JSON, max_size=3)), min_size=1, max_size=6))
+def test_property_a_record_the_message_scan_passes_is_one_redaction_leaves_unchanged(
+    cases: list[tuple[str, dict[str, Any]]],
+) -> None:
+    # Records packed into one message as the worker sees it, secrets and hints anywhere in any record (at
+    # its start or end too), ASCII or not; the same must hold on both paths.
+    raws = []
+    records = []
+    for message, attributes in cases:
+        record = _record(message, attributes)
+        record["log_id"] = "01KAXR0S3VQ7W2M5Z8HJKN4TBE"
+        try:
+            raws.append(serialize(record))
+        except (ValueError, UnicodeEncodeError):
+            assume(False)  # a lone surrogate: not a record ingest can produce
+        records.append(record)
+    [body] = pack("acme", raws, max_bytes=10**7)
+    _, _, texts = unpack_with_text(body)
+    expected = _per_record(texts)
+    for hints in (redact._MESSAGE_HINTS, None):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(redact, "_MESSAGE_HINTS", hints)
+            flagged = R.json_to_redact(texts)
+        assert flagged == expected  # JSON objects side by side: no hint across a boundary
+        for i in set(range(len(records))) - set(flagged):
+            assert R.redact(records[i]) == records[i]
