@@ -63,8 +63,7 @@ def loads_each(texts: list[str]) -> list[Any] | None:
     is true."""
     if orjson is None:
         return None
-    loads = orjson.loads
     try:
-        return [loads(text) for text in texts]
+        return list(map(orjson.loads, texts))
     except orjson.JSONDecodeError:
         return None

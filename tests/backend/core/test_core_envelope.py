@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logpipe_backend.core import envelope
 from logpipe_backend.core.envelope import (
     MAX_EXPANDED_BYTES,
     MAX_MESSAGE_BYTES,
@@ -18,6 +19,7 @@ from logpipe_backend.core.envelope import (
     pack,
     sqs_safe,
     unpack,
+    unpack_with_text,
 )
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare, serialize
@@ -234,3 +236,49 @@ def test_property_compressed_round_trip(messages: list[str]) -> None:
         compact = compress(body)
         assert sqs_safe(compact)
         assert unpack(compact) == unpack(body)
+
+
+# --- unpack_with_text: the C-level check of complete records against _checked's loop --------------------
+
+COMPLETE = {
+    "tenant_id": "acme", "log_id": "01KAZ479SV65DH4C98VGTRN853", "timestamp": "2026-11-26T03:44:56.123Z",
+    "received_at": "2026-11-26T03:44:56.123Z", "level": "info", "message": "m", "attributes": {},
+    "source": "json", "redactions": 0,
+}  # fmt: skip
+A_RECORD = st.builds(
+    lambda dropped, tenant: {
+        k: tenant if k == "tenant_id" else v for k, v in COMPLETE.items() if k not in dropped
+    },
+    st.sets(st.sampled_from(sorted(COMPLETE)), max_size=2) | st.just(set()),
+    st.sampled_from(["acme", "acme", "other", "", 5, None, ["acme"], {"a": 1}]),
+)
+
+
+def _unpacked(body: str) -> tuple[str, Any]:
+    try:
+        return "ok", unpack_with_text(body)
+    except ValueError as exc:
+        return "error", str(exc)
+
+
+@settings(max_examples=300)
+@given(st.lists(A_RECORD | st.sampled_from([1, "x", None, [], [COMPLETE]]), max_size=5))
+def test_property_complete_records_unpack_as_the_loop_unpacks_them(records: list[Any]) -> None:
+    body = '{"v":1,"tenant_id":"acme","records":[' + ",".join(json.dumps(r) for r in records) + "]}"
+    fast = _unpacked(body)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(envelope, "_complete", lambda tenant_id, records: False)
+        slow = _unpacked(body)
+    assert fast == slow  # same records, texts and errors (which record, and why)
+    if fast[0] == "ok":
+        _, (tenant_id, unpacked, texts) = fast
+        assert (tenant_id, unpacked) == unpack(body)
+        for record, text in zip(unpacked, texts, strict=True):
+            assert text is None or json.loads(text) == record  # a text stands for its record exactly
+
+
+def test_a_record_without_redactions_or_source_gets_them_and_no_text() -> None:
+    partial = {k: v for k, v in COMPLETE.items() if k != "source"}
+    body = '{"v":1,"tenant_id":"acme","records":[' + json.dumps(COMPLETE) + "," + json.dumps(partial) + "]}"
+    _, records, texts = unpack_with_text(body)
+    assert records == [COMPLETE, COMPLETE] and texts[0] is not None and texts[1] is None

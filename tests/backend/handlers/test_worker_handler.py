@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from handler_fakes import MemoryStore, load_event
+from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.redact import Redactor
 from logpipe_backend.handlers import worker
 from logpipe_backend.handlers.worker import WorkerDeps
@@ -127,3 +128,18 @@ def test_with_extra_patterns_every_record_goes_through_redaction() -> None:
     assert worker.handle(load_event("sqs_batch.json"), deps) == {"batchItemFailures": []}
     assert all(d is None for d in store.docs.values())
     assert any(r["message"] == "[REDACTED:custom]" for r in store.records.values())
+
+
+def test_a_complete_record_of_another_tenant_fails_its_message() -> None:
+    # Records as ingest writes them (every field, redactions and source too), packed as ingest packs them.
+    record = {
+        "tenant_id": "acme", "log_id": "01KAZ479SV65DH4C98VGTRN853", "timestamp": "2026-11-26T03:44:56.123Z",
+        "received_at": "2026-11-26T03:44:56.123Z", "level": "info", "message": "m", "attributes": {},
+        "source": "json", "redactions": 0,
+    }  # fmt: skip
+    smuggled = {**record, "tenant_id": "beta", "log_id": "01KAZ479SV65DH4C98VGTRN854"}
+    [body] = pack("acme", [json.dumps(r).encode() for r in (record, smuggled)])
+    store = MemoryStore()
+    failures = worker.process({"Records": [{"messageId": "m1", "body": body}]}, WorkerDeps(store=store))
+    assert failures == {"m1": "ValueError: record 1 belongs to another tenant than its envelope"}
+    assert store.records == {}
