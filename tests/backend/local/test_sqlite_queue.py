@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from logpipe_backend.adapters.local import _sqlite as sqlite_module
+from logpipe_backend.adapters.local import queue as queue_module
 from logpipe_backend.adapters.local.queue import SqliteIdempotencyStore, SqliteQueue
 from logpipe_backend.ports import QueueUnavailable
 
@@ -189,3 +191,9 @@ def test_a_lease_does_not_rewrite_the_body(queue: SqliteQueue, tmp_path: Path) -
     assert conn.execute("SELECT count(*) FROM message_bodies").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM message_state").fetchone()[0] == 1
     conn.close()
+
+
+def test_a_new_queue_takes_its_page_size(tmp_path: Path) -> None:
+    SqliteQueue(tmp_path / "queue.db").close()
+    with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == queue_module.PAGE_SIZE

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +131,20 @@ def test_a_record_given_with_its_json_is_stored_as_that_json(store: SqliteStore)
     assert items == [first, second]
     with pytest.raises(ValueError):
         store.put_records([first], [doc, None])  # one doc per record
+
+
+def test_a_new_store_takes_its_page_size_and_an_existing_one_keeps_its_own(tmp_path: Path) -> None:
+    def page_size(path: Path) -> int:
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+    SqliteStore(tmp_path / "new.db").close()
+    assert page_size(tmp_path / "new.db") == store_module.PAGE_SIZE
+    with contextlib.closing(sqlite3.connect(tmp_path / "old.db")) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")  # as an earlier version created it: 4 KiB pages
+    old = SqliteStore(tmp_path / "old.db")
+    [a] = new_log_ids(1, T0)
+    old.put_records([rec("acme", a, "one")])
+    assert page_size(tmp_path / "old.db") == 4096
+    assert [r["message"] for r in old.query(LogQuery(tenant_id="acme")).items] == ["one"]
+    old.close()

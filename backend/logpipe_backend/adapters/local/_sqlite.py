@@ -24,9 +24,12 @@ BUSY_BACKOFF_S = 0.05
 POOL_MAX_IDLE = 8  # connections kept open for reuse; more can exist while in use
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, page_size: int | None = None) -> sqlite3.Connection:
     """A connection in autocommit mode (we issue BEGIN ourselves), WAL, synchronous=FULL."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
+    if page_size is not None:
+        # Taken only by a new database, before WAL mode is set; one that exists keeps its own page size.
+        conn.execute(f"PRAGMA page_size={int(page_size)}")
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on power loss, and a 202 is a promise.
     conn.execute("PRAGMA synchronous=FULL")
@@ -47,8 +50,9 @@ class Database:
     retries it whole when the database is busy.
     """
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, *, page_size: int | None = None) -> None:
         self.path = path
+        self._page_size = page_size
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -60,7 +64,7 @@ class Database:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
-            conn = connect(self.path)
+            conn = connect(self.path, self._page_size)
         try:
             yield conn
         except BaseException:

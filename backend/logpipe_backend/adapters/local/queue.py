@@ -38,6 +38,12 @@ DEFAULT_MAX_RECEIVES = 5  # as the AWS stack's redrive policy
 DEFAULT_VISIBILITY_TIMEOUT_S = 30.0
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # CONTRACT §3: "within 24 h"
 _IDEMPOTENCY_PURGE_EVERY = 500  # claims between purges of expired ones
+# SQLite's page size for a new queue.db (its default: 4 KiB; 64 KiB is its largest). A ~1 MB body spans 16
+# pages instead of 245, each one WAL frame (header, checksum, write call) when it is sent and again when it is
+# deleted (this SQLite zeroes freed pages: secure_delete). Measured on the benchmark's 1 MB messages, per
+# record: send 0.92 -> 0.34 us, receive 0.13 -> 0.08, delete 0.70 -> 0.43; a 1-record message costs more
+# (send ~100 -> ~300 us, receive + delete ~160 -> ~350 us), which ingest's batching makes rare.
+PAGE_SIZE = 65_536
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS message_state (
@@ -100,7 +106,7 @@ def _upgrade(conn: sqlite3.Connection) -> None:
 
 
 def _open(path: Path) -> Database:
-    db = Database(path, _SCHEMA)
+    db = Database(path, _SCHEMA, page_size=PAGE_SIZE)
     db.transaction(_upgrade)
     return db
 

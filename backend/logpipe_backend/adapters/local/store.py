@@ -26,6 +26,10 @@ SCAN_MAX_ROWS = 20_000
 # One C encoder for every record (core/jsonenc.py): json.dumps with options builds a new encoder per call
 # (measured ~1.5 µs a record on the worker's hot path).
 _ENCODE = compact_encoder()
+# SQLite's page size for a new logs.db (its default: 4 KiB). A commit writes each changed page to the WAL as
+# a frame of its own (header, checksum, write call), so a message's ~1 MB of rows takes 4x fewer frames.
+# Measured on the benchmark's messages: insert + commit 2.41 -> 1.74 us/record; 1-record message 57 -> 66 us.
+PAGE_SIZE = 16_384
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -41,7 +45,7 @@ class SqliteStore:
     """Implements ``ports.Store``."""
 
     def __init__(self, path: Path) -> None:
-        self._db = Database(path, _SCHEMA)
+        self._db = Database(path, _SCHEMA, page_size=PAGE_SIZE)
 
     def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
         encode = _ENCODE
