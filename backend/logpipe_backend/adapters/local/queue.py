@@ -38,12 +38,12 @@ DEFAULT_MAX_RECEIVES = 5  # as the AWS stack's redrive policy
 DEFAULT_VISIBILITY_TIMEOUT_S = 30.0
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # CONTRACT §3: "within 24 h"
 _IDEMPOTENCY_PURGE_EVERY = 500  # claims between purges of expired ones
-# SQLite's page size for a new queue.db (its default: 4 KiB; 64 KiB is its largest). A ~1 MB body spans 16
-# pages instead of 245, each one WAL frame (header, checksum, write call) when it is sent and again when it is
-# deleted (this SQLite zeroes freed pages: secure_delete). Measured on the benchmark's 1 MB messages, per
-# record: send 0.92 -> 0.34 us, receive 0.13 -> 0.08, delete 0.70 -> 0.43; a 1-record message costs more
-# (send ~100 -> ~300 us, receive + delete ~160 -> ~350 us), which ingest's batching makes rare.
-PAGE_SIZE = 65_536
+# SQLite's page size for a new queue.db (its default: 4 KiB). A ~1 MB body spans 62 pages instead of 245, each
+# one WAL frame (header, checksum, write call) when it is sent. Measured on the benchmark's 1 MB messages, per
+# record: send 0.92 -> 0.42 us, receive 0.13 -> 0.10. 64 KiB saved more (send 0.34, delete 0.70 -> 0.43: this
+# SQLite zeroes freed pages, secure_delete) but a 1-record message then took ~300 us to send instead of ~100
+# (~160 at 16 KiB) and its WAL outgrew the 1 MiB of tests/faults' disk-full case.
+PAGE_SIZE = 16_384
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS message_state (
