@@ -263,14 +263,15 @@ class Batcher:
         """Add one encoded record; returns the batches this closed (zero, one or two)."""
         closed: list[Batch] = []
         batch = self._open.get(kind)
-        # An open batch holds at least one record; the body with this one would be size + len(data) long.
-        if batch is not None and batch.size + len(data) > self._max_bytes:
+        n = len(data)
+        # An open batch holds at least one record; the body with this one would be size + n bytes long.
+        if batch is not None and batch.size + n > self._max_bytes:
             closed.append(self._close(kind))
             batch = None
         if batch is None:
             batch = self._open[kind] = _OpenBatch(self._clock())
         batch.items.append(data)
-        batch.size += len(data) + 1
+        batch.size += n + 1
         if len(batch.items) >= self._max_records or batch.size > self._max_bytes:
             closed.append(self._close(kind))
         return closed

@@ -358,9 +358,10 @@ class Client(_Base):
             # Per line: bound methods in locals, no star-call, and the lock by acquire/release rather than
             # `with` (0.11 + 0.05 µs a line of the ~1 µs step, measured).
             classify, add, acquire, release = self._classify, batcher.add, lock.acquire, lock.release
+            halted, stopped = halt.is_set, stop.is_set
             try:
                 for line in lines:
-                    if halt.is_set() or stop.is_set():
+                    if halted() or stopped():
                         break
                     item = classify(line, format, stats)
                     if item is None:
