@@ -204,7 +204,7 @@ def sdk_requests(lines: list[str], api_key: str) -> list[dict[str, Any]]:
     batches.extend(batcher.flush())
     events = []
     for batch in batches:
-        body = gzip.compress(bytes(batch.body), compresslevel=DEFAULT_COMPRESSLEVEL, mtime=0)
+        body = gzip.compress(batch.body, compresslevel=DEFAULT_COMPRESSLEVEL, mtime=0)
         events.append(
             build_event(
                 method="POST",

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
+__all__ = ["available", "loads_with", "may_hold_big_int", "orjson"]
+
 try:
     import orjson
 except ImportError:  # optional: without it, the json path alone

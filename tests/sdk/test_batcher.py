@@ -94,3 +94,44 @@ def test_classify_never_fails_unexpectedly(line: str) -> None:
         assert isinstance(json.loads(data), dict)
     else:
         assert data.decode("utf-8")
+
+
+def _reference_batches(limits: BatchLimits, records: list[tuple[str, bytes]]) -> list[tuple[str, bytes, int]]:
+    """The batching rules as a plain model (one growing body per kind): what Batcher must produce."""
+    out: list[tuple[str, bytes, int]] = []
+    open_: dict[str, tuple[bytes, int]] = {}
+    for kind, data in records:
+        if kind in open_ and len(open_[kind][0]) + 1 + len(data) > limits.max_bytes:
+            out.append((kind, *open_.pop(kind)))
+        body, count = open_.get(kind, (b"", 0))
+        body, count = (body + b"\n" + data if count else data), count + 1
+        open_[kind] = (body, count)
+        if count >= limits.max_records or len(body) >= limits.max_bytes:
+            out.append((kind, *open_.pop(kind)))
+    return out + [(kind, body, count) for kind, (body, count) in open_.items()]
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=6),
+    st.integers(min_value=1024, max_value=1030),
+    # Sizes near the limit and small ones, so that bodies land on max_bytes and one past it.
+    st.lists(
+        st.tuples(
+            st.sampled_from(["json", "text"]),
+            st.one_of(st.integers(min_value=0, max_value=6), st.integers(min_value=1010, max_value=1031)),
+        ),
+        max_size=40,
+    ),
+)
+def test_batches_follow_the_limits_exactly(
+    max_records: int, max_bytes: int, sizes: list[tuple[str, int]]
+) -> None:
+    limits = BatchLimits(max_records=max_records, max_bytes=max_bytes)
+    records = [(kind, bytes([97 + i % 26]) * size) for i, (kind, size) in enumerate(sizes)]
+    b = Batcher(limits)
+    got = [x for kind, data in records for x in b.add(kind, data)]  # type: ignore[arg-type]
+    got += b.flush()
+    assert [(x.kind, x.body, x.count) for x in got] == _reference_batches(limits, records)
+    for kind in ("json", "text"):
+        assert [i for x in got if x.kind == kind for i in x.items()] == [d for k, d in records if k == kind]

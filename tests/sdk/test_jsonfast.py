@@ -123,3 +123,109 @@ def test_random_objects_classify_alike(record: dict[str, Any], ascii_only: bool)
 @given(st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE-+ \\tnulNaIfiyrsx\u00e9\ud800'), max_size=40))
 def test_random_near_json_lines_classify_alike(line: str) -> None:
     _same_both_ways("{" + line)
+
+
+# --- classify_input: send_lines' fast path against classify_line, the path of record ---------------------
+
+
+def _input_outcome(line: str, fmt: str, tenant: str | None) -> Any:
+    stripped = line.strip()
+    if not stripped:
+        return ("blank",)
+    try:
+        return ("ok", _batcher.classify_input(line, stripped, fmt, tenant))
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _reference_outcome(line: str, fmt: str, tenant: str | None) -> Any:
+    if not line.strip():
+        return ("blank",)
+    try:
+        return ("ok", classify_line(line.rstrip("\r\n"), fmt, tenant))
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+
+
+def _input_same_as_classify_line(line: str) -> None:
+    """classify_input(line) is classify_line(line.rstrip("\\r\\n")), with orjson and without."""
+    for ending in ("", "\n", "\r\n", " \n"):
+        for fmt in ("auto", "json", "text"):
+            for tenant in ("acme", None):
+                want = _reference_outcome(line + ending, fmt, tenant)
+                assert _input_outcome(line + ending, fmt, tenant) == want, (line, ending, fmt, tenant)
+                with pytest.MonkeyPatch.context() as mp:
+                    mp.setattr(_batcher, "orjson", None)
+                    assert _input_outcome(line + ending, fmt, tenant) == want, (line, ending, fmt)
+
+
+INPUT_LINES = [
+    *LINES,
+    "",
+    "   ",
+    "\t\x1c\u2028",
+    "  plain with spaces  ",
+    "text\rwith a carriage return inside",
+    "two\nlines",
+    "two\r\nlines",
+    '\u2028{"a":1}',
+    '{"a":1}\u2028',
+    '{"tenant_id":null}',
+    '{"tenant_id":1}',
+    '{"tenant_id":["acme"]}',
+    '{"tenant_id":"acme","tenant_id":"other"}',
+    '{"tenant_id":"other","tenant_id":"acme"}',
+    '{"m":"{ and [ in a string"}',
+    '{"m":"' + "{" * 70 + '"}',
+    '{"a":{"b":{"c":1}}}',
+    '{"x":' + "{" * 63 + "}" * 63 + "}",
+    '{"x":' + "{" * 64 + "}" * 64 + "}",
+    '{"x":' + '{"y":' * 64 + "1" + "}" * 64 + "}",
+    '{"s":"\\u00e9 \\\\ud800 is not an escape"}',
+    '{"s":"\\uD800"}',
+    '{"s":"\udc80"}',
+    "{\udc80}",
+    "text with a lone surrogate \udc80",
+    '{"m":"' + "x" * (256 * 1024) + '"}',
+    "x" * (256 * 1024 + 1),
+    "é" * (128 * 1024 + 1),
+    '{"a":1}\x00',
+    '\ufeff{"a":1}',
+]
+
+
+@pytest.mark.parametrize("line", INPUT_LINES)
+def test_classify_input_is_classify_line(line: str) -> None:
+    _input_same_as_classify_line(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=5), st.booleans(), st.sampled_from(["", " ", "\t"]))
+def test_random_objects_classify_input_alike(record: dict[str, Any], ascii_only: bool, pad: str) -> None:
+    _input_same_as_classify_line(pad + json.dumps(record, ensure_ascii=ascii_only) + pad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE-+ \\tnulNaIfiyrsx\u00e9\ud800\r\n_'), max_size=40)
+)
+def test_random_near_json_lines_classify_input_alike(line: str) -> None:
+    _input_same_as_classify_line("{" + line)
+    _input_same_as_classify_line(line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=60))
+def test_random_text_lines_classify_input_alike(line: str) -> None:
+    _input_same_as_classify_line(line)
+
+
+SURROGATE_TOKENS = st.sampled_from(
+    ['"', "\\ud83d", "\\ude00", "\\uD800", "\\udfff", "\\u0041", "a", ":", ",", "\\"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SURROGATE_TOKENS, max_size=8))
+def test_surrogate_escapes_classify_input_alike(tokens: list[str]) -> None:
+    _input_same_as_classify_line('{"s":"' + "".join(tokens) + '"}')
