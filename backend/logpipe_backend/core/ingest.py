@@ -57,9 +57,10 @@ def _prepare_at_once(
     when that cannot be sure of it, and for every error (the caller then takes :func:`_prepare_each`, which
     raises the first error in record order, as it always did).
 
-    prepare measured 4.0 -> 2.15 µs a record on the benchmark's records (json's encoder took ~2.6 of it). orjson per record
-    is fast too (~0.25 µs), but each of its outputs is a buffer shrunk by realloc, which leaves the heap
-    growing page by page while a request's records are kept (+0.3 µs a record, mostly page faults).
+    prepare measured 4.0 -> 2.15 µs a record on the benchmark's records (json's encoder took ~2.6 of it).
+    orjson per record is fast too (~0.25 µs), but each of its outputs is a buffer shrunk by realloc, which
+    leaves the heap growing page by page while a request's records are kept (+0.3 µs a record, mostly
+    page faults).
     Chunks of _CHUNK records, because normalized records kept alive longer cost garbage-collector passes
     (measured 2.9 µs a record to prepare in one chunk of 5,000, 2.2 in chunks of 256).
     """
