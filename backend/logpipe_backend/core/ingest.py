@@ -13,7 +13,7 @@ from logpipe_backend.core import jsonfast
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.core.normalize import normalize
+from logpipe_backend.core.normalize import normalize, normalize_all
 from logpipe_backend.core.record import Record
 
 # Compact UTF-8 JSON; one C encoder reused (core/jsonenc.py: json.dumps with options builds a new encoder
@@ -83,10 +83,7 @@ def _serialize_chunk(
     raws: list[dict[str, Any] | str], tenant_id: str, received_ms: int, log_ids: list[str]
 ) -> list[bytes] | None:
     try:
-        records = [
-            normalize(raw, tenant_id=tenant_id, log_id=log_id, received_ms=received_ms)
-            for raw, log_id in zip(raws, log_ids, strict=True)
-        ]
+        records = normalize_all(raws, tenant_id, log_ids, received_ms)
     except ApiError:
         return None
     data = jsonfast.dumps_list(records)
