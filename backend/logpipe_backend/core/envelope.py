@@ -22,7 +22,8 @@ import json.scanner
 import operator
 import re
 import zlib
-from itertools import islice, repeat
+from bisect import bisect_right
+from itertools import accumulate, islice, repeat
 from typing import Any, Final, cast
 
 from logpipe_backend.core import jsonfast
@@ -61,10 +62,9 @@ def sqs_safe(text: str) -> bool:
 def _may_hold_unsafe(data: bytes) -> bool:
     """Cheap: C-speed passes (translate deletes every byte but the refused controls; two substring
     searches), measured about four times faster than searching with _UNSAFE_BYTES_RE."""
-    return (
-        bool(data.translate(None, _ALL_BUT_REFUSED_CONTROLS))
-        or b"\xef\xbf\xbe" in data
-        or b"\xef\xbf\xbf" in data
+    return bool(data.translate(None, _ALL_BUT_REFUSED_CONTROLS)) or (
+        # A one-byte search (memchr) first: each three-byte one takes ~1 ns a byte (0.45 µs a record).
+        b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
     )
 
 
@@ -87,24 +87,27 @@ def pack(tenant_id: str, records: list[bytes], max_bytes: int = MAX_MESSAGE_BYTE
     head = f'{{"v":{ENVELOPE_VERSION},"tenant_id":{json.dumps(tenant_id)},"records":['.encode()
     tail = b"]}"
     overhead = len(head) + len(tail)
-    bodies: list[str] = []
-    batch: list[bytes] = []
-    size = overhead
     # One scan of all records together finds nothing unsafe in almost every request; only then is each
     # record checked (and escaped) on its own.
-    check_each = _may_hold_unsafe(b"".join(records))
-    for raw in records:
-        record = _make_safe(raw) if check_each else raw
-        extra = len(record) + (1 if batch else 0)  # a comma between records
-        if batch and size + extra > max_bytes:
-            bodies.append((head + b",".join(batch) + tail).decode("utf-8"))
-            batch, size, extra = [], overhead, len(record)
-        if size + extra > max_bytes:
-            raise ValueError(f"a record of {len(record)} bytes does not fit in a {max_bytes}-byte message")
-        batch.append(record)
-        size += extra
-    if batch:
-        bodies.append((head + b",".join(batch) + tail).decode("utf-8"))
+    joined = b",".join(records)
+    if _may_hold_unsafe(joined):
+        records = [_make_safe(record) for record in records]
+        joined = b",".join(records)
+    # Each message takes as many records as fit, found by bisection on the running total of sizes (each
+    # record and its comma), and is a slice of the joined records: C-level calls per message, not Python
+    # steps per record (with the one-byte search above: 0.72 -> 0.22 µs a record).
+    ends = list(accumulate(map((1).__add__, map(len, records))))
+    room = max_bytes - overhead + 1  # the last record of a message has no comma
+    view = memoryview(joined)
+    bodies: list[str] = []
+    start, before = 0, 0  # first record of the next message; where it starts in joined
+    while start < len(records):
+        stop = bisect_right(ends, before + room, start)
+        if stop == start:
+            size = len(records[start])
+            raise ValueError(f"a record of {size} bytes does not fit in a {max_bytes}-byte message")
+        bodies.append(b"".join((head, view[before : ends[stop - 1] - 1], tail)).decode("utf-8"))
+        start, before = stop, ends[stop - 1]
     return bodies
 
 

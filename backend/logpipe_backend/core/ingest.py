@@ -6,17 +6,24 @@ per-record size limit is checked here, on the bytes that will travel.
 
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any, Final
 
+from logpipe_backend.core import jsonfast
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.core.normalize import normalize
+from logpipe_backend.core.normalize import normalize, normalize_all
+from logpipe_backend.core.record import Record
 
 # Compact UTF-8 JSON; one C encoder reused (core/jsonenc.py: json.dumps with options builds a new encoder
 # per call). allow_nan=False: parsing already refuses NaN/Infinity; this keeps a Python caller from
 # slipping one in.
 _ENCODE: Final = compact_encoder(allow_nan=False)
+
+# Every record's JSON starts with its tenant_id (normalize puts it first).
+_RECORD_HEAD: Final = b'{"tenant_id":'
+_RECORD_SEPARATOR: Final = b"," + _RECORD_HEAD
 
 
 def serialize(record: Any) -> bytes:
@@ -39,6 +46,75 @@ def prepare(
     """
     if len(log_ids) != len(raws):
         raise ValueError(f"{len(log_ids)} log ids for {len(raws)} records")
+    fast = _prepare_at_once(raws, tenant_id, received_ms, log_ids, limits) if jsonfast.available() else None
+    return _prepare_each(raws, tenant_id, received_ms, log_ids, limits) if fast is None else fast
+
+
+def _prepare_at_once(
+    raws: list[dict[str, Any] | str], tenant_id: str, received_ms: int, log_ids: list[str], limits: Limits
+) -> list[bytes] | None:
+    """What :func:`_prepare_each` returns, with the records serialized by one orjson call per chunk; None
+    when that cannot be sure of it, and for every error (the caller then takes :func:`_prepare_each`, which
+    raises the first error in record order, as it always did).
+
+    prepare measured 4.0 -> 2.15 µs a record on the benchmark's records (json's encoder took ~2.6 of it).
+    orjson per record is fast too (~0.25 µs), but each of its outputs is a buffer shrunk by realloc, which
+    leaves the heap growing page by page while a request's records are kept (+0.3 µs a record, mostly
+    page faults).
+    Chunks of _CHUNK records, because normalized records kept alive longer cost garbage-collector passes
+    (measured 2.9 µs a record to prepare in one chunk of 5,000, 2.2 in chunks of 256).
+    """
+    out: list[bytes] = []
+    for start in range(0, len(raws), _CHUNK):
+        end = start + _CHUNK
+        chunk = _serialize_chunk(raws[start:end], tenant_id, received_ms, log_ids[start:end])
+        if chunk is None:
+            return None
+        out += chunk
+    if max(map(len, out), default=0) > limits.record_bytes:
+        return None
+    return out
+
+
+_CHUNK: Final = 256
+
+
+def _serialize_chunk(
+    raws: list[dict[str, Any] | str], tenant_id: str, received_ms: int, log_ids: list[str]
+) -> list[bytes] | None:
+    try:
+        records = normalize_all(raws, tenant_id, log_ids, received_ms)
+    except ApiError:
+        return None
+    data = jsonfast.dumps_list(records)
+    if data is None:
+        return None
+    pieces = data[1:-1].split(_RECORD_SEPARATOR)
+    # The separator can also sit inside a record (an array holding an object whose first key is tenant_id;
+    # inside a string its quote would be escaped): then there are more pieces than records.
+    if len(pieces) != len(records):
+        return None
+    out = [pieces[0], *map(_RECORD_HEAD.__add__, islice(pieces, 1, None))]
+    if b"null" in data and not _json_accepts(out, records):
+        return None
+    return out
+
+
+def _json_accepts(out: list[bytes], records: list[Record]) -> bool:
+    """Whether json's encoder accepts every record whose orjson bytes hold ``null``: orjson writes NaN and
+    ±Infinity as null (only a Python caller can pass them: parsing refuses them), json refuses them."""
+    for data, record in zip(out, records, strict=True):
+        if b"null" in data:
+            try:
+                serialize(record)
+            except ValueError:
+                return False
+    return True
+
+
+def _prepare_each(
+    raws: list[dict[str, Any] | str], tenant_id: str, received_ms: int, log_ids: list[str], limits: Limits
+) -> list[bytes]:
     max_bytes = limits.record_bytes
     out: list[bytes] = []
     append = out.append

@@ -19,7 +19,7 @@ from typing import Any, Final, NoReturn, cast
 from logpipe_backend.core import jsonfast
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.core.lines import nonblank_lines
+from logpipe_backend.core.lines import nonblank_lines, plain_lines
 
 _BOM: Final = "\ufeff"
 _ESCAPED_BYTE_RE: Final = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a bad byte
@@ -32,6 +32,11 @@ _VALUES_PER_RECORD: Final = 64
 # A \u escape of a surrogate (D800–DFFF). Its presence is the only way a parsed string can hold a lone
 # surrogate, so the costlier check runs only when the raw text has one.
 _SURROGATE_ESCAPE_RE: Final = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _may_hold_surrogate_escape(text: str) -> bool:
+    # A one-character search (memchr) first, ~20 times faster than the regex's scan.
+    return "\\" in text and _SURROGATE_ESCAPE_RE.search(text) is not None
 
 
 class _NotJson(ValueError):
@@ -145,7 +150,8 @@ def _flag_duplicate_tenant_ids(text: str, records: list[Any], limits: Limits, by
     fast path: unless the text spells the key more often than the parsed records carry it, nothing is
     parsed again (only a ``\\u`` escape can spell it otherwise, and then a regex counts the spellings).
     """
-    if '"tenant_id"' not in text and "\\u" not in text:
+    # A one-character search (memchr) first: "\\u" in text costs as much as a regex (~0.2 µs a line).
+    if '"tenant_id"' not in text and ("\\" not in text or "\\u" not in text):
         return
     carried = sum(1 for record in records if "tenant_id" in record)
     if not carried:
@@ -188,10 +194,23 @@ def _fail_line(exc: Exception, number: int, limits: Limits) -> NoReturn:
     raise _invalid_json(f"line {number} is not valid JSON: {exc}", line=number) from None
 
 
-def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
-    """One object per non-blank line of ``text`` (decoded UTF-8); errors name the ``line``."""
+def _parse_lines_at_once(text: str, limits: Limits) -> list[dict[str, Any] | str] | None:
+    """What :func:`_parse_lines` returns, from orjson called on every line in one C-level loop; None for
+    a body with blank lines or too many, or a line orjson refuses or that is not an object (then
+    :func:`_parse_lines` finds the error and its line). Callers must not pass a text for which
+    ``jsonfast.may_hold_big_int`` is true."""
+    lines = plain_lines(text, limits.records)
+    values = None if lines is None else jsonfast.loads_each(lines)
+    if values is None or not {*map(type, values)} <= _DICT_TYPE:
+        return None
+    return values
+
+
+_DICT_TYPE: Final = frozenset({dict})
+
+
+def _parse_lines(text: str, decode: Callable[[str], Any], limits: Limits) -> list[dict[str, Any] | str]:
     records: list[dict[str, Any] | str] = []
-    decode = _decode_for(text)
     for number, line in nonblank_lines(text, limits.records):
         try:
             value = decode(line)
@@ -202,9 +221,18 @@ def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
         records.append(value)
         if len(records) > limits.records:
             raise _too_many(limits)
+    return records
+
+
+def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
+    """One object per non-blank line of ``text`` (decoded UTF-8); errors name the ``line``."""
+    decode = _decode_for(text)
+    records = _parse_lines_at_once(text, limits) if decode is _FAST_DECODE else None
+    if records is None:
+        records = _parse_lines(text, decode, limits)
     _check_depth(text, records, limits, "line")
     _flag_duplicate_tenant_ids(text, records, limits, by_line=True)
-    if _SURROGATE_ESCAPE_RE.search(text) is not None:
+    if _may_hold_surrogate_escape(text):
         for index, record in enumerate(records):
             if _has_lone_surrogate(record):
                 number = _line_of_record(text, index, limits)
@@ -307,7 +335,7 @@ def parse_json(text: str, limits: Limits) -> list[dict[str, Any] | str]:
         raise bad_request("empty_body", "the body holds no records")
     _check_depth(text, items, limits, "index")  # a record's depth: an array around records is not counted
     _flag_duplicate_tenant_ids(text, items, limits, by_line=False)
-    if _SURROGATE_ESCAPE_RE.search(text) is not None:
+    if _may_hold_surrogate_escape(text):
         for index, item in enumerate(items):
             if _has_lone_surrogate(item):
                 raise _invalid_json(f"record {index} has a lone surrogate escape", index=index)

@@ -22,6 +22,14 @@ try:
 except ImportError:  # the Lambda zip is stdlib only: the json path alone
     orjson = None  # type: ignore[assignment]
 
+# orjson encodes subclasses of str/int/dict/list, datetimes and dataclasses its own way; json refuses the
+# last two and encodes subclasses as their base. Passed through, they are refused (see dumps_list).
+_DUMPS_OPTION: Final = (
+    0
+    if orjson is None
+    else orjson.OPT_PASSTHROUGH_SUBCLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+
 # Any integer outside orjson's 64-bit range has at least 19 digits: every digit turned into "0", a text
 # holding such a run holds "0" * 19. str.translate is ~0.2 µs per 250-byte record (a regex: ~1.8).
 _DIGITS_TO_ZERO: Final = str.maketrans("123456789", "000000000")
@@ -66,4 +74,23 @@ def loads_each(texts: list[str]) -> list[Any] | None:
     try:
         return list(map(orjson.loads, texts))
     except orjson.JSONDecodeError:
+        return None
+
+
+def dumps_list(values: list[Any]) -> bytes | None:
+    """orjson's compact UTF-8 JSON of the list ``values`` in one call, or None when orjson is missing or
+    refuses a value (integers past 64 bits, keys that are not strings, lone surrogates, nesting past 255,
+    subclasses of the JSON types, datetimes, dataclasses, and what ``json`` cannot encode either).
+
+    Its bytes are what ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))`` gives (the same
+    key order and string escapes: checked for every code point) but for two things a caller must mind:
+    floats with an exponent are spelled orjson's way (``1e-7`` for ``1e-07``: the same value), and NaN and
+    ±Infinity come out as ``null``, so a caller that must refuse them checks what holds ``null``. Meant
+    for values of JSON types only (orjson, unlike ``json``, would also encode a UUID or an Enum).
+    """
+    if orjson is None:
+        return None
+    try:
+        return orjson.dumps(values, option=_DUMPS_OPTION)
+    except TypeError:  # orjson.JSONEncodeError is one
         return None

@@ -65,6 +65,8 @@ def _from_int(n: int) -> str | None:
 
 def level_from_value(value: object) -> str | None:
     """The level named by a field value (a name or alias in any case, or a pino/syslog number), or None."""
+    if type(value) is str and value in LEVEL_ALIASES:  # already a key (lower case, no blanks): as below
+        return LEVEL_ALIASES[value]
     if isinstance(value, str):
         key = value.strip().lower()
         level = LEVEL_ALIASES.get(key)

@@ -35,7 +35,7 @@ def _client_log_id(value: object) -> str | None:
     return None
 
 
-def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_ms: int) -> Record:
+def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_at: str) -> Record:
     attributes = dict(raw)  # shallow copy: the caller's dict is left as it was
 
     # The tenant comes from the credential only; a record may name it, but must name the same one.
@@ -71,7 +71,8 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_m
                 break
 
     client_log_id = None
-    for name in CLIENT_ID_FIELDS:
+    # Most records have neither: two lookups instead of a loop.
+    for name in CLIENT_ID_FIELDS if "log_id" in attributes or "id" in attributes else ():
         if name in attributes:
             client_log_id = _client_log_id(attributes[name])
             if client_log_id is not None:
@@ -81,8 +82,8 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_m
     record: Record = {
         "tenant_id": tenant_id,
         "log_id": log_id,
-        "timestamp": format_ts(received_ms) if timestamp is None else timestamp,
-        "received_at": format_ts(received_ms),
+        "timestamp": received_at if timestamp is None else timestamp,
+        "received_at": received_at,
         "level": level or DEFAULT_LEVEL,
         "message": message,
         "attributes": attributes,
@@ -94,7 +95,7 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_m
     return record
 
 
-def _normalize_text(line: str, tenant_id: str, log_id: str, received_ms: int) -> Record:
+def _normalize_text(line: str, tenant_id: str, log_id: str, received_at: str) -> Record:
     if line.endswith("\n"):
         line = line[:-2] if line.endswith("\r\n") else line[:-1]
     # Fast path: a line that starts with a timestamp in the record's own format, then a blank, keeps it
@@ -105,12 +106,12 @@ def _normalize_text(line: str, tenant_id: str, log_id: str, received_ms: int) ->
         after_ts = 24
     else:
         event_ms, after_ts = leading_timestamp(line)
-        timestamp = format_ts(received_ms if event_ms is None else event_ms)
+        timestamp = received_at if event_ms is None else format_ts(event_ms)
     return {
         "tenant_id": tenant_id,
         "log_id": log_id,
         "timestamp": timestamp,
-        "received_at": format_ts(received_ms),
+        "received_at": received_at,
         "level": level_from_text(line, after_ts) or DEFAULT_LEVEL,
         "message": line,
         "attributes": {},
@@ -122,5 +123,19 @@ def _normalize_text(line: str, tenant_id: str, log_id: str, received_ms: int) ->
 def normalize(raw: dict[str, Any] | str, *, tenant_id: str, log_id: str, received_ms: int) -> Record:
     """The record for ``raw``; ApiError 403 ``tenant_mismatch`` when it names another tenant."""
     if isinstance(raw, str):
-        return _normalize_text(raw, tenant_id, log_id, received_ms)
-    return _normalize_json(raw, tenant_id, log_id, received_ms)
+        return _normalize_text(raw, tenant_id, log_id, format_ts(received_ms))
+    return _normalize_json(raw, tenant_id, log_id, format_ts(received_ms))
+
+
+def normalize_all(
+    raws: list[dict[str, Any] | str], tenant_id: str, log_ids: list[str], received_ms: int
+) -> list[Record]:
+    """:func:`normalize` of each raw record with its log id, in order (the first error raised); the time
+    received formatted once, and no keyword call per record."""
+    received_at = format_ts(received_ms)
+    return [
+        _normalize_text(raw, tenant_id, log_id, received_at)
+        if isinstance(raw, str)
+        else _normalize_json(raw, tenant_id, log_id, received_at)
+        for raw, log_id in zip(raws, log_ids, strict=True)
+    ]

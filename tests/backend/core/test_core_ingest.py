@@ -6,11 +6,16 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logpipe_backend.core import ingest as core_ingest
+from logpipe_backend.core import jsonfast
 from logpipe_backend.core.body import parse_records
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare, serialize
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.normalize import CLIENT_ID_FIELDS, LEVEL_FIELDS, MESSAGE_FIELDS, TIMESTAMP_FIELDS
 
 NOW = 1_764_128_696_123
 LIMITS = Limits()
@@ -105,3 +110,105 @@ def test_prepare_10000_records_is_quick() -> None:
     out = _prepare(raws)
     assert len(out) == 10_000
     assert time.perf_counter() - started < 2.0  # generous: shared CI machine
+
+
+# --- the one-orjson-call path (_prepare_at_once) against the record-by-record one (_prepare_each) ------
+
+FIELDS = st.sampled_from([*MESSAGE_FIELDS, *TIMESTAMP_FIELDS, *LEVEL_FIELDS, *CLIENT_ID_FIELDS])
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**65), max_value=2**65)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(["acme", "null", "\ud800", "2026-11-26T03:44:56.123Z", "WARN", 1_764_128_696, 1e-7])
+    | st.sampled_from([float("nan"), float("-inf"), 2**64, [{"tenant_id": "acme"}], [1, {"tenant_id": 2}]])
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(FIELDS | st.just("tenant_id") | st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+# A record may name the tenant (rarely another one: that is an error, which ends the comparison early).
+RAW_DICTS = st.builds(
+    lambda fields, tenant: fields if tenant is None else {"tenant_id": tenant, **fields},
+    st.dictionaries(FIELDS | st.text(max_size=4) | st.integers(), VALUES, max_size=6),
+    st.sampled_from([None, None, None, "acme", "evil"]),
+)
+RAWS = st.lists(
+    RAW_DICTS | st.text(max_size=30) | st.just("2026-11-26T03:44:56.123Z ERROR boom"), min_size=1, max_size=8
+)
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _outcome(prepare_fn: Any, raws: list[Any], limits: Limits) -> Any:
+    try:
+        out = prepare_fn(raws, "acme", NOW, new_log_ids(len(raws), NOW, b"seed"), limits)
+    except ApiError as exc:
+        return ("error", exc.status, exc.code, exc.message, exc.detail)
+    return ("ok", out)
+
+
+def _prepare_fast(raws: list[Any], tenant: str, now: int, ids: list[str], limits: Limits) -> list[bytes]:
+    return prepare(raws, tenant_id=tenant, received_ms=now, log_ids=ids, limits=limits)
+
+
+def assert_same_as_each(raws: list[Any], limits: Limits = LIMITS) -> None:
+    fast = _outcome(_prepare_fast, raws, limits)
+    slow = _outcome(core_ingest._prepare_each, raws, limits)
+    if fast[0] == "error" or slow[0] == "error":
+        assert fast == slow
+        return
+    assert len(fast[1]) == len(slow[1]) == len(raws)
+    for a, b in zip(fast[1], slow[1], strict=True):
+        if not _has_float(json.loads(b)):
+            assert a == b
+        # The same value and types; orjson spells some floats differently (1e-7 for 1e-07).
+        assert serialize(json.loads(a)) == serialize(json.loads(b))
+
+
+@settings(max_examples=500, deadline=None)
+@given(RAWS)
+def test_at_once_gives_what_each_gives(raws: list[Any]) -> None:
+    assert_same_as_each(raws)
+
+
+@settings(max_examples=200, deadline=None)
+@given(RAWS.filter(lambda raws: not _has_float(raws)), st.integers(min_value=200, max_value=400))
+def test_at_once_keeps_the_record_limit(raws: list[Any], record_bytes: int) -> None:
+    assert_same_as_each(raws, Limits(record_bytes=record_bytes))
+
+
+def test_at_once_is_taken_for_ordinary_records_and_left_when_unsure(monkeypatch: pytest.MonkeyPatch) -> None:
+    if not jsonfast.available():
+        pytest.skip("orjson is not installed")
+    raws: list[Any] = [{"msg": "m", "level": "warn", "n": [1, None, {"a": 2.5}]}, "text", {"x": 1e-7}] * 300
+    ids = new_log_ids(len(raws), NOW)
+    expected = core_ingest._prepare_each(raws, "acme", NOW, ids, LIMITS)
+    fast = core_ingest._prepare_at_once(raws, "acme", NOW, ids, LIMITS)
+    assert fast is not None and len(fast) == len(expected)
+    assert fast[:2] == expected[:2] and fast[2] == expected[2].replace(b"1e-07", b"1e-7")
+    for unsure in (
+        {"a": [1, {"tenant_id": "acme"}]},  # the separator inside a record
+        {"big": 2**64},  # past orjson's integers
+        {"n": float("nan")},  # orjson would write null
+        {"tenant_id": "evil"},  # an error: the record-by-record path raises it
+        {1: "key that is not a string"},
+    ):
+        assert core_ingest._prepare_at_once([*raws, unsure], "acme", NOW, [*ids, ids[0]], LIMITS) is None
+    assert core_ingest._prepare_at_once(raws, "acme", NOW, ids, Limits(record_bytes=100)) is None
+    # Without orjson (the Lambda zip): record by record.
+    monkeypatch.setattr(jsonfast, "orjson", None)
+    assert _prepare_fast(raws, "acme", NOW, ids, LIMITS) == expected

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from logpipe_backend.core.levels import level_from_text, level_from_value
+from logpipe_backend.core import levels
+from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value
 from logpipe_backend.core.record import LEVELS
 
 
@@ -126,3 +127,22 @@ def test_level_from_text_none(line: str) -> None:
 @given(st.text(max_size=300))
 def test_level_from_text_total(line: str) -> None:
     assert level_from_text(line) in (*LEVELS, None)
+
+
+def _level_reference(value: object) -> str | None:
+    """level_from_value before its exact-key shortcut."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        level = LEVEL_ALIASES.get(key)
+        if level is None and levels._INT_RE.fullmatch(key):
+            return levels._from_int(int(key))
+        return level
+    return level_from_value(value)
+
+
+@given(
+    st.sampled_from([*LEVEL_ALIASES, "WARN", " info", "Error ", "30", "007", "1000", "\u0663"])
+    | st.text(max_size=8)
+)
+def test_level_from_value_strings(value: str) -> None:
+    assert level_from_value(value) == _level_reference(value)

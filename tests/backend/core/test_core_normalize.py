@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from logpipe_backend.core.errors import ApiError
-from logpipe_backend.core.normalize import normalize
+from logpipe_backend.core.normalize import (
+    CLIENT_ID_FIELDS,
+    LEVEL_FIELDS,
+    MESSAGE_FIELDS,
+    TIMESTAMP_FIELDS,
+    normalize,
+    normalize_all,
+)
 from logpipe_backend.core.record import LEVELS, Record
 
 RECEIVED = 1_764_128_696_123
@@ -308,3 +315,56 @@ def test_normalize_only_raises_api_errors_and_is_deterministic(raw: dict[str, An
         assert used <= set(USED_KEYS)
         for key, value in first["attributes"].items():
             assert raw[key] == value
+
+
+# --- normalize_all: normalize of each record, with the first error --------------------------------------
+
+NAMES = st.sampled_from(
+    [*MESSAGE_FIELDS, *TIMESTAMP_FIELDS, *LEVEL_FIELDS, *CLIENT_ID_FIELDS, "tenant_id", "x"]
+)
+FIELD_VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text(max_size=6)
+    | st.sampled_from(
+        [
+            "acme",
+            "evil",
+            " WARN ",
+            "Info",
+            "30",
+            RECEIVED_TS,
+            "2025-11-26 03:44:56",
+            1_764_128_696,
+            [1],
+            {"a": 1},
+        ]
+    )
+)
+RAWS = st.lists(
+    st.dictionaries(NAMES, FIELD_VALUES, max_size=5)
+    | st.text(max_size=40)
+    | st.sampled_from([RECEIVED_TS + " ERROR boom", "2025-11-26 03:44:56 [warn] x\r\n", "level=debug x"]),
+    max_size=6,
+)
+
+
+def _outcome(run: Any) -> Any:
+    try:
+        return ("ok", run())
+    except ApiError as exc:
+        return ("error", exc.status, exc.code, exc.message)
+
+
+@given(RAWS)
+def test_normalize_all_is_normalize_of_each(raws: list[Any]) -> None:
+    ids = [f"{LOG_ID[:-2]}{i:02d}" for i in range(len(raws))]
+    each = _outcome(
+        lambda: [
+            normalize(r, tenant_id="acme", log_id=i, received_ms=RECEIVED)
+            for r, i in zip(raws, ids, strict=True)
+        ]
+    )
+    assert _outcome(lambda: normalize_all(raws, "acme", ids, RECEIVED)) == each

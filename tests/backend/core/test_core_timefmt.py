@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import cast
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from logpipe_backend.core import timefmt
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.timefmt import (
     MAX_MS,
@@ -176,3 +178,54 @@ def test_parse_time_bound_invalid(value: str) -> None:
 
 def test_parse_time_bound_huge_relative_is_clamped() -> None:
     assert parse_time_bound("999999999d", NOW) == MIN_MS
+
+
+# --- canonical_timestamp: the cached fast path decides as the regex alone does --------------------------
+
+
+def _canonical_reference(value: object) -> str | None:
+    """The check before the per-second cache: type, length, the pattern, and a date that exists."""
+    if type(value) is not str or len(value) != 24:
+        return None
+    return value if timefmt._canonical_by_regex(value) else None
+
+
+CANONICAL_LIKE = st.builds(
+    lambda base, edits: _edit(base, edits),
+    st.integers(min_value=MIN_MS, max_value=MAX_MS).map(format_ts)
+    | st.sampled_from(["2024-02-29T23:59:59.999Z", "2023-02-29T00:00:00.000Z", "2025-11-26T24:00:00.000Z"]),
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=24),
+            st.sampled_from([*"0123456789-T:.Zz t", "\u0663", "\uff15", "\u00b2", "", "00"]),
+        ),
+        max_size=3,
+    ),
+)
+
+
+def _edit(base: str, edits: list[tuple[int, str]]) -> str:
+    for index, char in edits:
+        base = base[:index] + char + base[index + 1 :]
+    return base
+
+
+@settings(max_examples=2000)
+@given(CANONICAL_LIKE | st.text(max_size=26) | st.integers() | st.none())
+def test_canonical_timestamp_decides_as_the_regex(value: object) -> None:
+    timefmt._SECONDS_SEEN.clear()
+    expected = _canonical_reference(value)
+    assert timefmt.canonical_timestamp(value) == expected  # the cache empty
+    assert timefmt.canonical_timestamp(value) == expected  # from the cache
+    if isinstance(value, str) and len(value) == 24:  # its second cached from a value with another tail
+        timefmt._SECONDS_SEEN.clear()
+        timefmt.canonical_timestamp(value[:19] + ".000Z")
+        assert timefmt.canonical_timestamp(value) == expected
+    if expected is not None and expected.isascii():  # (\d also takes other digits: kept as sent, as before)
+        assert format_ts(cast(int, parse_event_time(expected))) == expected
+
+
+def test_canonical_timestamp_cache_is_bounded() -> None:
+    for ms in range(0, 10_000 * 1000, 1000):
+        assert timefmt.canonical_timestamp(format_ts(T + ms)) is not None
+    assert len(timefmt._SECONDS_SEEN) <= timefmt._SECONDS_SEEN_MAX

@@ -1,0 +1,71 @@
+"""core.envelope.pack: the bisection over running sizes packs as the record-by-record loop it replaced."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from logpipe_backend.core import envelope
+from logpipe_backend.core.envelope import pack
+
+
+def _pack_reference(tenant_id: str, records: list[bytes], max_bytes: int) -> list[str]:
+    """pack as it was: one Python step per record."""
+    head = f'{{"v":1,"tenant_id":{json.dumps(tenant_id)},"records":['.encode()
+    tail = b"]}"
+    overhead = len(head) + len(tail)
+    bodies: list[str] = []
+    batch: list[bytes] = []
+    size = overhead
+    check_each = envelope._UNSAFE_BYTES_RE.search(b"".join(records)) is not None
+    for raw in records:
+        record = envelope._make_safe(raw) if check_each else raw
+        extra = len(record) + (1 if batch else 0)
+        if batch and size + extra > max_bytes:
+            bodies.append((head + b",".join(batch) + tail).decode("utf-8"))
+            batch, size, extra = [], overhead, len(record)
+        if size + extra > max_bytes:
+            raise ValueError(f"a record of {len(record)} bytes does not fit in a {max_bytes}-byte message")
+        batch.append(record)
+        size += extra
+    if batch:
+        bodies.append((head + b",".join(batch) + tail).decode("utf-8"))
+    return bodies
+
+
+def _outcome(run: Any) -> Any:
+    try:
+        return ("ok", run())
+    except ValueError as exc:
+        return ("error", str(exc))
+
+
+RECORDS = st.lists(
+    st.builds(
+        lambda text: json.dumps({"m": text}, ensure_ascii=False).encode("utf-8"),
+        st.text(
+            alphabet=st.sampled_from(["a", "é", "\x01", "\x1f", "\ufffe", "\uffff", "\t", "😀"]), max_size=30
+        ),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=500)
+@given(RECORDS, st.integers(min_value=30, max_value=400), st.sampled_from(["acme", 'q"\u00e9']))
+def test_pack_packs_as_the_loop_did(records: list[bytes], max_bytes: int, tenant: str) -> None:
+    fast = _outcome(lambda: pack(tenant, records, max_bytes))
+    assert fast == _outcome(lambda: _pack_reference(tenant, records, max_bytes))
+    if fast[0] == "ok":
+        assert all(len(body.encode("utf-8")) <= max_bytes for body in fast[1])
+        assert all(envelope.sqs_safe(body) for body in fast[1])
+
+
+def test_exact_fits() -> None:
+    records = [b'{"a":1}', b'{"b":22}', b'{"c":333}']
+    head = len('{"v":1,"tenant_id":"acme","records":[') + 2
+    for max_bytes in range(head + 7, head + 30):
+        fast = _outcome(lambda: pack("acme", records, max_bytes))  # noqa: B023 (called at once)
+        assert fast == _outcome(lambda: _pack_reference("acme", records, max_bytes))  # noqa: B023
