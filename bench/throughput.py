@@ -12,9 +12,9 @@ rows for the tenant equals N.
 
 Floor: one core doing the least a store of these records must do — ``json.loads`` of every JSON line (text
 lines are kept as they are) and an insert of each record into SQLite in transactions of 1,000 rows, with the
-store's durability settings (WAL, ``synchronous=FULL``) and the store's table shape (``WITHOUT ROWID``,
-keyed by tenant and id), holding the line itself as the document. It runs in this process before and after
-the pipeline on the same records, and the ratio uses their mean, because the machine is shared and noisy.
+store's durability settings (WAL, ``synchronous=FULL``), page size and table shape (``WITHOUT ROWID``, keyed
+by tenant and id), holding the line itself as the document. It runs in this process before and after the
+pipeline on the same records, and the ratio uses their mean, because the machine is shared and noisy.
 
 Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/s ÷ floor records/s.
 """
@@ -36,6 +36,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TENANT, Stack, machine, read_lines, write_records
+from logpipe_backend.adapters.local.store import PAGE_SIZE as STORE_PAGE_SIZE
 
 FLOOR_TRANSACTION_ROWS = 1000
 MB = 1_000_000
@@ -45,6 +46,7 @@ def floor(path: Path, workdir: Path, name: str) -> dict[str, float]:
     """One core: parse each record once and insert it, 1,000 rows per transaction (see the docstring)."""
     db_path = workdir / f"floor-{name}.db"
     conn = sqlite3.connect(str(db_path), isolation_level=None)
+    conn.execute(f"PRAGMA page_size={STORE_PAGE_SIZE}")  # what logs.db is made with: the same insert cost
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(

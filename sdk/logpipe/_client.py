@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import gzip
 import os
 import queue
 import threading
@@ -15,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from . import _gzip
 from ._batcher import Batch, Batcher, BatchLimits, EncodeError, Kind, classify_input, encode_record
 from ._config import load_settings
 from ._exceptions import (
@@ -148,7 +148,7 @@ class _Base:
             headers["x-tenant-id"] = self.tenant
         content = batch.body
         if self.compress:
-            content = gzip.compress(content, compresslevel=self.compresslevel, mtime=0)
+            content = _gzip.compress(content, self.compresslevel)
             headers["content-encoding"] = "gzip"
         return content, headers
 

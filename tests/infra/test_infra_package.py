@@ -201,7 +201,7 @@ RUNNER = textwrap.dedent(
     import json, os, sys
     zip_path, name = sys.argv[1], sys.argv[2]
     # Not in the Lambda runtime: importing them raises ImportError.
-    sys.modules["orjson"] = sys.modules["re2"] = None
+    sys.modules["orjson"] = sys.modules["re2"] = sys.modules["isal"] = None
     import boto3
     from moto import mock_aws
 

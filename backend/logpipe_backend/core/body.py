@@ -16,6 +16,14 @@ from logpipe_backend.core.json_records import parse_json, parse_ndjson, record_w
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.lines import first_line_longer_than, nonblank_lines, plain_lines
 
+try:  # optional (the Lambda zip ships none): the same inflate, ~2.8x faster on the benchmark's bodies
+    from isal import isal_zlib
+except ImportError:
+    isal_zlib = None  # type: ignore[assignment]
+
+_INFLATING: Final[Any] = zlib if isal_zlib is None else isal_zlib  # decompressobj, error: zlib's API
+_INFLATE_ERRORS: Final[tuple[type[Exception], ...]] = (zlib.error, _INFLATING.error)
+
 JSON: Final = "json"
 NDJSON: Final = "ndjson"
 TEXT: Final = "text"
@@ -71,7 +79,7 @@ def _gunzip(body: bytes, limits: Limits) -> bytes:
     out = bytearray()
     data = body
     while data:
-        inflater = zlib.decompressobj(_GZIP_WBITS)
+        inflater = _INFLATING.decompressobj(_GZIP_WBITS)
         try:
             while True:
                 room = cap - len(out) + 1  # one byte past the cap is enough to know it is over
@@ -84,7 +92,7 @@ def _gunzip(body: bytes, limits: Limits) -> bytes:
                 # the chunk size): go on while chunks come, stop when neither input nor output is left.
                 if inflater.eof or (not data and not chunk):
                     break
-        except zlib.error as exc:
+        except _INFLATE_ERRORS as exc:
             raise bad_request("invalid_gzip", f"body is not valid gzip: {exc}") from exc
         if not inflater.eof:
             raise bad_request("invalid_gzip", "body is not valid gzip: truncated")

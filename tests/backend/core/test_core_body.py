@@ -12,11 +12,19 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logpipe_backend.core import body as body_module
 from logpipe_backend.core.body import decode_body, media_type, parse_records
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.limits import KIB, MIB, Limits
 
 LIMITS = Limits()
+
+
+@pytest.fixture(params=["installed", "zlib"])
+def inflating(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each gzip test runs with the inflater in use (isal when installed) and with the stdlib's zlib."""
+    if request.param == "zlib":
+        monkeypatch.setattr(body_module, "_INFLATING", zlib)
 
 
 def _error(fn: Any, *args: Any) -> ApiError:
@@ -84,24 +92,29 @@ def test_body_as_sent_over_limit() -> None:
     assert err.detail["limit"] == "body_bytes"
 
 
+@pytest.mark.usefixtures("inflating")
 @pytest.mark.parametrize("encoding", ["gzip", "GZIP", "x-gzip", "gzip, identity"])
 def test_gzip(encoding: str) -> None:
     assert decode_body(gzip.compress(b'{"a":1}\n'), encoding, LIMITS) == b'{"a":1}\n'
 
 
+@pytest.mark.usefixtures("inflating")
 def test_concatenated_gzip_members() -> None:
     body = gzip.compress(b"line 1\n") + gzip.compress(b"line 2\n") + gzip.compress(b"")
     assert decode_body(body, "gzip", LIMITS) == b"line 1\nline 2\n"
 
 
+@pytest.mark.usefixtures("inflating")
 def test_gzip_trailing_zero_padding_is_tolerated() -> None:
     assert decode_body(gzip.compress(b"x") + b"\0" * 16, "gzip", LIMITS) == b"x"
 
 
+@pytest.mark.usefixtures("inflating")
 def test_gzip_empty_body() -> None:
     assert decode_body(b"", "gzip", LIMITS) == b""
 
 
+@pytest.mark.usefixtures("inflating")
 @pytest.mark.parametrize(
     "body",
     [
@@ -117,6 +130,7 @@ def test_corrupt_gzip(body: bytes) -> None:
     assert (err.status, err.code) == (400, "invalid_gzip")
 
 
+@pytest.mark.usefixtures("inflating")
 def test_gzip_bad_crc() -> None:
     body = bytearray(gzip.compress(b"hello world"))
     body[-8] ^= 0xFF
@@ -129,6 +143,7 @@ def test_unsupported_encoding(encoding: str) -> None:
     assert (err.status, err.code) == (415, "unsupported_encoding")
 
 
+@pytest.mark.usefixtures("inflating")
 def test_decoded_limit_exact() -> None:
     limits = Limits(decoded_bytes=100_000)
     assert len(decode_body(gzip.compress(b"a" * 100_000), "gzip", limits)) == 100_000
@@ -136,11 +151,13 @@ def test_decoded_limit_exact() -> None:
     assert (err.status, err.detail["limit"]) == (413, "decoded_bytes")
 
 
+@pytest.mark.usefixtures("inflating")
 def test_large_highly_compressed_body_decodes_fully() -> None:
     for data in [b"\0" * (10 * MIB), bytes(range(256)) * (4 * 1024), b"ab" * (3 * MIB) + b"end"]:
         assert decode_body(gzip.compress(data, compresslevel=9), "gzip", LIMITS) == data
 
 
+@pytest.mark.usefixtures("inflating")
 def test_decoded_limit_applies_across_members() -> None:
     limits = Limits(decoded_bytes=100)
     body = gzip.compress(b"a" * 60) + gzip.compress(b"b" * 60)
@@ -152,6 +169,7 @@ def test_identity_body_over_decoded_limit() -> None:
     assert _error(decode_body, b"x" * 11, None, limits).detail["limit"] == "decoded_bytes"
 
 
+@pytest.mark.usefixtures("inflating")
 def test_gzip_bomb_is_stopped_with_bounded_memory() -> None:
     bomb = gzip.compress(b"\0" * (50 * MIB), compresslevel=9)
     assert len(bomb) < 100 * KIB
@@ -170,6 +188,7 @@ def test_gzip_bomb_is_stopped_with_bounded_memory() -> None:
     assert elapsed < 5
 
 
+@pytest.mark.usefixtures("inflating")
 def test_gzip_bomb_with_default_limit() -> None:
     bomb = gzip.compress(b"\0" * (50 * MIB), compresslevel=9)
     err = _error(decode_body, bomb, "gzip", LIMITS)
@@ -496,3 +515,9 @@ def test_arbitrary_bytes_only_raise_api_errors(data: bytes, kind: str) -> None:
 def test_text_10001_records() -> None:
     body = b"\n".join(b"line %d" % i for i in range(10_001))
     assert _error(parse_records, body, "text", LIMITS).detail["limit"] == "records"
+
+
+def test_isal_is_the_inflater_when_installed() -> None:
+    from isal import isal_zlib  # a product dependency (optional on Lambda only)
+
+    assert body_module._INFLATING is isal_zlib
