@@ -32,6 +32,7 @@ def test_throughput_stores_every_record_and_reports_a_ratio() -> None:
     pipe = r["pipeline"]
     assert pipe["accepted"] == pipe["stored"] == r["records"] == 3000
     assert pipe["dlq_depth"] == 0
+    assert pipe["requests"] >= 1 and pipe["retries"] == 0  # nothing waited on a 429 (rate limit off)
     assert pipe["records_per_s"] > 0 and pipe["mb_per_s"] > 0
     assert r["floor_before"]["records_per_s"] > 0 and r["floor_after"]["records_per_s"] > 0
     assert 0 < r["ratio"] < 100
