@@ -8,7 +8,9 @@ minimum above what the disk has (``LOGPIPE_MIN_FREE_MB``, the real setting).
 
 from __future__ import annotations
 
+import base64
 import os
+import random
 import resource
 import subprocess
 from pathlib import Path
@@ -128,7 +130,9 @@ def test_disk_full_while_running_is_a_503_not_a_202(tmp_path: Path) -> None:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/plain"}
         small = httpx.post(f"{url}/ingest", content="fits", headers=headers, timeout=30)
         assert small.status_code == 202
-        big = "\n".join(f"line {i} " + "y" * 200 for i in range(10_000))  # ~2 MiB: over the limit
+        # ~2 MiB of random base64: over the limit even as queue.db keeps it (deflated, ~1.5 MiB).
+        rng = random.Random(0)
+        big = "\n".join(f"line {i} " + base64.b64encode(rng.randbytes(150)).decode() for i in range(10_000))
         full = httpx.post(f"{url}/ingest", content=big, headers=headers, timeout=30)
         assert full.status_code == 503, full.text
         assert full.json()["error"]["code"] == "queue_unavailable" and "retry-after" in full.headers

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from local_stack import logpipe_command
+from logpipe_backend.adapters.local.queue import read_body
 from logpipe_backend.core.envelope import sqs_safe, unpack
 from sec_local import LocalServer, ingest, start_module_server
 
@@ -48,7 +49,7 @@ def sent(server: LocalServer) -> dict[str, Any]:
     assert (r1.status_code, r2.status_code) == (202, 202), (r1.text, r2.text)
     uri = f"file:{server.data_dir / 'queue.db'}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as conn:
-        bodies = [row[0] for row in conn.execute("SELECT body FROM messages ORDER BY seq")]
+        bodies = [read_body(row[0]) for row in conn.execute("SELECT body FROM messages ORDER BY seq")]
     server.stop()
     server.workers = 2
     server.start()

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from logpipe_backend.adapters.local.queue import read_body
 from logpipe_backend.core.envelope import unpack
 from sec_local import LocalServer, assert_error, ingest, queue_rows, start_module_server
 
@@ -90,7 +91,7 @@ def _queued_messages(server: LocalServer) -> list[tuple[str, list[dict[str, Any]
 
     uri = f"file:{Path(server.data_dir) / 'queue.db'}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as conn:
-        bodies = [row[0] for row in conn.execute("SELECT body FROM messages ORDER BY seq")]
+        bodies = [read_body(row[0]) for row in conn.execute("SELECT body FROM messages ORDER BY seq")]
     return [(tenant, [dict(r) for r in records]) for tenant, records in map(unpack, bodies)]
 
 

@@ -9,8 +9,9 @@ it is replaced by its ``\\uXXXX`` escape and the JSON means exactly the same.
 A compact transport form, ``{"v":2,"z":"<base64 of the zlib-compressed v1 body>"}`` (:func:`compress`), is for
 queues that bill by size: SQS bills each 64 KiB chunk of a body as one request, and a v1 body of ~1 MB
 compresses about 5x. Base64 is ASCII, so the v2 body is SQS-valid whatever the records hold. The SQS adapter
-sends it; the local SQLite queue keeps v1 (nothing is billed there, and compressing costs CPU). :func:`unpack`
-reads both, so the worker does not care which queue a message came from.
+sends it; the local SQLite queue takes v1 (nothing is billed there; it deflates bodies in its own storage,
+without base64 or a second JSON parse). :func:`unpack` reads both, so the worker does not care which queue a
+message came from.
 """
 
 from __future__ import annotations

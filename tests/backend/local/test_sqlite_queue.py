@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+import random
 import sqlite3
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 from logpipe_backend.adapters.local import _sqlite as sqlite_module
 from logpipe_backend.adapters.local import queue as queue_module
-from logpipe_backend.adapters.local.queue import SqliteIdempotencyStore, SqliteQueue
+from logpipe_backend.adapters.local.queue import SqliteIdempotencyStore, SqliteQueue, read_body
+from logpipe_backend.core import zlibfast
 from logpipe_backend.ports import QueueUnavailable
 
 
@@ -80,7 +83,8 @@ def test_send_is_durable_across_connections(tmp_path: Path) -> None:
     # A fresh process would see it: WAL + synchronous=FULL, committed before send returns.
     conn = sqlite3.connect(tmp_path / "queue.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT body FROM messages").fetchall() == [("one",)]
+    [(stored,)] = conn.execute("SELECT body FROM messages").fetchall()
+    assert read_body(stored) == "one"
     conn.close()
 
 
@@ -172,10 +176,12 @@ def test_a_queue_db_of_an_earlier_version_is_converted_keeping_its_messages(tmp_
     conn = sqlite3.connect(path)
     kinds = dict(conn.execute("SELECT name, type FROM sqlite_master WHERE name LIKE 'message%'").fetchall())
     assert kinds["messages"] == "view" and kinds["message_state"] == kinds["message_bodies"] == "table"
-    assert conn.execute("SELECT message_id, body, last_error FROM messages ORDER BY seq").fetchall() == [
-        ("m2", "second", None),
-        (queue.receive(1, 30)[0].message_id, "third", None),
+    rows = conn.execute("SELECT message_id, body, last_error FROM messages ORDER BY seq").fetchall()
+    assert [(mid, read_body(body), error) for mid, body, error in rows] == [
+        ("m2", "second", None),  # kept as the earlier version's TEXT
+        (queue.receive(1, 30)[0].message_id, "third", None),  # deflated, as sent now
     ]
+    assert isinstance(rows[0][1], str) and isinstance(rows[1][1], bytes)
     conn.close()
 
 
@@ -197,3 +203,100 @@ def test_a_new_queue_takes_its_page_size(tmp_path: Path) -> None:
     SqliteQueue(tmp_path / "queue.db").close()
     with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as conn:
         assert conn.execute("PRAGMA page_size").fetchone()[0] == queue_module.PAGE_SIZE
+
+
+# --- bodies kept deflated ----------------------------------------------------------------------------------
+
+
+def _stored_bodies(path: Path) -> list[str | bytes]:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        return [row[0] for row in conn.execute("SELECT body FROM message_bodies ORDER BY seq")]
+
+
+@pytest.mark.parametrize("reader", ["installed", "zlib"])
+def test_bodies_are_stored_deflated_and_read_back_exactly(
+    queue: SqliteQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reader: str
+) -> None:
+    rng = random.Random(7)
+    bodies = [
+        '{"v":1,"tenant_id":"t","records":[' + ",".join(['{"m":"hello world"}'] * 20_000) + "]}",
+        "".join(
+            chr(rng.choice([rng.randrange(0x20, 0xD800), rng.randrange(0xE000, 0x110000)]))
+            for _ in range(5000)
+        ),
+        "",
+        "é\u0000\n\t 💥",
+    ]
+    queue.send(bodies)
+    stored = _stored_bodies(tmp_path / "queue.db")
+    assert all(isinstance(s, bytes) for s in stored)
+    assert len(stored[0]) < len(bodies[0]) // 20  # what pays: fewer pages to write, and to zero when deleted
+    if reader == "zlib":  # a queue.db written with isal is read without it (the same raw deflate)
+        monkeypatch.setattr(zlibfast, "ZLIB", zlib)
+    assert [m.body for m in queue.receive(10, 30)] == bodies
+
+
+def test_without_isal_bodies_are_stored_as_text(
+    queue: SqliteQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(zlibfast, "fast", lambda: False)
+    queue.send(["plain", "é"])
+    assert _stored_bodies(tmp_path / "queue.db") == ["plain", "é"]
+    assert [m.body for m in queue.receive(10, 30)] == ["plain", "é"]
+
+
+def test_a_text_body_of_an_earlier_version_is_read_as_it_is(queue: SqliteQueue, tmp_path: Path) -> None:
+    queue.send(["new"])
+    with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as conn:
+        conn.execute("INSERT INTO message_state (message_id, sent_ms, visible_at_ms) VALUES ('old', 1, 0)")
+        conn.execute("INSERT INTO message_bodies (seq, body) VALUES (last_insert_rowid(), 'as text')")
+        conn.commit()
+    assert sorted(m.body for m in queue.receive(10, 30)) == ["as text", "new"]
+
+
+def test_a_body_over_the_limit_is_refused_and_nothing_is_queued(queue: SqliteQueue) -> None:
+    with pytest.raises(ValueError, match="over the queue's"):
+        queue.send(["ok", "x" * (queue_module.MAX_BODY_BYTES + 1)])
+    assert queue.approximate_depth() == 0
+    queue.send(["é" * (queue_module.MAX_BODY_BYTES // 2)])  # the limit is on UTF-8 bytes: exactly at it
+    assert queue.receive(1, 30)[0].body == "é" * (queue_module.MAX_BODY_BYTES // 2)
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        pytest.param(b"\xff\x00garbage", id="not deflate"),
+        pytest.param(zlib.compress(b"cut short", 1, wbits=-15)[:-2], id="truncated"),
+        pytest.param(zlib.compress(b"x", 1, wbits=-15) + b"tail", id="followed by data"),
+        pytest.param(zlib.compress(b"\xff\xfe", 1, wbits=-15), id="not UTF-8"),
+        pytest.param(
+            zlib.compress(b"0" * (queue_module.MAX_BODY_BYTES + 1), 9, wbits=-15),
+            id="inflates past the limit",
+        ),
+    ],
+)
+def test_an_unreadable_body_goes_to_the_dlq_and_the_batch_goes_on(
+    queue: SqliteQueue, tmp_path: Path, blob: bytes
+) -> None:
+    queue.send(["before"])
+    with contextlib.closing(sqlite3.connect(tmp_path / "queue.db")) as conn:
+        conn.execute("INSERT INTO message_state (message_id, sent_ms, visible_at_ms) VALUES ('bad', 1, 0)")
+        conn.execute("INSERT INTO message_bodies (seq, body) VALUES (last_insert_rowid(), ?)", (blob,))
+        conn.commit()
+    queue.send(["after"])
+    assert [m.body for m in queue.receive(10, 30)] == ["before", "after"]
+    assert queue.depths() == (2, 1)
+    [dead] = queue.dead_letters()
+    assert dead.message_id == "bad" and dead.body == "" and "corrupt" in (dead.last_error or "")
+    assert dead.receive_count == 1
+
+
+def test_dead_letters_are_listed_and_redriven_with_their_bodies(queue: SqliteQueue) -> None:
+    body = '{"v":1,"tenant_id":"t","records":[' + ",".join(['{"m":"x"}'] * 1000) + "]}"
+    queue.send([body])
+    for _ in range(3):  # max_receives=3: the fourth receive moves it to the DLQ
+        assert len(queue.receive(1, 0)) == 1
+    assert queue.receive(1, 30) == []
+    assert [d.body for d in queue.dead_letters()] == [body]
+    assert queue.redrive() == 1
+    assert [m.body for m in queue.receive(1, 30)] == [body]
