@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -113,3 +116,19 @@ def test_work_longer_than_the_function_timeout_is_not_started(tmp_path: Path) ->
     assert loop.run_once() == 1
     [m] = queue.dead_letters() or [None]  # not dead yet: left for a later, longer-lived worker
     assert m is None and store.count() == 0 and queue.approximate_depth() == 1
+
+
+def test_a_worker_process_tunes_the_gc_after_start_up() -> None:
+    # In a child: gc.freeze() would keep the test process's objects from ever being collected.
+    code = (
+        "import gc\n"
+        "from logpipe_backend.adapters.local import worker_loop as w\n"
+        "assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] != w.GC_THRESHOLD\n"
+        "second, third = gc.get_threshold()[1:]\n"
+        "w.tune_gc()\n"
+        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
+        "assert gc.get_threshold() == (w.GC_THRESHOLD, second, third), gc.get_threshold()\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    )

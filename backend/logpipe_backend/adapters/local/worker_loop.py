@@ -13,6 +13,7 @@ SIGKILL) the worker notices and stops too, rather than run orphaned.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import signal
@@ -43,6 +44,13 @@ DEFAULT_POLL_INTERVAL_S = 0.2  # when the queue is empty; SQLite reads are cheap
 MAX_RETRY_DELAY_S = 30.0
 DEFAULT_FUNCTION_TIMEOUT_S = 900.0  # Lambda's maximum; the handler's time guard works against it
 QUEUE_ARN = "arn:aws:sqs:local:000000000000:logpipe-ingest"
+# Young container objects between two collections of the youngest generation (CPython's default: 700). A
+# message's ~2,500 records are alive while it is handled, so at 700 each collection walked them again and
+# moved them on to the older generations (~220 collections per 80,000 records); at 50,000, ~35. Memory: at
+# most ~50,000 young containers (a few MB) wait for a collection, and objects in reference cycles are freed
+# that much later. Measured with gc.freeze() below in a fresh worker process, 10 alternating runs of 80,000
+# records: 6.21 -> 6.02 us/record (best), median of the pairs -0.12.
+GC_THRESHOLD = 50_000
 
 
 def build_sqs_event(messages: Sequence[ReceivedMessage]) -> dict[str, Any]:
@@ -181,6 +189,14 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def tune_gc() -> None:
+    """After start-up: what exists now (modules, the adapters) is never walked again by the cyclic GC, and the
+    youngest generation is collected less often (GC_THRESHOLD)."""
+    gc.collect()  # so that no garbage of the start-up is frozen with the rest
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD)  # the older generations keep their thresholds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     logging.basicConfig(
@@ -205,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         function_timeout_s=args.function_timeout,
         poll_interval_s=args.poll_interval,
     )
+    tune_gc()
     try:
         loop.run(stop, parent_pid=args.parent_pid)
     finally:
