@@ -192,13 +192,18 @@ def unpack_with_text(body: str) -> tuple[str, list[Record], list[str | None]]:
 
 def _complete(tenant_id: str, records: list[Any]) -> bool:
     """Whether every record is a dict holding every field (``redactions`` and ``source`` too) and of this
-    tenant: three C-level passes (map, no Python step per record), measured 0.1 µs a record against 0.7 for
-    the loop of :func:`_checked`, which runs when this is False (and names the first record at fault)."""
-    return (
-        set(map(type, records)) <= {dict}
-        and all(map(operator.ge, map(dict.keys, records), repeat(_COMPLETE_SET)))
-        and list(map(_TENANT_OF, records)).count(tenant_id) == len(records)
-    )
+    tenant: C-level passes (map, no Python step per record), measured 0.14 µs a record against 0.7 for the
+    loop of :func:`_checked`, which runs when this is False (and names the first record at fault)."""
+    if not set(map(type, records)) <= {dict}:
+        return False
+    # Ingest writes every record with the same keys in the same order: records whose key tuples all equal
+    # the first one's (compared by identity, mostly: orjson reuses key strings) hold every field if it does;
+    # 0.10 µs a record against 0.20 for a subset test on each, which records of other layouts take.
+    layout = tuple(records[0]) if records else ()
+    one_layout = list(map(tuple, records)).count(layout) == len(records) and _COMPLETE_SET.issubset(layout)
+    return (one_layout or all(map(operator.ge, map(dict.keys, records), repeat(_COMPLETE_SET)))) and list(
+        map(_TENANT_OF, records)
+    ).count(tenant_id) == len(records)
 
 
 _COMPRESSED_PREFIX: Final = f'{{"v":{COMPRESSED_VERSION},'

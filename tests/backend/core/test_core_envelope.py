@@ -246,11 +246,15 @@ COMPLETE = {
     "source": "json", "redactions": 0,
 }  # fmt: skip
 A_RECORD = st.builds(
-    lambda dropped, tenant: {
-        k: tenant if k == "tenant_id" else v for k, v in COMPLETE.items() if k not in dropped
+    lambda dropped, tenant, order, extra: {
+        **{k: tenant if k == "tenant_id" else COMPLETE[k] for k in order if k not in dropped},
+        **extra,
     },
     st.sets(st.sampled_from(sorted(COMPLETE)), max_size=2) | st.just(set()),
     st.sampled_from(["acme", "acme", "other", "", 5, None, ["acme"], {"a": 1}]),
+    # Mostly ingest's layout (the same keys in the same order: _complete's fast path), sometimes another.
+    st.just(list(COMPLETE)) | st.permutations(list(COMPLETE)),
+    st.just({}) | st.just({"extra": 1}),
 )
 
 
