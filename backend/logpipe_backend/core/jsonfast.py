@@ -34,6 +34,9 @@ _DUMPS_OPTION: Final = (
 # holding such a run holds "0" * 19. str.translate is ~0.2 µs per 250-byte record (a regex: ~1.8).
 _DIGITS_TO_ZERO: Final = str.maketrans("123456789", "000000000")
 _LONG_DIGIT_RUN: Final = "0" * 19
+# The same for UTF-8 bytes (the digits a JSON number may hold are ASCII, one byte each).
+_BYTE_DIGITS_TO_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGIT_RUN_BYTES: Final = b"0" * 19
 
 
 def available() -> bool:
@@ -43,6 +46,11 @@ def available() -> bool:
 def may_hold_big_int(text: str) -> bool:
     """Whether ``text`` holds a run of 19+ digits (an integer orjson would not parse exactly may be one)."""
     return _LONG_DIGIT_RUN in text.translate(_DIGITS_TO_ZERO)
+
+
+def may_hold_big_int_bytes(data: bytes) -> bool:
+    """:func:`may_hold_big_int` of UTF-8 ``data`` (the same answer as for its decoded text)."""
+    return _LONG_DIGIT_RUN_BYTES in data.translate(_BYTE_DIGITS_TO_ZERO)
 
 
 def loads_with(fallback: Callable[[str], Any]) -> Callable[[str], Any]:
@@ -65,10 +73,10 @@ def loads_with(fallback: Callable[[str], Any]) -> Callable[[str], Any]:
     return loads
 
 
-def loads_each(texts: list[str]) -> list[Any] | None:
-    """orjson's value of every text, or None when orjson is missing or refuses one of them (the caller
-    then takes its ``json`` path for all). Callers must not pass texts for which :func:`may_hold_big_int`
-    is true."""
+def loads_each(texts: list[str] | list[bytes]) -> list[Any] | None:
+    """orjson's value of every text (str, or bytes: orjson refuses bytes that are not UTF-8), or None when
+    orjson is missing or refuses one of them (the caller then takes its ``json`` path for all). Callers
+    must not pass texts for which :func:`may_hold_big_int` is true."""
     if orjson is None:
         return None
     try:

@@ -29,11 +29,21 @@ def _without_fast_paths(data: bytes, kind: str, limits: Limits) -> Any:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(json_records, "_parse_lines_at_once", lambda text, limits: None)
         mp.setattr(body, "plain_lines", lambda text, max_lines: None)
+        mp.setattr(body, "_parse_fast", lambda data, kind, limits: None)
+        return _outcome(data, kind, limits)
+
+
+def _without_bytes_fast_path(data: bytes, kind: str, limits: Limits) -> Any:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(body, "_parse_fast", lambda data, kind, limits: None)
         return _outcome(data, kind, limits)
 
 
 def assert_same(text: str) -> None:
-    data = text.encode("utf-8", "surrogatepass")
+    assert_same_bytes(text.encode("utf-8", "surrogatepass"))
+
+
+def assert_same_bytes(data: bytes) -> None:
     for kind in ("ndjson", "text"):
         for limits in LIMITS:
             fast = _outcome(data, kind, limits)
@@ -41,6 +51,72 @@ def assert_same(text: str) -> None:
             assert fast == slow
             # == says 1 == 1.0: the types must agree too.
             assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+            assert fast == _without_bytes_fast_path(data, kind, limits)
+
+
+BYTES_CORPUS = [
+    b'\xef\xbb\xbf{"a":1}\n{"b":2}',  # a BOM
+    b'{"a":1}\n\xef\xbb\xbf{"b":2}',  # a BOM that is not at the start
+    b'{"a":"\xff"}\n{}',
+    b'{"a":"\xc0\x80"}\n{}',  # overlong NUL
+    b'{"a":"\xed\xa0\x80"}\n{}',  # an encoded surrogate
+    b'{"a":"\xf4\x90\x80\x80"}\n{}',  # past U+10FFFF
+    b'{"a":"\xe2\x82"}\n{}',  # truncated
+    b'{"a":1}\n\xff',
+    b'{"a":1}\xff\n{}',
+    b'{"a":"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"}\n{}',  # 12 bytes of UTF-8, fewer characters
+    b"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\nab",  # a text line over 12 bytes, not characters
+    b'{"a":"\\u00e9"}\n{"tenant_id":"t"}',
+    b'{"tenant_id":"a","tenant_id":"b"}\n{"tenant_id":"a"}',
+    b'{"t\\u0065nant_id":"a","tenant_id":"b"}\n{"tenant_id":"a"}',
+    b'{"a":[[[1]]]}\n{"b":{"c":{"d":1}}}',
+    b'{"a":"[[[[{{{{"}\n{}',
+    b'{"a":1}\n{"s":"\\udc00"}',
+    b'{"a":1}\r\n{"b":2}\r\n',
+    b"{}\n\x1c\n{}",  # blank for str.isspace only
+    b"{}\n\xc2\xa0\n{}",  # a no-break space alone on a line
+    b"{}\n\x0b\n{}",
+    b"{}\n" * 4,
+    b'{"n":1234567890123456789}\n{}',
+    b'{"n":123456789012345678}\n{}',
+]
+
+
+@pytest.mark.parametrize("data", BYTES_CORPUS)
+def test_bytes_corpus(data: bytes) -> None:
+    assert_same_bytes(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.binary(max_size=40)
+    | st.lists(
+        st.sampled_from(
+            [
+                b"{",
+                b"}",
+                b'"',
+                b"\n",
+                b"\r",
+                b"\xc3",
+                b"\xa9",
+                b"\xff",
+                b"\xed\xa0\x80",
+                b"a",
+                b":",
+                b"1",
+                b"[",
+                b"]",
+                b" ",
+                b"\\u",
+                b"tenant_id",
+            ]
+        ),
+        max_size=20,
+    ).map(b"".join)
+)
+def test_near_ndjson_bytes(data: bytes) -> None:
+    assert_same_bytes(data)
 
 
 CORPUS = [
@@ -132,3 +208,7 @@ def test_fast_paths_are_taken() -> None:
     assert json_records._parse_lines_at_once('{"a":1}\n\n{"b":2}', Limits()) is None
     assert json_records._parse_lines_at_once('{"a":1}\n[1]', Limits()) is None
     assert body._parse_text("a\r\nb\r\n", Limits()) == ["a", "b"]
+    if jsonfast.available():
+        assert json_records.parse_ndjson_bytes(b'{"a":1}\n{"b":2}\n', Limits()) == [{"a": 1}, {"b": 2}]
+    assert body._parse_fast(b"a\r\nb\r\n", "text", Limits()) == ["a", "b"]
+    assert body._parse_fast(b"a\n\xc3\xa9", "text", Limits()) is None  # not ASCII: the full path
