@@ -318,10 +318,13 @@ def test_the_worker_stores_no_secret_whichever_path_a_record_takes(
     message, attributes, secrets = case
     assume(not any(s.startswith("CUST-") for s in secrets))  # extra patterns turn the shortcut off
     everything_else = json.dumps([message, attributes], ensure_ascii=False)
-    for secret in secrets:
-        assume(everything_else.count(secret) == 1)
     record = _record(message, attributes)
     record["log_id"] = "01KB7W2M5Z8HJKN4TBEQXRSVYA"  # no run of digits for the cheap check to trip on
+    # The record's own keys and fields are stored as they are: a "secret" that is part of them (say
+    # "attribut") is no secret that was left in.
+    fixed = serialize({**record, "message": "", "attributes": {}}).decode()
+    for secret in secrets:
+        assume(everything_else.count(secret) == 1 and secret not in fixed)
     [body] = pack(TENANT, [serialize(record)])
     store = _CapturingStore()
     deps = worker.WorkerDeps(store=store, redactor=BUILTIN_REDACTOR)
