@@ -300,3 +300,22 @@ def test_dead_letters_are_listed_and_redriven_with_their_bodies(queue: SqliteQue
     assert [d.body for d in queue.dead_letters()] == [body]
     assert queue.redrive() == 1
     assert [m.body for m in queue.receive(1, 30)] == [body]
+
+
+def test_deleted_bodies_are_zeroed_in_the_file(tmp_path: Path) -> None:
+    # secure_delete is set by us, not left to the SQLite build: a stored message's body (records before
+    # redaction, deflated or not) must not stay in queue.db's free pages once it is deleted.
+    secret = "".join(f"password=s3cr3t-{random.random()} " for _ in range(3000))  # overflow pages
+    queue = SqliteQueue(tmp_path / "queue.db")
+    queue.send([secret])
+    with sqlite3.connect(tmp_path / "queue.db") as conn:
+        [(stored,)] = conn.execute("SELECT body FROM message_bodies").fetchall()
+    stored = stored.encode() if isinstance(stored, str) else stored
+    [message] = queue.receive(1, 30)
+    queue.delete(message.receipt_handle)
+    queue.close()
+    with sqlite3.connect(tmp_path / "queue.db") as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = (tmp_path / "queue.db").read_bytes()
+    assert len(stored) > 20_000  # random text: it stays big deflated
+    assert not any(stored[i : i + 64] in data for i in range(0, len(stored) - 64, 997))
