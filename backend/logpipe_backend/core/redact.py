@@ -74,18 +74,18 @@ _JWT: Final = rf"(?<![{_B64URL}])eyJ[{_B64URL}]{{5,}}+\.[{_B64URL}]{{5,}}+\.[{_B
 _AWS_KEY: Final = r"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])"
 _EMAIL: Final = rf"(?<![{_LOCAL}])[{_LOCAL}]++@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z][A-Za-z0-9\-]*+"
 _CARD: Final = r"(?<![0-9])[2-6](?:[ \-]?[0-9]){12,18}(?![0-9])"
-_BUILTIN_PATTERN: Final = "|".join(
-    (
-        r"(?P<skip>\[REDACTED:[a-z_]+\])",
-        f"(?P<cookie>{_key('cookie')}(?:{_value('cookie', _COOKIE_VALUE)}))",
-        f"(?P<kv>{_key(_NAMES)}(?:{_value('kv', _KV_VALUE)}))",
-        f"(?P<bearer>{_BEARER})",
-        f"(?P<jwt>{_JWT})",
-        f"(?P<aws_key>{_AWS_KEY})",
-        f"(?P<email>{_EMAIL})",
-        f"(?P<card>{_CARD})",
-    )
+_SKIP_ALTERNATIVE: Final = r"(?P<skip>\[REDACTED:[a-z_]+\])"
+# The built-in kinds' alternatives, in the order they are tried at each position.
+_ALTERNATIVES: Final = (
+    f"(?P<cookie>{_key('cookie')}(?:{_value('cookie', _COOKIE_VALUE)}))",
+    f"(?P<kv>{_key(_NAMES)}(?:{_value('kv', _KV_VALUE)}))",
+    f"(?P<bearer>{_BEARER})",
+    f"(?P<jwt>{_JWT})",
+    f"(?P<aws_key>{_AWS_KEY})",
+    f"(?P<email>{_EMAIL})",
+    f"(?P<card>{_CARD})",
 )
+_BUILTIN_PATTERN: Final = "|".join((_SKIP_ALTERNATIVE, *_ALTERNATIVES))
 _BUILTIN_RE: Final = re.compile(_BUILTIN_PATTERN, re.ASCII)
 # Pre-check for cards (see _may_hold_builtin for the rest): 13 digits, maybe with separators in between.
 _CARD_MIN_CHARS: Final = 13
@@ -205,6 +205,61 @@ def _may_hold_builtin(text: str) -> bool:
     return len(text) >= _CARD_MIN_CHARS and _CARD_HINT_RE.search(text) is not None
 
 
+def _possible_kinds(text: str) -> int:
+    """A bit per alternative of _ALTERNATIVES (bit i: the i-th) that may match somewhere in ``text``.
+
+    Each bit tests what every match of its kind holds (as _may_hold_builtin), outside tokens: no key,
+    bearer, JWT, AWS key id, e-mail or card can take its name or its ``:`` from ``[REDACTED:…]`` (a key
+    there is followed by ``]``, a bearer word by ``]``; the others need characters a token lacks).
+    """
+    if "[REDACTED:" in text:
+        text = TOKEN_RE.sub(" ", text)
+    lowered = text.lower()
+    kinds = 0
+    if "=" in text or ":" in text:
+        if "cookie" in lowered:
+            kinds |= 0b11  # cookie, and kv (whose names hold "cookie")
+        elif (
+            "passw" in lowered
+            or "passp" in lowered
+            or "secret" in lowered
+            or "token" in lowered
+            or "apikey" in lowered
+            or "api_key" in lowered
+            or "api-key" in lowered
+            or "authorization" in lowered
+        ):
+            kinds |= 0b10
+    if "bearer" in lowered:
+        kinds |= 0b100
+    if "eyj" in lowered:
+        kinds |= 0b1000
+    if "akia" in lowered or "asia" in lowered:
+        kinds |= 0b10000
+    if "@" in text:
+        kinds |= 0b100000
+    if len(text) >= _CARD_MIN_CHARS and _CARD_HINT_RE.search(text) is not None:
+        kinds |= 0b1000000
+    return kinds
+
+
+_KIND_REGEXES: dict[int, re.Pattern[str]] = {}
+
+
+def _builtin_regex(kinds: int) -> re.Pattern[str]:
+    """The built-in regex with only the alternatives of ``kinds`` (and skip), compiled once per subset.
+
+    Where the others cannot match anywhere in a text, it finds the same matches there as _BUILTIN_RE (at
+    each position the same alternative matches first, the same way), at a fraction of the cost: ``re``
+    tries every alternative at every position (a 250-character line with a password: 84 -> 16 µs).
+    """
+    regex = _KIND_REGEXES.get(kinds)
+    if regex is None:
+        chosen = [alt for bit, alt in enumerate(_ALTERNATIVES) if kinds >> bit & 1]
+        regex = _KIND_REGEXES[kinds] = re.compile("|".join((_SKIP_ALTERNATIVE, *chosen)), re.ASCII)
+    return regex
+
+
 Replacer = Callable[[re.Match[str]], "tuple[str, int] | None"]
 
 
@@ -294,8 +349,10 @@ class Redactor:
         total = 0
         for _ in range(_MAX_ROUNDS):
             count = 0
-            if _may_hold_builtin(text):
-                text, count = _scan(_BUILTIN_RE, text, _builtin_replacement)
+            # A round where no kind may match (the second one, mostly: only tokens left) finds nothing.
+            kinds = _possible_kinds(text) if _may_hold_builtin(text) else 0
+            if kinds:
+                text, count = _scan(_builtin_regex(kinds), text, _builtin_replacement)
             for regex in self._custom:
                 text, found = _scan(regex, text, _custom_replacement)
                 count += found

@@ -64,7 +64,7 @@ def process(
     for message in event.get("Records") or []:
         message_id = str(message.get("messageId", ""))
         try:
-            tenant_id, records, texts = _unpack(message)
+            tenant_id, records, texts, flagged = _unpack(message, deps.redactor)
             work_s = 0.0  # the sum is a Python step per record: only when there is simulated work
             if deps.work_per_char_s:
                 work_s = deps.work_per_char_s * sum(len(r["message"]) for r in records)
@@ -73,7 +73,7 @@ def process(
                 if remaining - work_s * 1000 < deps.time_margin_ms:
                     failures[message_id] = "not started: too little time left in this invocation"
                     continue
-            _redact(deps.redactor, records, texts)
+            _redact(deps.redactor, records, texts, flagged)
             if work_s > 0:
                 deps.sleep(work_s)
             deps.store.put_records(records, texts)
@@ -84,22 +84,26 @@ def process(
     return failures
 
 
-def _unpack(message: Mapping[str, Any]) -> tuple[str, list[Record], list[str | None]]:
+def _unpack(
+    message: Mapping[str, Any], redactor: Redactor
+) -> tuple[str, list[Record], list[str | None], list[int]]:
     body = message.get("body")
     if not isinstance(body, str):
         raise PoisonMessage("message has no body")
     # A message is one tenant's: unpack refuses a record whose tenant_id differs from the envelope's.
-    return unpack_with_text(body)
+    # The secret pre-scan runs on the records' texts before they are parsed: it flags every run of 13+
+    # digits too, so unpack looks for integers past 64 bits in the flagged texts only.
+    return unpack_with_text(body, redactor.json_to_redact)
 
 
-def _redact(redactor: Redactor, records: list[Record], texts: list[str | None]) -> None:
+def _redact(redactor: Redactor, records: list[Record], texts: list[str | None], flagged: list[int]) -> None:
     """Redact, in place, each record that may hold a secret, and drop its text (it no longer stands for it).
 
-    A record whose JSON holds nothing a secret needs (~99 % of them; ``json_to_redact``: one scan of the
-    whole message) keeps the text it arrived in, so it is neither walked through by the redactor nor
-    encoded again: the store writes that text.
+    ``flagged``: what ``json_to_redact`` (one scan of the whole message, run by unpack) returned. A record
+    whose JSON holds nothing a secret needs (~99 % of them) keeps the text it arrived in, so it is neither
+    walked through by the redactor nor encoded again: the store writes that text.
     """
-    for index in redactor.json_to_redact(texts):
+    for index in flagged:
         records[index] = redactor.redact(records[index])
         texts[index] = None
 

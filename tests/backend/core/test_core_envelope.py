@@ -24,6 +24,7 @@ from logpipe_backend.core.envelope import (
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare, serialize
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.redact import Redactor
 
 NOW = 1_764_128_696_123
 
@@ -258,9 +259,12 @@ A_RECORD = st.builds(
 )
 
 
+SCREEN = Redactor().json_to_redact  # the worker's screen
+
+
 def _unpacked(body: str) -> tuple[str, Any]:
     try:
-        return "ok", unpack_with_text(body)
+        return "ok", unpack_with_text(body, SCREEN)
     except ValueError as exc:
         return "error", str(exc)
 
@@ -275,7 +279,7 @@ def test_property_complete_records_unpack_as_the_loop_unpacks_them(records: list
         slow = _unpacked(body)
     assert fast == slow  # same records, texts and errors (which record, and why)
     if fast[0] == "ok":
-        _, (tenant_id, unpacked, texts) = fast
+        _, (tenant_id, unpacked, texts, _) = fast
         assert (tenant_id, unpacked) == unpack(body)
         for record, text in zip(unpacked, texts, strict=True):
             assert text is None or json.loads(text) == record  # a text stands for its record exactly
@@ -284,5 +288,5 @@ def test_property_complete_records_unpack_as_the_loop_unpacks_them(records: list
 def test_a_record_without_redactions_or_source_gets_them_and_no_text() -> None:
     partial = {k: v for k, v in COMPLETE.items() if k != "source"}
     body = '{"v":1,"tenant_id":"acme","records":[' + json.dumps(COMPLETE) + "," + json.dumps(partial) + "]}"
-    _, records, texts = unpack_with_text(body)
+    _, records, texts, _ = unpack_with_text(body, SCREEN)
     assert records == [COMPLETE, COMPLETE] and texts[0] is not None and texts[1] is None

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe_backend.core import envelope, json_records, jsonfast
+from logpipe_backend.core import envelope, json_records, jsonfast, redact
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.json_records import parse_json, parse_ndjson
 from logpipe_backend.core.limits import Limits
@@ -187,14 +187,29 @@ def _record(**attributes: Any) -> bytes:
     ).encode()
 
 
+SCREEN = redact.Redactor().json_to_redact  # the worker's screen (its pre-scan for secrets)
+
+
+def _must_flag(texts: list[str | None]) -> set[int]:
+    return {i for i, text in enumerate(texts) if text is None or jsonfast.may_hold_big_int(text)}
+
+
 def _unpacked_both_ways(body: str) -> tuple[Any, Any]:
+    """unpack_with_text with orjson and without; with orjson, the screen with RE2 (where installed) and
+    without it (the per-record check: the Lambda's path), which must give the same."""
+
     def outcome() -> Any:
         try:
-            return ("ok", envelope.unpack_with_text(body))
+            tenant_id, records, texts, flagged = envelope.unpack_with_text(body, SCREEN)
         except ValueError as exc:
             return ("error", str(exc))
+        assert _must_flag(texts) <= set(flagged)
+        return ("ok", (tenant_id, records, texts))
 
     fast = outcome()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(redact, "_MESSAGE_HINTS", None)
+        assert json.dumps(outcome(), default=repr) == json.dumps(fast, default=repr)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(jsonfast, "orjson", None)
         slow = outcome()
@@ -246,7 +261,39 @@ def test_random_envelopes_unpack_alike(attributes: list[dict[str, Any]]) -> None
 
 @needs_orjson
 def test_the_split_is_taken_when_it_can_be_sure_and_left_when_not() -> None:
-    assert envelope._split_packed(BODIES[1]) == envelope._scan_packed(BODIES[1])
-    assert envelope._split_packed(BODIES[1]) is not None
-    assert envelope._split_packed(BODIES[2]) is None  # split inside a record: a piece is not one object
-    assert envelope._split_packed(BODIES[3]) is None  # big integers: json reads them exactly
+    assert envelope._split_packed(BODIES[1], SCREEN) == envelope._scan_packed(BODIES[1], SCREEN)
+    assert envelope._split_packed(BODIES[1], SCREEN) is not None
+    assert (
+        envelope._split_packed(BODIES[2], SCREEN) is None
+    )  # split inside a record: a piece is not one object
+    assert envelope._split_packed(BODIES[3], SCREEN) is None  # big integers: json reads them exactly
+
+
+@needs_orjson
+@pytest.mark.parametrize("hints", ["re2", "per-record"])
+def test_the_screen_is_what_keeps_big_integers_from_orjson(
+    hints: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if hints == "per-record":
+        monkeypatch.setattr(redact, "_MESSAGE_HINTS", None)
+    # Can fail: a screen that does not return the texts holding big integers lets orjson make them floats.
+    found = envelope._split_packed(BODIES[3], lambda texts: [])
+    assert found is not None and isinstance(found[1][0]["attributes"]["big"], float)
+    assert envelope._split_packed(BODIES[3], SCREEN) is None
+    _, records, _, flagged = envelope.unpack_with_text(BODIES[3], SCREEN)
+    assert records[0]["attributes"]["big"] == int(BIG) and records[1]["attributes"]["n"] == -(10**30)
+    assert flagged == [0, 1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.integers(min_value=-(10**40), max_value=10**40) | st.text("0123456789 -x"), min_size=1, max_size=5
+    )
+)
+def test_property_a_record_holding_a_long_digit_run_is_screened(values: list[Any]) -> None:
+    body = envelope.pack("acme", [_record(**{f"k{i}": v}) for i, v in enumerate(values)])[0]
+    fast, slow = _unpacked_both_ways(body)
+    assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
+    if fast[0] == "ok":
+        assert [r["attributes"] for r in fast[1][1]] == [{f"k{i}": v} for i, v in enumerate(values)]

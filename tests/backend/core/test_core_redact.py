@@ -571,7 +571,7 @@ def test_property_leaves_json_unchanged_only_when_redact_changes_nothing(
         assert R.redact(record) == record
     # The text the worker sees went through pack's escaping too: the same must hold of it.
     [body] = pack("acme", [text.encode("utf-8")])
-    [stored] = unpack_with_text(body)[2]
+    [stored] = unpack_with_text(body, R.json_to_redact)[2]
     if stored is not None and R.leaves_json_unchanged(stored):
         assert R.redact(record) == record
 
@@ -684,7 +684,7 @@ def test_property_a_record_the_message_scan_passes_is_one_redaction_leaves_uncha
             assume(False)  # a lone surrogate: not a record ingest can produce
         records.append(record)
     [body] = pack("acme", raws, max_bytes=10**7)
-    _, _, texts = unpack_with_text(body)
+    _, _, texts, _ = unpack_with_text(body, R.json_to_redact)
     expected = _per_record(texts)
     for hints in (redact._MESSAGE_HINTS, None):
         with pytest.MonkeyPatch.context() as mp:
