@@ -369,7 +369,7 @@ def original_design(lines: list[str]) -> dict[str, Any]:
                 for record in prepare(
                     part, tenant_id=TENANT, received_ms=now, log_ids=ids[start : start + len(part)],
                     limits=limits,
-                ):  # fmt: skip
+                ).records():  # fmt: skip
                     sqs.send_message(QueueUrl=url, MessageBody=record.decode("utf-8"))
                 elapsed += time.perf_counter() - t0
                 # moto's receive slows down with the queue's length: consume as the mapping would, alongside.

@@ -33,7 +33,7 @@ def _records(messages: list[str], tenant: str = "acme") -> list[bytes]:
     raws: list[Any] = [{"message": m} for m in messages]
     return prepare(
         raws, tenant_id=tenant, received_ms=NOW, log_ids=new_log_ids(len(raws), NOW), limits=Limits()
-    )
+    ).records()
 
 
 def test_round_trip_one_message() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from logpipe_backend.core import envelope
-from logpipe_backend.core.envelope import pack
+from logpipe_backend.core.envelope import Serialized, pack
 
 
 def _pack_reference(tenant_id: str, records: list[bytes], max_bytes: int) -> list[str]:
@@ -53,11 +54,29 @@ RECORDS = st.lists(
 )
 
 
+def _chunked(records: list[bytes], cuts: list[int]) -> Serialized:
+    """``records`` as ingest hands them over: consecutive records joined in chunks (cut at ``cuts``)."""
+    bounds = [0, *sorted({cut % (len(records) + 1) for cut in cuts}), len(records)]
+    chunks = [b",".join(records[a:b]) for a, b in pairwise(bounds) if a < b]
+    return Serialized(chunks, list(map(len, records)))
+
+
 @settings(max_examples=500)
-@given(RECORDS, st.integers(min_value=30, max_value=400), st.sampled_from(["acme", 'q"\u00e9']))
-def test_pack_packs_as_the_loop_did(records: list[bytes], max_bytes: int, tenant: str) -> None:
+@given(
+    RECORDS,
+    st.integers(min_value=30, max_value=400),
+    st.sampled_from(["acme", 'q"\u00e9']),
+    st.lists(st.integers(min_value=0, max_value=12), max_size=4),
+)
+def test_pack_packs_as_the_loop_did(
+    records: list[bytes], max_bytes: int, tenant: str, cuts: list[int]
+) -> None:
     fast = _outcome(lambda: pack(tenant, records, max_bytes))
     assert fast == _outcome(lambda: _pack_reference(tenant, records, max_bytes))
+    # Records in chunks (messages then span chunks, or cut them) pack as the same records one by one.
+    chunked = _chunked(records, cuts)
+    assert chunked.records() == records and len(chunked) == len(records)
+    assert _outcome(lambda: pack(tenant, chunked, max_bytes)) == fast
     if fast[0] == "ok":
         assert all(len(body.encode("utf-8")) <= max_bytes for body in fast[1])
         assert all(envelope.sqs_safe(body) for body in fast[1])
@@ -69,3 +88,5 @@ def test_exact_fits() -> None:
     for max_bytes in range(head + 7, head + 30):
         fast = _outcome(lambda: pack("acme", records, max_bytes))  # noqa: B023 (called at once)
         assert fast == _outcome(lambda: _pack_reference("acme", records, max_bytes))  # noqa: B023
+        for cuts in ([], [1], [2], [1, 2]):
+            assert _outcome(lambda: pack("acme", _chunked(records, cuts), max_bytes)) == fast  # noqa: B023

@@ -24,13 +24,13 @@ LIMITS = Limits()
 def _prepare(raws: list[Any], limits: Limits = LIMITS, tenant: str = "acme") -> list[bytes]:
     return prepare(
         raws, tenant_id=tenant, received_ms=NOW, log_ids=new_log_ids(len(raws), NOW), limits=limits
-    )
+    ).records()
 
 
 def test_prepare_serializes_compact_utf8_in_order() -> None:
     raws: list[Any] = [{"message": "héllo 😀", "n": 1}, "2025-11-26T00:00:00Z WARN plain line"]
     ids = new_log_ids(2, NOW)
-    out = prepare(raws, tenant_id="acme", received_ms=NOW, log_ids=ids, limits=LIMITS)
+    out = prepare(raws, tenant_id="acme", received_ms=NOW, log_ids=ids, limits=LIMITS).records()
     assert len(out) == 2
     assert "héllo 😀".encode() in out[0]  # ensure_ascii=False
     assert b", " not in out[0] and b": " not in out[0]
@@ -162,7 +162,7 @@ def _outcome(prepare_fn: Any, raws: list[Any], limits: Limits) -> Any:
 
 
 def _prepare_fast(raws: list[Any], tenant: str, now: int, ids: list[str], limits: Limits) -> list[bytes]:
-    return prepare(raws, tenant_id=tenant, received_ms=now, log_ids=ids, limits=limits)
+    return prepare(raws, tenant_id=tenant, received_ms=now, log_ids=ids, limits=limits).records()
 
 
 def assert_same_as_each(raws: list[Any], limits: Limits = LIMITS) -> None:
@@ -197,8 +197,10 @@ def test_at_once_is_taken_for_ordinary_records_and_left_when_unsure(monkeypatch:
     raws: list[Any] = [{"msg": "m", "level": "warn", "n": [1, None, {"a": 2.5}]}, "text", {"x": 1e-7}] * 300
     ids = new_log_ids(len(raws), NOW)
     expected = core_ingest._prepare_each(raws, "acme", NOW, ids, LIMITS)
-    fast = core_ingest._prepare_at_once(raws, "acme", NOW, ids, LIMITS)
-    assert fast is not None and len(fast) == len(expected)
+    serialized = core_ingest._prepare_at_once(raws, "acme", NOW, ids, LIMITS)
+    assert serialized is not None and len(serialized.chunks) == 4  # 900 records in chunks of 256
+    fast = serialized.records()
+    assert len(fast) == len(expected) and serialized.sizes == list(map(len, fast))
     assert fast[:2] == expected[:2] and fast[2] == expected[2].replace(b"1e-07", b"1e-7")
     for unsure in (
         {"a": [1, {"tenant_id": "acme"}]},  # the separator inside a record
