@@ -190,7 +190,14 @@ def _may_hold_builtin(text: str) -> bool:
     lowered = text.lower()
     if "@" in text or "eyj" in lowered or "akia" in lowered or "asia" in lowered or "bearer" in lowered:
         return True
-    if ("=" in text or ":" in text) and (
+    if ("=" in text or ":" in text) and ("cookie" in lowered or _names_a_secret(lowered)):
+        return True
+    return len(text) >= _CARD_MIN_CHARS and _CARD_HINT_RE.search(text) is not None
+
+
+def _names_a_secret(lowered: str) -> bool:
+    """Whether lower-cased text holds one of the secret key names other than cookie."""
+    return (
         "passw" in lowered
         or "passp" in lowered
         or "secret" in lowered
@@ -199,10 +206,7 @@ def _may_hold_builtin(text: str) -> bool:
         or "api_key" in lowered
         or "api-key" in lowered
         or "authorization" in lowered
-        or "cookie" in lowered
-    ):
-        return True
-    return len(text) >= _CARD_MIN_CHARS and _CARD_HINT_RE.search(text) is not None
+    )
 
 
 def _possible_kinds(text: str) -> int:
@@ -219,16 +223,7 @@ def _possible_kinds(text: str) -> int:
     if "=" in text or ":" in text:
         if "cookie" in lowered:
             kinds |= 0b11  # cookie, and kv (whose names hold "cookie")
-        elif (
-            "passw" in lowered
-            or "passp" in lowered
-            or "secret" in lowered
-            or "token" in lowered
-            or "apikey" in lowered
-            or "api_key" in lowered
-            or "api-key" in lowered
-            or "authorization" in lowered
-        ):
+        elif _names_a_secret(lowered):
             kinds |= 0b10
     if "bearer" in lowered:
         kinds |= 0b100

@@ -22,7 +22,7 @@ when it is first opened.
 
 A body is kept deflated (a BLOB of raw deflate, isal level 1; :func:`read_body` gives it back as text): a
 1 MB message is then ~160 KB, 10 pages of 16 KiB instead of 62, each written to the WAL when it is sent and
-zeroed when it is deleted (this SQLite's ``secure_delete``, which stays on: the queue holds records not yet
+zeroed when it is deleted (``secure_delete``, set on every connection: the queue holds records not yet
 redacted). Bodies stored as TEXT by an earlier version, or without isal, are read as they are.
 """
 
@@ -232,9 +232,8 @@ class SqliteQueue:
                 continue
             try:
                 body = read_body(stored[seq])
-            except (
-                ValueError
-            ) as exc:  # a damaged row: no worker can ever read it; it must not hold up the rest
+            except ValueError as exc:
+                # A damaged row: no worker can ever read it, and it must not hold up the rest.
                 log.error("message %s cannot be read; moved to the DLQ: %s", message_id, exc)
                 self._dead(seq, now, str(exc))
                 continue
