@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from logpipe_backend.adapters.local.queue import SqliteQueue
@@ -132,3 +133,37 @@ def test_a_worker_process_tunes_the_gc_after_start_up() -> None:
     subprocess.run(
         [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     )
+
+
+class _RecordingStop(threading.Event):
+    """A stop event that records each wait instead of sleeping, runs ``on_wait`` with the count of waits so
+    far, and stops the loop after ``waits`` of them."""
+
+    def __init__(self, waits: int, on_wait: Callable[[int], None] = lambda n: None) -> None:
+        super().__init__()
+        self.waited: list[float] = []
+        self._waits = waits
+        self._on_wait = on_wait
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waited.append(float(timeout or 0))
+        self._on_wait(len(self.waited))
+        if len(self.waited) >= self._waits:
+            self.set()
+        return self.is_set()
+
+
+def test_an_empty_queue_is_polled_soon_after_work_then_less_often(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db")
+    store = SqliteStore(tmp_path / "logs.db")
+    loop = WorkerLoop(queue, WorkerDeps(store=store), poll_interval_s=0.2)
+
+    def arrive(waits: int) -> None:
+        if waits == 7:  # a message arrives while the loop waits at its longest
+            queue.send(envelope("acme", "one"))
+
+    stop = _RecordingStop(waits=10, on_wait=arrive)
+    loop.run(stop)
+    # Backing off while empty, up to poll_interval_s; after the message is handled, soon again.
+    assert stop.waited == [0.01, 0.02, 0.04, 0.08, 0.16, 0.2, 0.2, 0.01, 0.02, 0.04]
+    assert store.count("acme") == 1

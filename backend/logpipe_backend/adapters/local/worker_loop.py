@@ -40,7 +40,8 @@ from logpipe_backend.wiring import worker as worker_wiring
 log = logging.getLogger("logpipe.worker_loop")
 
 DEFAULT_BATCH_SIZE = 10  # SQS's maximum per receive
-DEFAULT_POLL_INTERVAL_S = 0.2  # when the queue is empty; SQLite reads are cheap
+DEFAULT_POLL_INTERVAL_S = 0.2  # the longest wait between two looks at an empty queue
+MIN_POLL_INTERVAL_S = 0.01  # the first wait after work; doubled while the queue stays empty
 MAX_RETRY_DELAY_S = 30.0
 DEFAULT_FUNCTION_TIMEOUT_S = 900.0  # Lambda's maximum; the handler's time guard works against it
 QUEUE_ARN = "arn:aws:sqs:local:000000000000:logpipe-ingest"
@@ -162,6 +163,7 @@ class WorkerLoop:
                     log.warning("could not extend the lease of %s", m.message_id, exc_info=True)
 
     def run(self, stop: threading.Event, *, parent_pid: int | None = None) -> None:
+        idle_wait = MIN_POLL_INTERVAL_S
         while not stop.is_set():
             if parent_pid is not None and os.getppid() != parent_pid:
                 log.warning("parent %d is gone; stopping", parent_pid)
@@ -172,8 +174,13 @@ class WorkerLoop:
                 log.exception("worker loop iteration failed")
                 got = 0
                 stop.wait(1.0)
-            if got == 0:
-                stop.wait(self.poll_interval_s)
+            if got:
+                idle_wait = MIN_POLL_INTERVAL_S
+            else:
+                # Soon after work, look again soon (SQS's long poll returns as a message arrives); the
+                # longer the queue stays empty, the less often, up to poll_interval_s.
+                stop.wait(min(idle_wait, self.poll_interval_s))
+                idle_wait = min(idle_wait * 2, self.poll_interval_s)
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
