@@ -278,8 +278,10 @@ def _scan_packed(body: str, screen: Screen) -> tuple[str, list[Any], list[str | 
             return None
 
 
-_RECORD_HEAD: Final = '{"tenant_id":'
-_RECORD_SEPARATOR: Final = ',{"tenant_id":'
+# Every record's JSON starts with its tenant_id (normalize puts it first), so in a packed body records are
+# separated by "," + RECORD_HEAD: ingest splits its serialized chunks there, and the worker its messages.
+RECORD_HEAD: Final = '{"tenant_id":'
+_RECORD_SEPARATOR: Final = "," + RECORD_HEAD
 
 
 def _split_packed(body: str, screen: Screen) -> tuple[str, list[Any], list[str | None], list[int]] | None:
@@ -300,11 +302,11 @@ def _split_packed(body: str, screen: Screen) -> tuple[str, list[Any], list[str |
     if not isinstance(tenant_id, str) or not body.startswith(',"records":[', end):
         return None
     start = end + len(',"records":[')
-    if not body.startswith(_RECORD_HEAD, start):
+    if not body.startswith(RECORD_HEAD, start):
         return None
     pieces = body[start:-2].split(_RECORD_SEPARATOR)
     # map over C-level calls rather than a comprehension: no Python step per record.
-    texts: list[str] = [pieces[0], *map(_RECORD_HEAD.__add__, islice(pieces, 1, None))]
+    texts: list[str] = [pieces[0], *map(RECORD_HEAD.__add__, islice(pieces, 1, None))]
     if not all(map(str.endswith, texts, repeat("}"))):
         return None
     # The screen (one pass over all texts) replaces a pass of our own over them for big integers

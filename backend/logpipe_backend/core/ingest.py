@@ -10,7 +10,7 @@ from itertools import islice
 from typing import Any, Final
 
 from logpipe_backend.core import jsonfast
-from logpipe_backend.core.envelope import Serialized
+from logpipe_backend.core.envelope import RECORD_HEAD, Serialized
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.limits import Limits
@@ -22,10 +22,8 @@ from logpipe_backend.core.record import Record
 # slipping one in.
 _ENCODE: Final = compact_encoder(allow_nan=False)
 
-# Every record's JSON starts with its tenant_id (normalize puts it first).
-_RECORD_HEAD: Final = b'{"tenant_id":'
-_RECORD_SEPARATOR: Final = b"," + _RECORD_HEAD
-_HEAD_SIZE: Final = len(_RECORD_HEAD)
+_RECORD_SEPARATOR: Final = b"," + RECORD_HEAD.encode()  # between records in pack's layout
+_HEAD_SIZE: Final = len(RECORD_HEAD)
 
 
 def serialize(record: Any) -> bytes:
