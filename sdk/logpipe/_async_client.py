@@ -157,10 +157,10 @@ class AsyncClient(_Base):
                     continue
                 if line is None:
                     break
-                item = self._classify(line, format, stats)
-                if item is None:
-                    continue
-                await submit(batcher.add(*item) + batcher.due())
+                closed, error = self._batch_lines([line], format, stats, batcher)
+                if error is not None:
+                    raise error
+                await submit(closed + batcher.due())
         finally:
             if not reader.done():
                 reader.cancel()

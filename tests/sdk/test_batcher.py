@@ -135,3 +135,32 @@ def test_batches_follow_the_limits_exactly(
     assert [(x.kind, x.body, x.count) for x in got] == _reference_batches(limits, records)
     for kind in ("json", "text"):
         assert [i for x in got if x.kind == kind for i in x.items()] == [d for k, d in records if k == kind]
+
+
+# Sizes around the limits' edges (a body of exactly max_bytes, one byte over) as well as any.
+SIZES = st.sampled_from([0, 1, 2, 255, 510, 511, 1022, 1023, 1024, 1025]) | st.integers(0, 700)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.lists(SIZES, max_size=12), max_size=8),
+    st.integers(1, 12),
+    st.sampled_from([1024, 1025, 2047, 3000]),
+)
+def test_add_many_is_add_of_each(chunks: list[list[int]], max_records: int, max_bytes: int) -> None:
+    """The same batches (count, body, age) as adding the items one by one, whatever the chunks."""
+    limits = BatchLimits(max_records=max_records, max_bytes=max_bytes)
+    clock = FakeClock()
+    one, many = Batcher(limits, clock=clock), Batcher(limits, clock=clock)
+    by_one: list[tuple[int, bytes, float]] = []
+    by_many: list[tuple[int, bytes, float]] = []
+    for i, sizes in enumerate(chunks):
+        clock.now = float(i)
+        items = [bytes([97 + j % 26]) * size for j, size in enumerate(sizes)]
+        for data in items:
+            by_one += [(b.count, b.body, b.created) for b in one.add("text", data)]
+        by_many += [(b.count, b.body, b.created) for b in many.add_many("text", items)]
+        assert by_many == by_one and many.pending == one.pending
+    assert [(b.count, b.body, b.created) for b in many.flush()] == [
+        (b.count, b.body, b.created) for b in one.flush()
+    ]

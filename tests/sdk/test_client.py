@@ -4,7 +4,7 @@ import gzip
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import logpipe
@@ -201,6 +201,41 @@ def test_send_lines_counts_every_line(client: Client) -> None:
     result = client.send_lines(lines, max_in_flight=4)
     assert result.ok and result.accepted == 5000
     assert sorted(seen) == sorted(line.encode() for line in lines if line.strip())
+
+
+@respx.mock
+def test_send_lines_ships_a_slow_stream_by_age(client: Client) -> None:
+    """Lines the reader holds for a chunk still leave by age while it waits for more input."""
+    first_sent = threading.Event()
+
+    def record(request: httpx.Request) -> httpx.Response:
+        first_sent.set()
+        return ok(request)
+
+    def slow_lines() -> Iterator[str]:
+        yield from ["a", '{"b": 1}', "c"]
+        assert first_sent.wait(5)  # blocked on input until the first lines were sent
+        yield "d"
+
+    respx.post(URL).mock(side_effect=record)
+    client.batch_limits = BatchLimits(max_age=0.1)
+    result = client.send_lines(slow_lines())
+    assert result.ok and result.accepted == 4
+
+
+@respx.mock
+def test_send_lines_line_json_takes_but_utf8_cannot_ends_the_input(client: Client) -> None:
+    """A lone surrogate in a JSON object (only from a caller's str): reading stops there, as on an
+    unreadable input. What was batched and closed before it is sent, what was open is not, nothing
+    after it is read."""
+    route = respx.post(URL).mock(side_effect=ok)
+    client.batch_limits = BatchLimits(max_records=100)
+    lines = [f"line {i}" for i in range(250)] + ['{"s":"\udc80"}'] + [f"after {i}" for i in range(500)]
+    result = client.send_lines(lines)
+    assert result.fatal is not None and "reading input" in str(result.fatal)
+    assert "surrogates not allowed" in str(result.fatal)
+    assert (result.accepted, result.rejected, result.failed) == (200, 0, 50)
+    assert route.call_count == 2
 
 
 def test_invalid_record_is_a_logpipe_error(client: Client) -> None:

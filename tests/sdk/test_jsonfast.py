@@ -125,17 +125,26 @@ def test_random_near_json_lines_classify_alike(line: str) -> None:
     _same_both_ways("{" + line)
 
 
-# --- classify_input: send_lines' fast path against classify_line, the path of record ---------------------
+# --- classify_lines: send_lines' fast path against classify_line, the path of record ---------------------
+
+
+def _classified_outcomes(got: _batcher.Classified) -> list[Any]:
+    """Each line's outcome, by kind (the order within a kind is the input's)."""
+    return [
+        *[("blank",)] * got.blank,
+        *[("error", "InvalidRecordError", reason) for reason in got.refused],
+        *[("ok", ("json", data)) for data in got.json],
+        *[("ok", ("text", data)) for data in got.text],
+        *([("error", type(got.error).__name__, str(got.error))] if got.error else []),
+    ]
 
 
 def _input_outcome(line: str, fmt: str, tenant: str | None) -> Any:
-    stripped = line.strip()
-    if not stripped:
-        return ("blank",)
     try:
-        return ("ok", _batcher.classify_input(line, stripped, fmt, tenant))
+        [outcome] = _classified_outcomes(_batcher.classify_lines([line], fmt, tenant))
     except Exception as exc:
         return ("error", type(exc).__name__, str(exc))
+    return outcome
 
 
 def _reference_outcome(line: str, fmt: str, tenant: str | None) -> Any:
@@ -148,7 +157,7 @@ def _reference_outcome(line: str, fmt: str, tenant: str | None) -> Any:
 
 
 def _input_same_as_classify_line(line: str) -> None:
-    """classify_input(line) is classify_line(line.rstrip("\\r\\n")), with orjson and without."""
+    """classify_lines([line]) is classify_line(line.rstrip("\\r\\n")), with orjson and without."""
     for ending in ("", "\n", "\r\n", " \n"):
         for fmt in ("auto", "json", "text"):
             for tenant in ("acme", None):
@@ -195,13 +204,61 @@ INPUT_LINES = [
 
 
 @pytest.mark.parametrize("line", INPUT_LINES)
-def test_classify_input_is_classify_line(line: str) -> None:
+def test_classify_lines_is_classify_line(line: str) -> None:
     _input_same_as_classify_line(line)
+
+
+@pytest.mark.parametrize("fmt", ["auto", "json", "text"])
+@pytest.mark.parametrize("orjson_on", [True, False])
+def test_classify_lines_of_many_lines_is_classify_line_of_each(fmt: str, orjson_on: bool) -> None:
+    """One call for many lines: each kind's records in input order, every blank and refused line counted."""
+    lines = [line + ending for line in INPUT_LINES for ending in ("\n", "\r\n", "") if line != UNENCODABLE]
+    got = _many_same_as_classify_line(lines, fmt, orjson_on)
+    assert got.refused and got.blank and (got.json or fmt == "text") and (got.text or fmt == "json")
+    assert got.error is None
+    got = _many_same_as_classify_line([*lines[:50], UNENCODABLE, *lines[50:]], fmt, orjson_on)
+    assert (got.error is not None) == (fmt != "text")
+
+
+UNENCODABLE = '{"s":"\udc80"}'  # json takes it, UTF-8 cannot encode it: classify_line raises
+
+
+def _many_same_as_classify_line(lines: list[str], fmt: str, orjson_on: bool) -> _batcher.Classified:
+    with pytest.MonkeyPatch.context() as mp:
+        if not orjson_on:
+            mp.setattr(_batcher, "orjson", None)
+        got = _batcher.classify_lines(lines, fmt, "acme")
+    want = []
+    for line in lines:  # up to the first line that raises anything but EncodeError, which stops it
+        outcome = _reference_outcome(line, fmt, "acme")
+        if outcome[0] == "error" and outcome[1] != "InvalidRecordError":
+            assert (type(got.error).__name__, str(got.error)) == outcome[1:]
+            break
+        want.append(outcome)
+    else:
+        assert got.error is None
+    assert got.json == [o[1][1] for o in want if o[0] == "ok" and o[1][0] == "json"]
+    assert got.text == [o[1][1] for o in want if o[0] == "ok" and o[1][0] == "text"]
+    assert got.refused == [o[2] for o in want if o[0] == "error"]
+    assert got.blank == sum(o[0] == "blank" for o in want)
+    return got
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from('{}[]",:019.e \\tnulxé\ud800\r\n'), max_size=20), max_size=30),
+    st.sampled_from(["auto", "json", "text"]),
+    st.booleans(),
+)
+def test_random_chunks_classify_lines_alike(lines: list[str], fmt: str, orjson_on: bool) -> None:
+    _many_same_as_classify_line(
+        ["{" + line if i % 2 else line for i, line in enumerate(lines)], fmt, orjson_on
+    )
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.dictionaries(st.text(), JSON_VALUES, max_size=5), st.booleans(), st.sampled_from(["", " ", "\t"]))
-def test_random_objects_classify_input_alike(record: dict[str, Any], ascii_only: bool, pad: str) -> None:
+def test_random_objects_classify_lines_alike(record: dict[str, Any], ascii_only: bool, pad: str) -> None:
     _input_same_as_classify_line(pad + json.dumps(record, ensure_ascii=ascii_only) + pad)
 
 
@@ -209,14 +266,14 @@ def test_random_objects_classify_input_alike(record: dict[str, Any], ascii_only:
 @given(
     st.text(alphabet=st.sampled_from('{}[]",:0123456789.eE-+ \\tnulNaIfiyrsx\u00e9\ud800\r\n_'), max_size=40)
 )
-def test_random_near_json_lines_classify_input_alike(line: str) -> None:
+def test_random_near_json_lines_classify_lines_alike(line: str) -> None:
     _input_same_as_classify_line("{" + line)
     _input_same_as_classify_line(line)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=60))
-def test_random_text_lines_classify_input_alike(line: str) -> None:
+def test_random_text_lines_classify_lines_alike(line: str) -> None:
     _input_same_as_classify_line(line)
 
 
@@ -227,5 +284,5 @@ SURROGATE_TOKENS = st.sampled_from(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(SURROGATE_TOKENS, max_size=8))
-def test_surrogate_escapes_classify_input_alike(tokens: list[str]) -> None:
+def test_surrogate_escapes_classify_lines_alike(tokens: list[str]) -> None:
     _input_same_as_classify_line('{"s":"' + "".join(tokens) + '"}')
