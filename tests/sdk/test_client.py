@@ -223,19 +223,43 @@ def test_send_lines_ships_a_slow_stream_by_age(client: Client) -> None:
     assert result.ok and result.accepted == 4
 
 
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ('{"s":"\udc80"}', "surrogates not allowed"),  # json takes it, UTF-8 cannot encode it
+        (b"not a str\n", "bytes-like object is required"),
+    ],
+)
 @respx.mock
-def test_send_lines_line_json_takes_but_utf8_cannot_ends_the_input(client: Client) -> None:
-    """A lone surrogate in a JSON object (only from a caller's str): reading stops there, as on an
-    unreadable input. What was batched and closed before it is sent, what was open is not, nothing
-    after it is read."""
+def test_send_lines_ends_the_input_at_a_line_it_cannot_classify(
+    client: Client, bad: object, reason: str
+) -> None:
+    """Only from a caller's own lines: reading stops there, as on an unreadable input. What was batched
+    and closed before it is sent, what was open is not, nothing after it is sent."""
     route = respx.post(URL).mock(side_effect=ok)
     client.batch_limits = BatchLimits(max_records=100)
-    lines = [f"line {i}" for i in range(250)] + ['{"s":"\udc80"}'] + [f"after {i}" for i in range(500)]
-    result = client.send_lines(lines)
+    lines = [*(f"line {i}" for i in range(250)), bad, *(f"after {i}" for i in range(500))]
+    result = client.send_lines(lines)  # type: ignore[arg-type]
     assert result.fatal is not None and "reading input" in str(result.fatal)
-    assert "surrogates not allowed" in str(result.fatal)
+    assert reason in str(result.fatal)
     assert (result.accepted, result.rejected, result.failed) == (200, 0, 50)
     assert route.call_count == 2
+
+
+@respx.mock
+def test_send_lines_ends_a_slow_input_at_a_line_it_cannot_classify(client: Client) -> None:
+    """The same when the sending loop meets the line (the reader waits for input with it buffered)."""
+    route = respx.post(URL).mock(side_effect=ok)
+
+    def slow_lines() -> Iterator[str]:
+        yield from ["a", "b", '{"s":"\udc80"}']
+        time.sleep(0.5)
+        yield from ["after", "more"]
+
+    result = client.send_lines(slow_lines())
+    assert result.fatal is not None and "surrogates not allowed" in str(result.fatal)
+    assert (result.accepted, result.rejected, result.failed) == (0, 0, 2)
+    assert route.call_count == 0
 
 
 def test_invalid_record_is_a_logpipe_error(client: Client) -> None:
