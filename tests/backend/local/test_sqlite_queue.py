@@ -53,6 +53,21 @@ def test_lease_expires_and_message_comes_back_with_higher_count(queue: SqliteQue
     assert queue.depths() == (0, 0)
 
 
+def test_delete_batch_acknowledges_current_receipts_only(queue: SqliteQueue) -> None:
+    queue.send(["a", "b", "c"])
+    stale = queue.receive(1, 0.05)[0]
+    time.sleep(0.1)
+    got = queue.receive(3, 30)
+    assert len(got) == 3
+    current = {m.message_id: m.receipt_handle for m in got}
+    receipts = [stale.receipt_handle, *current.values(), "no-such-receipt"]
+    # The stale receipt deletes nothing (its message is held by the newer lease), the others one each.
+    assert queue.delete_batch(receipts) == set(current.values())
+    assert queue.depths() == (0, 0)
+    assert queue.delete_batch(list(current.values())) == set()  # a second time: nothing left
+    assert queue.delete_batch([]) == set()
+
+
 def test_dlq_after_max_receives_keeps_last_error(queue: SqliteQueue) -> None:
     queue.send(["poison"])
     for _ in range(3):

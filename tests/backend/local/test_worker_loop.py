@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import pytest
 from logpipe_backend.adapters.local.queue import SqliteQueue
 from logpipe_backend.adapters.local.store import SqliteStore
 from logpipe_backend.adapters.local.worker_loop import WorkerLoop, build_sqs_event
@@ -56,6 +58,31 @@ def test_success_deletes_failure_backs_off_then_dlq(tmp_path: Path) -> None:
     assert queue.depths() == (0, 1)
     [dead] = queue.dead_letters()
     assert dead.body == "poison" and dead.receive_count == 2 and "ValueError" in (dead.last_error or "")
+
+
+def test_one_acknowledgement_for_the_batch_and_a_lost_lease_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = SqliteQueue(tmp_path / "queue.db")
+    store = SqliteStore(tmp_path / "logs.db")
+    queue.send([*envelope("acme", "one"), *envelope("acme", "two"), "poison"])
+    lost: list[str] = []
+
+    class LosingQueue(SqliteQueue):
+        """Plays a lease that expired while the handler worked: the first message's receipt went stale."""
+
+        def delete_batch(self, receipt_handles: Sequence[str]) -> set[str]:
+            lost.append(receipt_handles[0])
+            return super().delete_batch(receipt_handles[1:])
+
+    losing = LosingQueue(tmp_path / "queue.db")
+    loop = WorkerLoop(losing, WorkerDeps(store=store), visibility_timeout_s=30)
+    with caplog.at_level(logging.WARNING, logger="logpipe.worker_loop"):
+        assert loop.run_once() == 3
+    assert len(lost) == 1  # one call for both stored messages, none for the poison one
+    assert "was lost before it was acknowledged" in caplog.text
+    assert queue.depths() == (2, 0)  # the "lost" one and the poison one (backing off) are still there
+    assert sorted(r["message"] for r in store.query(LogQuery(tenant_id="acme")).items) == ["one", "two"]
 
 
 def test_run_stops_on_event(tmp_path: Path) -> None:

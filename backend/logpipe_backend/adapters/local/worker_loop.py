@@ -139,14 +139,16 @@ class WorkerLoop:
         finally:
             done.set()
             heartbeat.join()
+        stored = [m for m in messages if m.message_id not in failures]
+        deleted = self.queue.delete_batch([m.receipt_handle for m in stored])  # one transaction for all
+        for m in stored:
+            if m.receipt_handle not in deleted:
+                # Our lease expired (we stalled) and another worker holds the message now: it will
+                # acknowledge it; what we stored meanwhile is an upsert of the same records.
+                log.warning("lease of message %s was lost before it was acknowledged", m.message_id)
         for m in messages:
             error = failures.get(m.message_id)
-            if error is None:
-                if not self.queue.delete(m.receipt_handle):
-                    # Our lease expired (we stalled) and another worker holds the message now: it will
-                    # acknowledge it; what we stored meanwhile is an upsert of the same records.
-                    log.warning("lease of message %s was lost before it was acknowledged", m.message_id)
-            else:
+            if error is not None:
                 # Exponential backoff (1, 2, 4 … s), capped by the visibility timeout as on SQS.
                 delay = min(self.visibility_timeout_s, MAX_RETRY_DELAY_S, 2.0 ** (m.receive_count - 1))
                 self.queue.change_visibility(m.receipt_handle, delay, error=error)
