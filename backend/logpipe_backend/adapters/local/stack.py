@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from logpipe_backend.adapters.local import wiring
+from logpipe_backend.adapters.local import malloc_tuning, wiring
 from logpipe_backend.adapters.local.datadir import DataDir
 from logpipe_backend.adapters.local.queue import DEFAULT_MAX_RECEIVES, DEFAULT_VISIBILITY_TIMEOUT_S
 from logpipe_backend.adapters.local.server import LocalHttpServer, Routes
@@ -80,6 +80,7 @@ class LocalStack:
 
     def run(self) -> int:
         opts = self.options
+        malloc_tuning.keep_freed_buffers()  # each request's ~1 MB buffers: reused, not fresh pages
         ports = wiring.local_ports(
             opts.data_dir, admin_token=opts.admin_token, max_receives=opts.max_receives
         )

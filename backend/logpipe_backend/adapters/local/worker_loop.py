@@ -25,6 +25,7 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+from logpipe_backend.adapters.local import malloc_tuning
 from logpipe_backend.adapters.local.datadir import DataDir
 from logpipe_backend.adapters.local.queue import (
     DEFAULT_MAX_RECEIVES,
@@ -231,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll_interval_s=args.poll_interval,
     )
     tune_gc()
+    malloc_tuning.keep_freed_buffers()
     try:
         loop.run(stop, parent_pid=args.parent_pid)
     finally:
