@@ -37,7 +37,8 @@ def header(event: Mapping[str, Any], name: str) -> str | None:
 
 
 def body_bytes(event: Mapping[str, Any]) -> bytes:
-    """The request body as sent: base64-decoded when ``isBase64Encoded``, else the text as UTF-8.
+    """The request body as sent: base64-decoded when ``isBase64Encoded``, else the text as UTF-8 (bytes as
+    they are: the local server hands binary bodies over so).
 
     Raises ApiError 400 ``invalid_body`` when a base64 body does not decode.
     """

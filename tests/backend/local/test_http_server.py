@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from logpipe_backend.adapters.local.server import LocalHttpServer, Routes, build_event, response_parts
+from logpipe_backend.core.http import body_bytes
 
 
 def test_build_event_shape() -> None:
@@ -57,6 +58,24 @@ def test_binary_and_gzip_bodies_are_base64() -> None:
     assert bad_utf8["isBase64Encoded"] is True
     empty = build_event(method="GET", target="/admin/logs", headers=[], body=b"", source_ip="::1")
     assert "body" not in empty and "queryStringParameters" not in empty
+
+
+@pytest.mark.parametrize("body", [gzip.compress(b"hello"), b"\xff", b'{"m": 1}', b"", "é\n".encode()])
+@pytest.mark.parametrize("encoding", [[("Content-Encoding", "gzip")], []])
+def test_binary_as_bytes_gives_the_same_body(body: bytes, encoding: list[tuple[str, str]]) -> None:
+    # The local server's events carry a binary body as bytes instead of base64: the same body to a handler.
+    def event(as_bytes: bool) -> dict[str, Any]:
+        return build_event(
+            method="POST", target="/ingest", headers=encoding, body=body, source_ip="::1",
+            now_ms=1, request_id="r", binary_as_bytes=as_bytes,
+        )  # fmt: skip
+
+    lambda_like, local = event(False), event(True)
+    assert body_bytes(local) == body_bytes(lambda_like) == body
+    if lambda_like.get("isBase64Encoded"):
+        assert local["body"] == body and local["isBase64Encoded"] is False
+    else:  # text stays text, as API Gateway hands it over
+        assert local == lambda_like
 
 
 def test_response_parts() -> None:
@@ -114,6 +133,16 @@ def test_routes_keepalive_and_limits(echo_server: tuple[LocalHttpServer, list[di
         assert client.post("/ingest", content=big_chunks()).status_code == 413
     bodies = [e.get("body") for e in seen if e["requestContext"]["http"]["method"] == "POST"]
     assert bodies == ["abc", "abcd"]  # nothing over the cap reached a handler
+
+
+def test_server_hands_a_binary_body_over_as_bytes(
+    echo_server: tuple[LocalHttpServer, list[dict[str, Any]]],
+) -> None:
+    server, seen = echo_server
+    raw = gzip.compress(b"hello")
+    with httpx.Client(base_url=server.url, timeout=5) as client:
+        assert client.post("/ingest", content=raw, headers={"content-encoding": "gzip"}).status_code == 200
+    assert seen[-1]["body"] == raw and seen[-1]["isBase64Encoded"] is False
 
 
 def test_oversized_content_length_is_refused_before_reading(
