@@ -8,12 +8,22 @@ the message, with a leading timestamp and level token read from it.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections import deque
+from collections.abc import Callable
+from itertools import repeat
+from operator import contains
+from typing import Any, Final, cast
 
 from logpipe_backend.core.errors import ApiError, forbidden
-from logpipe_backend.core.levels import level_from_text, level_from_value
+from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value
 from logpipe_backend.core.record import Record
-from logpipe_backend.core.timefmt import canonical_timestamp, format_ts, leading_timestamp, parse_event_time
+from logpipe_backend.core.timefmt import (
+    all_canonical,
+    canonical_timestamp,
+    format_ts,
+    leading_timestamp,
+    parse_event_time,
+)
 
 MESSAGE_FIELDS: Final = ("message", "msg", "text", "log", "body")
 TIMESTAMP_FIELDS: Final = ("timestamp", "ts", "time", "@timestamp")
@@ -53,11 +63,7 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_a
     timestamp = None
     for name in TIMESTAMP_FIELDS:
         if name in attributes:
-            value = attributes[name]
-            timestamp = canonical_timestamp(value)  # fast path: already in the record's format
-            if timestamp is None:
-                event_ms = parse_event_time(value)
-                timestamp = None if event_ms is None else format_ts(event_ms)
+            timestamp = _timestamp_of(attributes[name])
             if timestamp is not None:
                 del attributes[name]
                 break
@@ -93,6 +99,15 @@ def _normalize_json(raw: dict[str, Any], tenant_id: str, log_id: str, received_a
     if client_log_id is not None:
         record["client_log_id"] = client_log_id
     return record
+
+
+def _timestamp_of(value: object) -> str | None:
+    """The record's timestamp for an event time field's value, or None when it is not one."""
+    timestamp = canonical_timestamp(value)  # fast path: already in the record's format
+    if timestamp is None:
+        event_ms = parse_event_time(value)
+        timestamp = None if event_ms is None else format_ts(event_ms)
+    return timestamp
 
 
 def _normalize_text(line: str, tenant_id: str, log_id: str, received_at: str) -> Record:
@@ -133,9 +148,116 @@ def normalize_all(
     """:func:`normalize` of each raw record with its log id, in order (the first error raised); the time
     received formatted once, and no keyword call per record."""
     received_at = format_ts(received_ms)
+    if len(raws) == len(log_ids) and {*map(type, raws)} == _DICT_ONLY:
+        records = _normalize_json_alike(cast(list[dict[str, Any]], raws), tenant_id, log_ids, received_at)
+        if records is not None:
+            return records
     return [
         _normalize_text(raw, tenant_id, log_id, received_at)
         if isinstance(raw, str)
         else _normalize_json(raw, tenant_id, log_id, received_at)
         for raw, log_id in zip(raws, log_ids, strict=True)
     ]
+
+
+# --- JSON records of one shape, a field at a time ---------------------------------------------------------
+
+_DICT_ONLY: Final = frozenset({dict})
+_STR_ONLY: Final = frozenset({str})
+
+
+class _Missing:
+    pass
+
+
+_MISSING: Final = _Missing()
+_NO_FIELD: Final[list[Any]] = []  # a marker: no record has any of the names
+
+
+def _each(convert: Callable[[Any], Any], values: list[Any]) -> list[Any] | None:
+    out = list(map(convert, values))
+    return None if None in out else out
+
+
+def _messages(values: list[Any]) -> list[Any] | None:
+    # A record whose field is not a string would go on to the next name: left to the per-record path.
+    return values if {*map(type, values)} == _STR_ONLY else None
+
+
+def _levels(values: list[Any]) -> list[Any] | None:
+    if {*map(type, values)} == _STR_ONLY and LEVEL_ALIASES.keys() >= {*values}:
+        return list(map(LEVEL_ALIASES.__getitem__, values))  # what level_from_value gives for these
+    return _each(level_from_value, values)
+
+
+def _timestamps(values: list[Any]) -> list[Any] | None:
+    return values if all_canonical(values) else _each(_timestamp_of, values)
+
+
+def _take(
+    attributes: list[dict[str, Any]], names: tuple[str, ...], convert: Callable[[list[Any]], list[Any] | None]
+) -> list[Any] | None:
+    """The first of ``names`` that any record has: ``convert`` of every record's value, removed from every
+    record; _NO_FIELD when no record has any of them; None (nothing removed) when only some records have
+    it or ``convert`` refuses (a value the per-record path would leave, going on to the next name)."""
+    for name in names:
+        if not any(map(contains, attributes, repeat(name))):
+            continue
+        values = list(map(dict.get, attributes, repeat(name), repeat(_MISSING)))
+        out = None if _MISSING in values else convert(values)
+        if out is not None:
+            deque(map(dict.pop, attributes, repeat(name)), 0)
+        return out
+    return _NO_FIELD
+
+
+def _normalize_json_alike(
+    raws: list[dict[str, Any]], tenant_id: str, log_ids: list[str], received_at: str
+) -> list[Record] | None:
+    """What the per-record path gives for JSON records that agree on which fields they have and whose values
+    it takes without a second look, a field at a time in C-level passes over all records (1.04 -> 0.77 µs a
+    JSON record of the benchmark's); None for anything else (the per-record path then decides, errors
+    included)."""
+    attributes = list(map(dict.copy, raws))
+    # A record naming another tenant is refused by the per-record path.
+    if _take(attributes, ("tenant_id",), lambda v: v if v.count(tenant_id) == len(v) else None) is None:
+        return None
+    messages = _take(attributes, MESSAGE_FIELDS, _messages)
+    if messages is None:
+        return None
+    timestamps = _take(attributes, TIMESTAMP_FIELDS, _timestamps)
+    if timestamps is None:
+        return None
+    levels = _take(attributes, LEVEL_FIELDS, _levels)
+    if levels is None:
+        return None
+    client_ids = _take(attributes, CLIENT_ID_FIELDS, lambda values: _each(_client_log_id, values))
+    if client_ids is None:
+        return None
+
+    def record(log_id: str, timestamp: str, level: str, message: str, attrs: dict[str, Any]) -> Record:
+        return {
+            "tenant_id": tenant_id,
+            "log_id": log_id,
+            "timestamp": timestamp,
+            "received_at": received_at,
+            "level": level,
+            "message": message,
+            "attributes": attrs,
+            "source": "json",
+            "redactions": 0,
+        }
+
+    records = list(
+        map(
+            record,
+            log_ids,
+            repeat(received_at) if timestamps is _NO_FIELD else timestamps,
+            repeat(DEFAULT_LEVEL) if levels is _NO_FIELD else levels,
+            repeat("") if messages is _NO_FIELD else messages,
+            attributes,
+        )
+    )
+    for rec, client_id in zip(records, client_ids, strict=False):  # none for most requests
+        rec["client_log_id"] = client_id
+    return records

@@ -14,6 +14,7 @@ from logpipe_backend.core.normalize import (
     LEVEL_FIELDS,
     MESSAGE_FIELDS,
     TIMESTAMP_FIELDS,
+    _normalize_json_alike,
     normalize,
     normalize_all,
 )
@@ -368,3 +369,62 @@ def test_normalize_all_is_normalize_of_each(raws: list[Any]) -> None:
         ]
     )
     assert _outcome(lambda: normalize_all(raws, "acme", ids, RECEIVED)) == each
+
+
+# --- JSON records of one shape: a field at a time, as the per-record path ------------------------------
+
+ALIKE_VALUES = FIELD_VALUES | st.sampled_from(
+    ["2025-11-26T03:44:56.999Z", "2025-11-26T23:59:59.000Z", "2025-02-30T03:44:56.000Z", "warning", 30]
+)
+
+
+@st.composite
+def alike_records(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """Records sharing most of their keys (what takes the field-at-a-time path), some now and then without
+    one or with a value the per-record path would skip (what makes it decline)."""
+    keys = draw(st.lists(NAMES, min_size=1, max_size=6, unique=True))
+    records = []
+    for _ in range(draw(st.integers(min_value=1, max_value=5))):
+        record = {key: draw(ALIKE_VALUES) for key in keys if draw(st.integers(0, 9))}
+        records.append(record)
+    return records
+
+
+@given(alike_records() | st.lists(st.fixed_dictionaries({"msg": st.text(max_size=3)}, optional={
+    "ts": st.sampled_from([RECEIVED_TS, "2025-11-26T03:44:57.001Z", "x", 1_764_128_696]),
+    "level": st.sampled_from(["info", "warning", "err", "Warn", "x", 50, None]),
+    "tenant_id": st.sampled_from(["acme", "evil"]),
+    "id": st.sampled_from([7, "a", [1]]),
+}), min_size=1, max_size=5))  # fmt: skip
+def test_alike_records_normalize_as_each(raws: list[dict[str, Any]]) -> None:
+    ids = [f"{LOG_ID[:-2]}{i:02d}" for i in range(len(raws))]
+    before = copy.deepcopy(raws)
+    each = _outcome(
+        lambda: [
+            normalize(r, tenant_id="acme", log_id=i, received_ms=RECEIVED)
+            for r, i in zip(raws, ids, strict=True)
+        ]
+    )
+    assert _outcome(lambda: normalize_all(raws, "acme", ids, RECEIVED)) == each
+    assert raws == before
+
+
+def test_alike_records_take_the_field_at_a_time_path() -> None:
+    raws: list[dict[str, Any]] = [
+        {"ts": "2025-11-26T03:44:56.000Z", "level": "warning", "msg": "a", "tenant_id": "acme", "n": 1},
+        {"ts": "2025-11-26T03:44:57.123Z", "level": "info", "msg": "b", "tenant_id": "acme", "n": 2},
+    ]
+    ids = [LOG_ID, LOG_ID[:-1] + "1"]
+    fast = _normalize_json_alike(raws, "acme", ids, RECEIVED_TS)
+    assert fast is not None and fast == normalize_all([*raws, "text"], "acme", [*ids, LOG_ID], RECEIVED)[:2]
+    assert [r["attributes"] for r in fast] == [{"n": 1}, {"n": 2}]
+    assert [r["level"] for r in fast] == ["warn", "info"]
+    with_id = [{**raws[0], "id": 5}, {**raws[1], "id": "x"}]
+    assert [r["client_log_id"] for r in _normalize_json_alike(with_id, "acme", ids, RECEIVED_TS) or []] == [
+        "5",
+        "x",
+    ]
+    # Declined (the per-record path decides): a field only some records have, a value it would skip over,
+    # another tenant.
+    for odd in ({"level": "warn"}, {"msg": 5, "level": "warn"}, {**raws[1], "tenant_id": "evil"}):
+        assert _normalize_json_alike([raws[0], odd], "acme", ids, RECEIVED_TS) is None

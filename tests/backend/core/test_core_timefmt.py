@@ -225,6 +225,16 @@ def test_canonical_timestamp_decides_as_the_regex(value: object) -> None:
         assert format_ts(cast(int, parse_event_time(expected))) == expected
 
 
+@settings(max_examples=1000)
+@given(st.lists(CANONICAL_LIKE | st.sampled_from([format_ts(T), 5, None, "x"]), min_size=1, max_size=4))
+def test_all_canonical_is_canonical_timestamp_of_each(values: list[object]) -> None:
+    timefmt._SECONDS_SEEN.clear()
+    expected = all(_canonical_reference(value) is not None for value in values)
+    assert timefmt.all_canonical(values) is expected
+    assert timefmt.all_canonical(values) is expected  # the seconds cached
+    assert timefmt.all_canonical([format_ts(T), *values]) is expected
+
+
 def test_canonical_timestamp_cache_is_bounded() -> None:
     for ms in range(0, 10_000 * 1000, 1000):
         assert timefmt.canonical_timestamp(format_ts(T + ms)) is not None
