@@ -72,15 +72,15 @@ def query_params(event: Mapping[str, Any]) -> dict[str, str]:
 
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """A 2.0 response with a compact JSON body and ``content-type: application/json``."""
+    return json_text_response(status, _ENCODER.encode(body), headers)
+
+
+def json_text_response(status: int, text: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    """:func:`json_response` of a body already in JSON (``text``, as ``json_response`` would write it)."""
     all_headers = {"content-type": JSON_CONTENT_TYPE}
     if headers:
         all_headers.update({k.lower(): v for k, v in headers.items()})
-    return {
-        "statusCode": status,
-        "headers": all_headers,
-        "body": _ENCODER.encode(body),
-        "isBase64Encoded": False,
-    }
+    return {"statusCode": status, "headers": all_headers, "body": text, "isBase64Encoded": False}
 
 
 def error_response(err: ApiError) -> dict[str, Any]:

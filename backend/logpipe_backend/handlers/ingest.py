@@ -24,9 +24,9 @@ from logpipe_backend.core.auth import credential_from_headers
 from logpipe_backend.core.body import decode_body, media_type, parse_records
 from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.errors import ApiError, bad_request, forbidden, too_many_requests, unauthorized
-from logpipe_backend.core.http import body_bytes, header, json_response
+from logpipe_backend.core.http import body_bytes, header, json_text_response
 from logpipe_backend.core.ids import new_log_ids
-from logpipe_backend.core.ingest import prepare
+from logpipe_backend.core.ingest import accepted_json, prepare
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.ratelimit import RateLimiter, rate_limited
 from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms, request_id
@@ -126,8 +126,7 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
             "the queue is unavailable; retry later",
             retry_after=QUEUE_DOWN_RETRY_AFTER_S,
         ) from exc
-    body: dict[str, Any] = {"accepted": len(records), "log_ids": log_ids, "request_id": request_id(event)}
-    return json_response(202, body)
+    return json_text_response(202, accepted_json(log_ids, request_id(event)))  # accepted: len(records)
 
 
 def _check_idempotency_key(key: str, limits: Limits) -> None:

@@ -12,6 +12,7 @@ from logpipe_backend.core import ingest as core_ingest
 from logpipe_backend.core import jsonfast
 from logpipe_backend.core.body import parse_records
 from logpipe_backend.core.errors import ApiError
+from logpipe_backend.core.http import json_response
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare, serialize
 from logpipe_backend.core.limits import Limits
@@ -214,3 +215,16 @@ def test_at_once_is_taken_for_ordinary_records_and_left_when_unsure(monkeypatch:
     # Without orjson (the Lambda zip): record by record.
     monkeypatch.setattr(jsonfast, "orjson", None)
     assert _prepare_fast(raws, "acme", NOW, ids, LIMITS) == expected
+
+
+@given(
+    st.integers(min_value=0, max_value=3000),
+    st.integers(min_value=0, max_value=(1 << 48) - 1),
+    st.binary(min_size=32, max_size=32) | st.none(),
+    st.text(),
+)
+def test_accepted_json_is_json_responses(count: int, ms: int, seed: bytes | None, rid: str) -> None:
+    log_ids = new_log_ids(count, ms, seed=seed)
+    body = {"accepted": count, "log_ids": log_ids, "request_id": rid}
+    assert core_ingest.accepted_json(log_ids, rid) == json_response(202, body)["body"]
+    assert json.loads(core_ingest.accepted_json(log_ids, rid)) == body
