@@ -34,8 +34,9 @@ _DUMPS_OPTION: Final = (
 # holding such a run holds "0" * 19. str.translate is ~0.2 µs per 250-byte record (a regex: ~1.8).
 _DIGITS_TO_ZERO: Final = str.maketrans("123456789", "000000000")
 _LONG_DIGIT_RUN: Final = "0" * 19
-# The same for UTF-8 bytes (the digits a JSON number may hold are ASCII, one byte each).
-_BYTE_DIGITS_TO_ZERO: Final = bytes.maketrans(b"123456789", b"000000000")
+# The same for UTF-8 bytes (the digits a JSON number may hold are ASCII, one byte each), with "[" made "{"
+# too: a caller counting both brackets counts "{" in the same translated bytes (one pass less).
+_BYTES_SHAPE: Final = bytes.maketrans(b"123456789[", b"000000000{")
 _LONG_DIGIT_RUN_BYTES: Final = b"0" * 19
 
 
@@ -48,9 +49,15 @@ def may_hold_big_int(text: str) -> bool:
     return _LONG_DIGIT_RUN in text.translate(_DIGITS_TO_ZERO)
 
 
-def may_hold_big_int_bytes(data: bytes) -> bool:
-    """:func:`may_hold_big_int` of UTF-8 ``data`` (the same answer as for its decoded text)."""
-    return _LONG_DIGIT_RUN_BYTES in data.translate(_BYTE_DIGITS_TO_ZERO)
+def bytes_shape(data: bytes) -> bytes:
+    """``data`` with every digit turned into "0" and every "[" into "{" (one C-level pass): for
+    :func:`shape_may_hold_big_int`, and its count of "{" is ``data``'s count of "{" and "["."""
+    return data.translate(_BYTES_SHAPE)
+
+
+def shape_may_hold_big_int(shape: bytes) -> bool:
+    """:func:`may_hold_big_int` of the UTF-8 text whose :func:`bytes_shape` is ``shape`` (the same answer)."""
+    return _LONG_DIGIT_RUN_BYTES in shape
 
 
 def loads_with(fallback: Callable[[str], Any]) -> Callable[[str], Any]:

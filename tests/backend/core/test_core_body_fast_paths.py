@@ -77,6 +77,11 @@ BYTES_CORPUS = [
     b"{}\n\xc2\xa0\n{}",  # a no-break space alone on a line
     b"{}\n\x0b\n{}",
     b"{}\n" * 4,
+    b"{}\n" * 3,  # at the records=3 limit: three newlines, the last one ending the body
+    b"{}\n" * 3 + b"{}",  # three newlines, four records
+    b"{}\n" * 3 + b"\n",  # four newlines, a blank line last
+    b'{"a":[1]}\n{"b":[{"c":[2]}]}\n{}',  # brackets of both kinds around the json_depth=2 bound
+    b'{"a":[[1]]}\n{}',
     b'{"n":1234567890123456789}\n{}',
     b'{"n":123456789012345678}\n{}',
 ]

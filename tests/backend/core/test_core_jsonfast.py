@@ -115,6 +115,15 @@ def test_may_hold_big_int() -> None:
     assert not jsonfast.may_hold_big_int("")
 
 
+@given(st.text(alphabet=st.sampled_from([*"0123456789[{]}x", "\u0663", "é"]), max_size=60))
+def test_bytes_shape(text: str) -> None:
+    # The byte form of may_hold_big_int, and one count for both opening brackets.
+    data = text.encode("utf-8")
+    shape = jsonfast.bytes_shape(data)
+    assert jsonfast.shape_may_hold_big_int(shape) is jsonfast.may_hold_big_int(text)
+    assert shape.count(b"{") == data.count(b"{") + data.count(b"[")
+
+
 def test_without_orjson_the_parse_function_is_the_fallback(stdlib_only: None) -> None:
     def fallback(text: str) -> Any:
         return text
