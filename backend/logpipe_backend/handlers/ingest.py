@@ -89,7 +89,10 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
         idem_key = idem_key.strip()
         seed = hashlib.sha256(f"{tenant_id}\0{idem_key}".encode()).digest()
     log_ids = new_log_ids(len(raws), received_ms, seed=seed)
-    records = prepare(raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits)
+    # Parsed raws hold no NaN or infinity (parse_records refuses them).
+    records = prepare(
+        raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits, finite_floats=True
+    )
 
     if idem_key is not None:
         _check_idempotency_key(idem_key, limits)
@@ -114,7 +117,12 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
             received_ms = claim.first_seen_ms
             log_ids = new_log_ids(len(raws), received_ms, seed=seed)
             records = prepare(
-                raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits
+                raws,
+                tenant_id=tenant_id,
+                received_ms=received_ms,
+                log_ids=log_ids,
+                limits=limits,
+                finite_floats=True,
             )
 
     try:
