@@ -6,12 +6,11 @@ per-record size limit is checked here, on the bytes that will travel.
 
 from __future__ import annotations
 
-from itertools import islice
 from json.encoder import encode_basestring
 from typing import Any, Final
 
 from logpipe_backend.core import jsonfast
-from logpipe_backend.core.envelope import RECORD_HEAD, Serialized
+from logpipe_backend.core.envelope import RECORD_SEPARATOR_BYTES, Serialized
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.limits import Limits
@@ -22,9 +21,6 @@ from logpipe_backend.core.record import Record
 # per call). allow_nan=False: parsing already refuses NaN/Infinity; this keeps a Python caller from
 # slipping one in.
 _ENCODE: Final = compact_encoder(allow_nan=False)
-
-_RECORD_SEPARATOR: Final = b"," + RECORD_HEAD.encode()  # between records in pack's layout
-_HEAD_SIZE: Final = len(RECORD_HEAD)
 
 
 def serialize(record: Any) -> bytes:
@@ -87,17 +83,19 @@ def _prepare_at_once(
     (measured 2.9 µs a record to prepare in one chunk of 5,000, 2.2 in chunks of 256).
     """
     chunks: list[bytes] = []
-    sizes: list[int] = []
     for start in range(0, len(raws), _CHUNK):
         end = start + _CHUNK
         chunk = _serialize_chunk(raws[start:end], tenant_id, received_ms, log_ids[start:end], finite_floats)
         if chunk is None:
             return None
-        chunks.append(chunk[0])
-        sizes += chunk[1]
-    if max(sizes, default=0) > limits.record_bytes:
+        chunks.append(chunk)
+    serialized = Serialized(chunks, None, len(raws))
+    # A record is never longer than its chunk: only a chunk over the limit has its records measured.
+    if any(len(chunk) > limits.record_bytes for chunk in chunks) and (
+        max(map(len, serialized.records())) > limits.record_bytes
+    ):
         return None
-    return Serialized(chunks, sizes)
+    return serialized
 
 
 _CHUNK: Final = 256
@@ -109,8 +107,9 @@ def _serialize_chunk(
     received_ms: int,
     log_ids: list[str],
     finite_floats: bool,
-) -> tuple[bytes, list[int]] | None:
-    """The chunk's records serialized (``{…},{…}``: one orjson call, its brackets off) and each one's size."""
+) -> bytes | None:
+    """The chunk's records serialized (``{…},{…}``: one orjson call, its brackets off), each starting with
+    RECORD_HEAD and none holding RECORD_SEPARATOR_BYTES (see envelope.Serialized)."""
     try:
         records = normalize_all(raws, tenant_id, log_ids, received_ms)
     except ApiError:
@@ -119,17 +118,18 @@ def _serialize_chunk(
     if data is None:
         return None
     joined = data[1:-1]
-    pieces = joined.split(_RECORD_SEPARATOR)
     # The separator can also sit inside a record (an array holding an object whose first key is tenant_id;
-    # inside a string its quote would be escaped): then there are more pieces than records.
-    if len(pieces) != len(records):
+    # inside a string its quote would be escaped): then there are more of them than gaps between records.
+    # Counted, not split: nothing needs each record's size (pack cuts at separators; ~0.15 µs a record).
+    if joined.count(RECORD_SEPARATOR_BYTES) != len(records) - 1:
         return None
     # Without NaN or infinities nothing needs json's verdict, and the search is skipped (0.2 µs a record:
     # its last byte, "l", is common in text).
-    if not finite_floats and b"null" in joined and not _json_accepts(pieces, records):
-        return None
-    # A record's size: its piece, plus the record head the split took off (from all but the first).
-    return joined, [len(pieces[0]), *map(_HEAD_SIZE.__add__, map(len, islice(pieces, 1, None)))]
+    if not finite_floats and b"null" in joined:
+        pieces = joined.split(RECORD_SEPARATOR_BYTES)  # each record but the first without its head
+        if not _json_accepts(pieces, records):
+            return None
+    return joined
 
 
 def _json_accepts(pieces: list[bytes], records: list[Record]) -> bool:

@@ -82,6 +82,49 @@ def test_pack_packs_as_the_loop_did(
         assert all(envelope.sqs_safe(body) for body in fast[1])
 
 
+# Records as ingest makes them: each starting with RECORD_HEAD, none holding the separator inside.
+HEADED = st.lists(
+    st.builds(
+        lambda text, n: json.dumps({"tenant_id": "acme", "m": text, "n": n}, ensure_ascii=False).encode(),
+        st.text(alphabet=st.sampled_from(["a", "é", "\x01", "\ufffe", ",", "{", '"', "😀"]), max_size=30),
+        st.lists(st.integers(), max_size=3),
+    ),
+    max_size=12,
+)
+
+
+def _separated(records: list[bytes], cuts: list[int]) -> Serialized:
+    """``records`` as ingest hands them over: in chunks, without sizes (pack cuts at the separators)."""
+    return Serialized(_chunked(records, cuts).chunks, None, len(records))
+
+
+@settings(max_examples=500)
+@given(
+    HEADED,
+    st.integers(min_value=30, max_value=400),
+    st.lists(st.integers(min_value=0, max_value=12), max_size=4),
+)
+def test_records_cut_at_separators_pack_as_sized_ones(
+    records: list[bytes], max_bytes: int, cuts: list[int]
+) -> None:
+    separated = _separated(records, cuts)
+    assert separated.records() == records and len(separated) == len(records)
+    fast = _outcome(lambda: pack("acme", separated, max_bytes))
+    assert fast == _outcome(lambda: _pack_reference("acme", records, max_bytes))
+    assert fast == _outcome(lambda: pack("acme", records, max_bytes))
+
+
+def test_exact_fits_at_separators() -> None:
+    records = [b'{"tenant_id":"a"}', b'{"tenant_id":"a","b":2}', b'{"tenant_id":"a","c":333}']
+    head = len('{"v":1,"tenant_id":"acme","records":[') + 2
+    for max_bytes in range(head + 10, head + 80):
+        expected = _outcome(lambda: _pack_reference("acme", records, max_bytes))  # noqa: B023 (called at once)
+        for cuts in ([], [1], [2], [1, 2]):
+            separated = _separated(records, cuts)
+            assert _outcome(lambda: pack("acme", separated, max_bytes)) == expected  # noqa: B023
+    assert pack("acme", Serialized([], None, 0)) == []
+
+
 def test_exact_fits() -> None:
     records = [b'{"a":1}', b'{"b":22}', b'{"c":333}']
     head = len('{"v":1,"tenant_id":"acme","records":[') + 2
