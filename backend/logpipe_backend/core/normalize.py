@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from itertools import repeat
-from operator import contains
+from operator import contains, itemgetter
 from typing import Any, Final, cast
 
 from logpipe_backend.core.errors import ApiError, forbidden
-from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value
+from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value, levels_from_text
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.timefmt import (
     all_canonical,
@@ -146,10 +146,16 @@ def normalize_all(
     raws: list[dict[str, Any] | str], tenant_id: str, log_ids: list[str], received_ms: int
 ) -> list[Record]:
     """:func:`normalize` of each raw record with its log id, in order (the first error raised); the time
-    received formatted once, and no keyword call per record."""
+    received formatted once, and no keyword call per record. Records of one shape (JSON objects with the
+    same fields, text lines starting alike) are normalized a field at a time over all of them."""
     received_at = format_ts(received_ms)
-    if len(raws) == len(log_ids) and {*map(type, raws)} == _DICT_ONLY:
+    kinds = frozenset(map(type, raws)) if len(raws) == len(log_ids) else None
+    if kinds == _DICT_ONLY:
         records = _normalize_json_alike(cast(list[dict[str, Any]], raws), tenant_id, log_ids, received_at)
+        if records is not None:
+            return records
+    elif kinds == _STR_ONLY:
+        records = _normalize_lines_alike(cast(list[str], raws), tenant_id, log_ids, received_at)
         if records is not None:
             return records
     return [
@@ -162,8 +168,8 @@ def normalize_all(
 
 # --- JSON records of one shape, a field at a time ---------------------------------------------------------
 
-_DICT_ONLY: Final = frozenset({dict})
-_STR_ONLY: Final = frozenset({str})
+_DICT_ONLY: Final[frozenset[type]] = frozenset({dict})
+_STR_ONLY: Final[frozenset[type]] = frozenset({str})
 
 
 class _Missing:
@@ -261,3 +267,38 @@ def _normalize_json_alike(
     for rec, client_id in zip(records, client_ids, strict=False):  # none for most requests
         rec["client_log_id"] = client_id
     return records
+
+
+# --- text lines that start alike ---------------------------------------------------------------------------
+
+_AFTER_TIMESTAMP: Final = itemgetter(slice(24, 25))
+_TIMESTAMP: Final = itemgetter(slice(24))
+_BLANKS: Final = frozenset({" ", "\t"})
+
+
+def _normalize_lines_alike(
+    lines: list[str], tenant_id: str, log_ids: list[str], received_at: str
+) -> list[Record] | None:
+    """What the per-record path gives for text lines that all start with a timestamp in the record's format
+    and a blank (which it keeps as they are), in C-level passes over all lines (with levels_from_text:
+    1.09 -> 0.66 µs a text record of the benchmark's); None for other lines (the per-record path then)."""
+    if any(map(str.endswith, lines, repeat("\n"))) or not _BLANKS.issuperset(map(_AFTER_TIMESTAMP, lines)):
+        return None
+    timestamps = list(map(_TIMESTAMP, lines))
+    if not all_canonical(timestamps):
+        return None
+
+    def record(log_id: str, timestamp: str, level: str | None, line: str) -> Record:
+        return {
+            "tenant_id": tenant_id,
+            "log_id": log_id,
+            "timestamp": timestamp,
+            "received_at": received_at,
+            "level": level or DEFAULT_LEVEL,
+            "message": line,
+            "attributes": {},
+            "source": "text",
+            "redactions": 0,
+        }
+
+    return list(map(record, log_ids, timestamps, levels_from_text(lines, 24), lines))

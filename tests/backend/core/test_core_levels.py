@@ -146,3 +146,29 @@ def _level_reference(value: object) -> str | None:
 )
 def test_level_from_value_strings(value: str) -> None:
     assert level_from_value(value) == _level_reference(value)
+
+
+# Pieces of a line's start: bare words (levels, aliases kept for brackets only, prose), brackets, glog
+# headers, key=value pairs, blanks and separators.
+LINE_PIECES = st.sampled_from(
+    [
+        "ERROR", "warn", "Warning", "INFO", "info:", "fine", "Fine,", "E", "I", "x", "hello", "panic:",
+        "[warn]", "<ERROR>", "(info)", "[ debug ]", "E1126 ", "W0101 ", "level=error", "lvl=\"warn\"", " ",
+        "\t", ":", "|", "-", ",", "[", "]", "12", "Ωmega", "ERRORS",
+    ]
+)  # fmt: skip
+
+
+@given(st.lists(st.lists(LINE_PIECES, max_size=5).map("".join), min_size=1, max_size=6), st.integers(0, 3))
+def test_levels_from_text_is_level_from_text_of_each(lines: list[str], start: int) -> None:
+    assert levels.levels_from_text(lines, start) == [level_from_text(line, start) for line in lines]
+
+
+def test_levels_from_text_of_bare_words_and_others() -> None:
+    assert levels.levels_from_text(["T ERROR x", "T Warning: y", "T info"], 2) == ["error", "warn", "info"]
+    assert levels.levels_from_text(["T ERROR x", "T hi lvl=debug", "T fine"], 2) == ["error", "debug", None]
+    assert levels.levels_from_text(["T ERROR x", "T [warn] y", "T hello lvl=debug"], 2) == [
+        "error",
+        "warn",
+        "debug",
+    ]

@@ -15,6 +15,7 @@ from logpipe_backend.core.normalize import (
     MESSAGE_FIELDS,
     TIMESTAMP_FIELDS,
     _normalize_json_alike,
+    _normalize_lines_alike,
     normalize,
     normalize_all,
 )
@@ -428,3 +429,43 @@ def test_alike_records_take_the_field_at_a_time_path() -> None:
     # another tenant.
     for odd in ({"level": "warn"}, {"msg": 5, "level": "warn"}, {**raws[1], "tenant_id": "evil"}):
         assert _normalize_json_alike([raws[0], odd], "acme", ids, RECEIVED_TS) is None
+
+
+# --- text lines that start alike ----------------------------------------------------------------------
+
+LINE_STARTS = st.sampled_from(
+    [RECEIVED_TS, "2025-11-26T03:44:57.001Z", "2025-02-30T03:44:56.000Z", "2025-11-26 03:44:56", "[x]", ""]
+)
+LINE_RESTS = st.sampled_from(
+    [" ERROR boom", "\tWARN x", " [debug] y", " hello", " lvl=warn z", "", "\n", " x\r\n"]
+)
+
+
+@given(
+    st.lists(st.builds(str.__add__, LINE_STARTS, LINE_RESTS) | st.text(max_size=30), min_size=1, max_size=6)
+)
+def test_alike_lines_normalize_as_each(lines: list[str]) -> None:
+    ids = [f"{LOG_ID[:-2]}{i:02d}" for i in range(len(lines))]
+    each = [
+        normalize(line, tenant_id="acme", log_id=i, received_ms=RECEIVED)
+        for line, i in zip(lines, ids, strict=True)
+    ]
+    assert normalize_all(lines, "acme", ids, RECEIVED) == each
+
+
+def test_alike_lines_take_the_line_at_a_time_path() -> None:
+    lines = [RECEIVED_TS + " ERROR boom", "2025-11-26T03:44:57.001Z\thello"]
+    ids = [LOG_ID, LOG_ID[:-1] + "1"]
+    fast = _normalize_lines_alike(lines, "acme", ids, RECEIVED_TS)
+    assert fast is not None and fast == [
+        normalize(x, tenant_id="acme", log_id=i, received_ms=RECEIVED)
+        for x, i in zip(lines, ids, strict=True)
+    ]
+    assert [r["level"] for r in fast] == ["error", "info"]
+    for odd in (
+        "2025-11-26 03:44:56 ERROR x",
+        RECEIVED_TS,
+        RECEIVED_TS + " x\n",
+        "2025-02-30T03:44:56.000Z x",
+    ):
+        assert _normalize_lines_alike([lines[0], odd], "acme", ids, RECEIVED_TS) is None
