@@ -47,13 +47,15 @@ def new_log_ids(count: int, time_ms: int, seed: bytes | None = None) -> list[str
     base = int.from_bytes(raw, "big") & _BASE_MASK
     # Counting up changes the last two characters (10 bits) of each id; the 14 before them change once
     # per 1,024 ids at most. So each run of ids sharing those 14 characters is its head plus one table
-    # lookup per id (measured 0.75 -> 0.1 µs an id against base64.b32encode, which loops in Python).
+    # lookup per id (measured 0.75 -> 0.1 µs an id against base64.b32encode, which loops in Python; then
+    # 0.11 -> 0.07 as a map over the run's slice of the table).
     ids: list[str] = []
     value, end = base, base + count
     while value < end:
         run_end = min(end, (value | _LOW_MASK) + 1)
         head = prefix + _encode_random_head(value >> _LOW_BITS)
-        ids += [head + _PAIRS[low & _LOW_MASK] for low in range(value, run_end)]
+        low = value & _LOW_MASK  # the run's pairs are consecutive in the table: one C-level map over them
+        ids += map(head.__add__, _PAIRS[low : low + run_end - value])
         value = run_end
     return ids
 
