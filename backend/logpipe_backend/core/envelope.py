@@ -65,10 +65,13 @@ def sqs_safe(text: str) -> bool:
 def _may_hold_unsafe(data: bytes) -> bool:
     """Cheap: C-speed passes (translate deletes every byte but the refused controls; two substring
     searches), measured about four times faster than searching with _UNSAFE_BYTES_RE."""
-    return bool(data.translate(None, _ALL_BUT_REFUSED_CONTROLS)) or (
-        # A one-byte search (memchr) first: each three-byte one takes ~1 ns a byte (0.45 µs a record).
-        b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
-    )
+    return bool(data.translate(None, _ALL_BUT_REFUSED_CONTROLS)) or _may_hold_noncharacter(data)
+
+
+def _may_hold_noncharacter(data: bytes) -> bool:
+    """Whether ``data`` may hold U+FFFE or U+FFFF (which JSON encoders leave as they are)."""
+    # A one-byte search (memchr) first: each three-byte one takes ~1 ns a byte (0.45 µs a record).
+    return b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
 
 
 def _escape_char(m: re.Match[str]) -> str:
@@ -89,7 +92,8 @@ class Serialized:
     bytes (ingest serializes records by the chunk: they are never copied out one by one) — or, ``sizes``
     None, the number of records (``count``) and the promise that each record starts with RECORD_HEAD and
     none holds RECORD_SEPARATOR_BYTES inside (ingest checks it with one count per chunk), so that a
-    separator is always between two records: pack then cuts messages there, and no size is counted."""
+    separator is always between two records: pack then cuts messages there, and no size is counted; and
+    that the records are a JSON encoder's output, which escapes every control character."""
 
     chunks: list[bytes]
     sizes: list[int] | None
@@ -127,7 +131,9 @@ def pack(tenant_id: str, records: list[bytes] | Serialized, max_bytes: int = MAX
     # One scan of all records together finds nothing unsafe in almost every request; only then is each
     # record checked (and escaped) on its own.
     joined = b",".join(serialized.chunks)
-    if _may_hold_unsafe(joined):
+    # An encoder's output (the form without sizes) holds no raw control character: the pass looking for
+    # them is skipped (0.07 µs a record).
+    if _may_hold_noncharacter(joined) if serialized.sizes is None else _may_hold_unsafe(joined):
         serialized = Serialized.of(list(map(_make_safe, serialized.records())))
         joined = b",".join(serialized.chunks)
     if serialized.sizes is None:

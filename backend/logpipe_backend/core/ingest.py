@@ -109,7 +109,8 @@ def _serialize_chunk(
     finite_floats: bool,
 ) -> bytes | None:
     """The chunk's records serialized (``{…},{…}``: one orjson call, its brackets off), each starting with
-    RECORD_HEAD and none holding RECORD_SEPARATOR_BYTES (see envelope.Serialized)."""
+    RECORD_HEAD and none holding RECORD_SEPARATOR_BYTES (see envelope.Serialized; orjson escapes control
+    characters as json does)."""
     try:
         records = normalize_all(raws, tenant_id, log_ids, received_ms)
     except ApiError:

@@ -264,3 +264,14 @@ def test_accepted_json_is_json_responses(count: int, ms: int, seed: bytes | None
     body = {"accepted": count, "log_ids": log_ids, "request_id": rid}
     assert core_ingest.accepted_json(log_ids, rid) == json_response(202, body)["body"]
     assert json.loads(core_ingest.accepted_json(log_ids, rid)) == body
+
+
+def test_chunks_hold_no_raw_control_character() -> None:
+    # What pack relies on for chunks without sizes: it looks only for U+FFFE/U+FFFF in them.
+    if not jsonfast.available():
+        pytest.skip("orjson is not installed")
+    controls = "".join(map(chr, range(0x20))) + "\x7f\ufffe"
+    raws: list[Any] = [{"msg": controls, controls: [controls, {controls: 1}]}, controls, "x" + controls]
+    serialized = core_ingest._prepare_at_once(raws, "acme", NOW, new_log_ids(3, NOW), LIMITS)
+    assert serialized is not None and serialized.sizes is None
+    assert not any(byte < 0x20 for chunk in serialized.chunks for byte in chunk)
