@@ -134,7 +134,7 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
             "the queue is unavailable; retry later",
             retry_after=QUEUE_DOWN_RETRY_AFTER_S,
         ) from exc
-    return json_text_response(202, accepted_json(log_ids, request_id(event)))  # accepted: len(records)
+    return json_text_response(202, accepted_json(log_ids, request_id(event)))
 
 
 def _check_idempotency_key(key: str, limits: Limits) -> None:
