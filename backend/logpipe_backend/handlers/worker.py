@@ -108,20 +108,37 @@ def _process_one(message: Mapping[str, Any], deps: WorkerDeps, context: LambdaCo
     # digits too, so unpack looks for integers past 64 bits in the flagged texts only.
     tenant_id, records, texts, flagged = unpack_with_text(body, deps.redactor.json_to_redact)
     plan = _plan(records, done_s, deps, context)
-    if plan.finished < len(records):
-        if deps.requeue is None:
-            return NOT_STARTED
-        if not plan.started:
-            # Re-queued as it came, rather than failed: a failure would count a receive toward the DLQ.
-            _requeue(deps, [with_work_done(body, done_s) if done_s else body])
-            log.info("message of %s not started: re-queued", tenant_id)
-            return None
-    _redact(deps.redactor, records, texts, flagged)
-    if plan.work_s > 0:
-        deps.sleep(plan.work_s)
     if plan.finished == len(records):
+        _redact(deps.redactor, records, texts, flagged)
+        if plan.work_s > 0:
+            deps.sleep(plan.work_s)
         deps.store.put_records(records, texts)
         return None
+    if deps.requeue is None:
+        return NOT_STARTED
+    _store_part(deps, deps.requeue, plan, body, done_s, tenant_id, (records, texts, flagged))
+    return None
+
+
+def _store_part(
+    deps: WorkerDeps,
+    requeue: Queue,
+    plan: simwork.WorkPlan,
+    body: str,
+    done_s: float,
+    tenant_id: str,
+    unpacked: tuple[list[Record], list[str | None], list[int]],
+) -> None:
+    """Do the work that fits, store the records finished, and send the rest to ``requeue``. An exception
+    fails the original, which comes back whole: nothing is acknowledged that was not sent."""
+    if not plan.started:
+        # Re-queued as it came, rather than failed: a failure would count a receive toward the DLQ.
+        requeue.send([with_work_done(body, done_s) if done_s else body])
+        log.info("message of %s not started: re-queued", tenant_id)
+        return
+    records, texts, flagged = unpacked
+    _redact(deps.redactor, records, texts, flagged)
+    deps.sleep(plan.work_s)
     if plan.finished:
         deps.store.put_records(records[: plan.finished], texts[: plan.finished])
     rest = [
@@ -130,32 +147,23 @@ def _process_one(message: Mapping[str, Any], deps: WorkerDeps, context: LambdaCo
     ]
     bodies = pack(tenant_id, rest, REQUEUE_MAX_BYTES)
     bodies[0] = with_work_done(bodies[0], plan.carried_s)
-    _requeue(deps, bodies)
+    requeue.send(bodies)
     log.info("stored %d records of %s; re-queued %d", plan.finished, tenant_id, len(rest))
-    return None
 
 
 def _plan(
     records: list[Record], done_s: float, deps: WorkerDeps, context: LambdaContext | None
 ) -> simwork.WorkPlan:
-    # Costs are a Python step per record: computed only when there is simulated work.
-    costs = (
-        simwork.costs([r["message"] for r in records], deps.work_per_char_s) if deps.work_per_char_s else []
+    budget_s = float("inf")
+    if context is not None:
+        budget_s = (context.get_remaining_time_in_millis() - deps.time_margin_ms) / 1000
+        if budget_s <= 0:  # even without simulated work, the store write needs the margin
+            return simwork.WorkPlan(finished=0, work_s=0.0, carried_s=done_s)
+    if not deps.work_per_char_s:  # the costs are a Python step per record: only with simulated work
+        return simwork.WorkPlan(finished=len(records), work_s=0.0, carried_s=0.0)
+    return simwork.plan(
+        simwork.costs([r["message"] for r in records], deps.work_per_char_s), done_s, budget_s
     )
-    if context is None:
-        return (
-            simwork.plan(costs, done_s, float("inf")) if costs else simwork.WorkPlan(len(records), 0.0, 0.0)
-        )
-    budget_s = (context.get_remaining_time_in_millis() - deps.time_margin_ms) / 1000
-    if budget_s <= 0:  # even without simulated work, the store write needs the margin
-        return simwork.WorkPlan(0, 0.0, done_s)
-    return simwork.plan(costs, done_s, budget_s) if costs else simwork.WorkPlan(len(records), 0.0, 0.0)
-
-
-def _requeue(deps: WorkerDeps, bodies: list[str]) -> None:
-    """Send to the worker's own queue; an exception here fails the original, which then comes back."""
-    assert deps.requeue is not None  # _process_one checked it
-    deps.requeue.send(bodies)
 
 
 def _redact(redactor: Redactor, records: list[Record], texts: list[str | None], flagged: list[int]) -> None:
