@@ -270,7 +270,8 @@ def _pip_target_args(architecture: str) -> list[str]:
 
 
 def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
+    # --isolated: no user or site pip configuration (extra indexes, find-links) can change what is bundled.
+    command = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check", *args]
     return subprocess.run(command, capture_output=True, text=True, check=False)
 
 
