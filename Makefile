@@ -37,10 +37,12 @@ pytest: $(STAMP) $(CHECKOV_STAMP)
 
 test: check pytest
 
-# One reproducible zip per Lambda in build/lambda/ (infra/terraform/env/dev.tfvars points at them).
-# Only the standard library: no virtual environment needed.
-package:
-	$(PYTHON) infra/package_lambdas.py --out build/lambda
+# One reproducible zip per Lambda in build/lambda/ (infra/terraform/env/dev.tfvars points at them), with
+# orjson, google-re2 and isal built for LAMBDA_ARCHITECTURE (Terraform's lambda_architecture: keep them the
+# same). Wheels are downloaded once into build/wheels/ (pip, from the venv).
+LAMBDA_ARCHITECTURE ?= arm64
+package: $(STAMP)
+	$(BIN)/python infra/package_lambdas.py --out build/lambda --architecture $(LAMBDA_ARCHITECTURE)
 
 # Also run by `make test` (tests/infra/test_infra_checkov.py); this prints checkov's own report.
 checkov: $(CHECKOV_STAMP)

@@ -1,29 +1,41 @@
 #!/usr/bin/env python3
-"""Build one small, reproducible zip per Lambda: ``build/lambda/{ingest,worker,admin}.zip``.
+"""Build one reproducible zip per Lambda: ``build/lambda/{ingest,worker,admin}.zip``.
 
 Each zip holds the ``logpipe_backend`` modules its handler can import, found by reading the imports of the
-source (``ast``, nothing is executed), and nothing else: no tests, no CLI, no SDK, no ``__pycache__``, and
-no third-party code (boto3/botocore come with the Lambda Python runtime; any other third-party import
-reachable from a handler is an error, since it would fail on Lambda — unless it is optional: inside the
-``try:`` of a ``try``/``except ImportError`` (or ``ModuleNotFoundError``), whose handler runs on Lambda
-instead, as ``core/jsonfast.py`` does for orjson).
+source (``ast``, nothing is executed), and the third-party distributions of ``BUNDLED`` (the optional fast
+paths the benchmarks measure: orjson, google-re2, isal), built for the functions' CPU architecture and
+Python version; nothing else: no tests, no CLI, no SDK, no ``__pycache__``. boto3/botocore come with the
+Lambda Python runtime. Any other third-party import reachable from a handler is an error, since it would
+fail on Lambda — unless it is optional: inside the ``try:`` of a ``try``/``except ImportError`` (or
+``ModuleNotFoundError``), whose handler is the fallback, as ``core/jsonfast.py`` does for orjson. Bundled
+distributions must be optional in that sense too: the code must also run without them.
 
 What "can import" means: every ``import`` of the package, at module level or inside a function (the
 handlers build their dependencies lazily), except those under ``if TYPE_CHECKING:``. Subpackages listed
 in ``LAMBDA_EXCLUDED`` (the local stack's SQLite adapters) are left out unless some module imports them at
 module level, in which case leaving them out would break the import and they are kept (with a warning).
 
-Reproducible: entries sorted, every timestamp 1980-01-01, permissions 0644, fixed compression, so the same
-sources give the same bytes (and Terraform's ``source_code_hash`` changes only when the code does).
+The bundled wheels: ``pip download`` of the versions pinned in ``infra/lambda-requirements.txt`` (with their
+dependencies, which must be pinned there too) for CPython ``PYTHON_VERSION`` on manylinux up to glibc
+``GLIBC_MINOR`` (Amazon Linux 2023, which runs Lambda's python3.13), binary only, cached under
+``build/wheels/`` (a second build needs no network), then ``pip install --target`` from that cache.
 
-Usage: ``python infra/package_lambdas.py [--out build/lambda] [--src backend]``. Only the standard library.
+Reproducible: entries sorted, every timestamp 1980-01-01, permissions 0644, fixed compression, so the same
+sources and pins give the same bytes (and Terraform's ``source_code_hash`` changes only when they do).
+Each zip is checked against Lambda's limits (50 MB zipped, 250 MB unzipped).
+
+Usage: ``python infra/package_lambdas.py [--out build/lambda] [--architecture arm64|x86_64] [--src backend]``
+(needs pip; ``make package`` runs it in the project's venv).
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import re
+import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,6 +57,25 @@ COMPRESS_LEVEL = 9
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SRC = REPO_ROOT / "backend"
 DEFAULT_OUT = REPO_ROOT / "build" / "lambda"
+
+# The optional fast paths, and which function bundles which third-party distributions (their dependencies
+# come along; pin every one in REQUIREMENTS). Adding one is a line here and its pin there.
+SPEEDUPS = ("orjson", "google-re2", "isal")
+BUNDLED: dict[str, tuple[str, ...]] = {
+    "ingest": SPEEDUPS,
+    "worker": SPEEDUPS,
+    "admin": SPEEDUPS,
+}
+REQUIREMENTS = REPO_ROOT / "infra" / "lambda-requirements.txt"
+WHEEL_CACHE = REPO_ROOT / "build" / "wheels"
+# infra/terraform/variables.tf: lambda_runtime (python3.13) and lambda_architecture (arm64 by default).
+PYTHON_VERSION = "3.13"
+GLIBC_MINOR = 34  # Amazon Linux 2023's glibc: the newest manylinux tag the runtime can load
+MACHINES = {"arm64": "aarch64", "x86_64": "x86_64"}  # Lambda's architecture name -> the wheels' one
+DEFAULT_ARCHITECTURE = "arm64"
+# Lambda's deployment package limits (Lambda quotas): the zip uploaded directly, and its contents unzipped.
+MAX_ZIPPED_BYTES = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 
 
 class PackagingError(Exception):
@@ -206,35 +237,148 @@ def modules_for(src: Path, handler_module: str) -> tuple[list[str], list[str]]:
     return sorted(keep), warnings
 
 
-def write_zip(src: Path, modules: Iterable[str], target: Path) -> int:
-    files = sorted({module_path(src, m) for m in modules} - {None})  # type: ignore[type-var]
+def read_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
+    """{normalized distribution name: version} of a file of ``name==version`` lines (and comments)."""
+    pins: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+)", line)
+        if match is None:
+            raise PackagingError(f"{path}:{number}: expected name==version, not {line!r}")
+        pins[normalize(match[1])] = match[2]
+    return pins
+
+
+def normalize(name: str) -> str:
+    """A distribution's name as PEP 503 compares them."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pip_target_args(architecture: str) -> list[str]:
+    machine = MACHINES[architecture]
+    # Every manylinux tag the runtime's glibc accepts, newest first, as pip on that machine would: google-re2
+    # publishes manylinux_2_28 wheels only, orjson manylinux2014 (2_17) ones.
+    platforms = [f"manylinux_2_{minor}_{machine}" for minor in range(GLIBC_MINOR, 16, -1)]
+    return [
+        "--only-binary=:all:",
+        "--implementation=cp",
+        f"--python-version={PYTHON_VERSION}",
+        *(f"--platform={platform}" for platform in [*platforms, f"manylinux2014_{machine}"]),
+    ]
+
+
+def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
+    # --isolated: no user or site pip configuration (extra indexes, find-links) can change what is bundled.
+    command = [sys.executable, "-m", "pip", "--isolated", "--disable-pip-version-check", *args]
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def install_bundle(
+    distributions: tuple[str, ...], architecture: str, target: Path, cache: Path = WHEEL_CACHE
+) -> None:
+    """Install ``distributions`` (pinned, with their dependencies) for ``architecture`` into ``target``,
+    from the wheel cache; what the cache lacks is downloaded into it first."""
+    pins = read_pins()
+    missing = [d for d in distributions if normalize(d) not in pins]
+    if missing:
+        raise PackagingError(f"pin {missing} in {REQUIREMENTS.name}")
+    wheels = cache / f"cp{PYTHON_VERSION.replace('.', '')}-{architecture}"
+    wanted = [f"{d}=={pins[normalize(d)]}" for d in distributions]
+    common = [*_pip_target_args(architecture), f"--constraint={REQUIREMENTS}", *wanted]
+    install = ["install", "--no-compile", "--no-index", f"--find-links={wheels}", f"--target={target}"]
+    if _pip([*install, *common]).returncode != 0:  # not all in the cache yet
+        fetched = _pip(["download", f"--dest={wheels}", *common])
+        if fetched.returncode != 0:
+            raise PackagingError(f"pip download failed:\n{fetched.stderr[-3000:]}")
+        installed = _pip([*install, *common])
+        if installed.returncode != 0:
+            raise PackagingError(f"pip install from {wheels} failed:\n{installed.stderr[-3000:]}")
+    for info in target.glob("*.dist-info"):
+        name, _, version = info.name.removesuffix(".dist-info").rpartition("-")
+        if pins.get(normalize(name)) != version:
+            raise PackagingError(f"{name} {version} is bundled but not pinned in {REQUIREMENTS.name}")
+
+
+def _bundle_files(root: Path) -> dict[str, bytes]:
+    """The installed files to ship, by their name in the zip: no bytecode, no scripts."""
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if (
+            path.is_file()
+            and "__pycache__" not in rel
+            and not rel.endswith(".pyc")
+            and not rel.startswith("bin/")
+        ):
+            files[rel] = path.read_bytes()
+    return files
+
+
+def write_zip(src: Path, modules: Iterable[str], target: Path, extra: dict[str, bytes] | None = None) -> int:
+    """The modules' sources and ``extra`` files (name in the zip -> bytes) in one reproducible zip."""
+    files = {
+        path.relative_to(src).as_posix(): path.read_bytes()
+        for path in (module_path(src, m) for m in modules)
+        if path is not None
+    }
+    clash = files.keys() & (extra or {}).keys()
+    if clash:
+        raise PackagingError(f"bundled files would replace our own: {sorted(clash)}")
+    files.update(extra or {})
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w") as archive:
-        for path in files:
-            assert path is not None
-            info = zipfile.ZipInfo(path.relative_to(src).as_posix(), date_time=ZIP_EPOCH)
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
             info.external_attr = FILE_MODE << 16
             info.create_system = 3  # unix, so the mode above is read the same everywhere
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(
-                info, path.read_bytes(), compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
+                info, files[name], compress_type=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
             )
+    check_limits(tmp)
     tmp.replace(target)
     return len(files)
 
 
-def build(src: Path = DEFAULT_SRC, out: Path = DEFAULT_OUT, *, quiet: bool = False) -> dict[str, Path]:
+def check_limits(path: Path) -> None:
+    """Lambda refuses a zip over 50 MB, or whose contents unzipped pass 250 MB."""
+    with zipfile.ZipFile(path) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    if path.stat().st_size > MAX_ZIPPED_BYTES or unzipped > MAX_UNZIPPED_BYTES:
+        raise PackagingError(
+            f"{path.name}: {path.stat().st_size} bytes zipped, {unzipped} unzipped: past Lambda's limits"
+        )
+
+
+def build(
+    src: Path = DEFAULT_SRC,
+    out: Path = DEFAULT_OUT,
+    *,
+    architecture: str = DEFAULT_ARCHITECTURE,
+    cache: Path = WHEEL_CACHE,
+    quiet: bool = False,
+) -> dict[str, Path]:
+    if architecture not in MACHINES:
+        raise PackagingError(f"architecture must be one of {sorted(MACHINES)}, not {architecture!r}")
     built: dict[str, Path] = {}
+    bundles: dict[tuple[str, ...], dict[str, bytes]] = {}
     for name, handler_module in FUNCTIONS.items():
         modules, warnings = modules_for(src, handler_module)
+        wanted = BUNDLED.get(name, ())
+        if wanted not in bundles:
+            with tempfile.TemporaryDirectory(prefix="lambda-bundle-") as tmp:
+                install_bundle(wanted, architecture, Path(tmp), cache)
+                bundles[wanted] = _bundle_files(Path(tmp))
         target = out / f"{name}.zip"
-        count = write_zip(src, modules, target)
+        count = write_zip(src, modules, target, bundles[wanted])
         built[name] = target
         if not quiet:
             for warning in warnings:
                 print(f"warning: {name}: {warning}", file=sys.stderr)
-            print(f"{target}: {count} files, {target.stat().st_size} bytes")
+            print(f"{target} ({architecture}): {count} files, {target.stat().st_size} bytes")
     return built
 
 
@@ -242,10 +386,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC, help="directory holding logpipe_backend/")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where the zips go")
+    parser.add_argument(
+        "--architecture", choices=sorted(MACHINES), default=DEFAULT_ARCHITECTURE, help="Lambda's CPU"
+    )
+    parser.add_argument("--wheel-cache", type=Path, default=WHEEL_CACHE, help="downloaded wheels")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
-        build(args.src, args.out, quiet=args.quiet)
+        build(args.src, args.out, architecture=args.architecture, cache=args.wheel_cache, quiet=args.quiet)
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

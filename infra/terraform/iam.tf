@@ -1,6 +1,6 @@
 # One role per function, each allowing exactly the calls that function makes (tests/infra ties these to the
 # code): ingest sends to the queue and reads tenant keys; the worker's event source mapping receives and
-# deletes, the worker writes records; admin only queries.
+# deletes, the worker writes records and re-queues unfinished work; admin only queries.
 #
 # Record access comes in two modes (var.strict_isolation):
 # - default: the worker may BatchWriteItem and admin may Query on the logs table directly (`*_records`).
@@ -86,6 +86,14 @@ data "aws_iam_policy_document" "worker" {
     sid = "QueueEventSource"
     # What the SQS event source mapping needs, made with the function's role.
     actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"]
+    resources = [aws_sqs_queue.this.arn]
+  }
+
+  statement {
+    sid = "Requeue"
+    # The worker sends the unfinished rest of a message back to its own queue (handlers/worker.py, issue
+    # 12); sqs:SendMessage also authorizes SendMessageBatch. The main queue only: never the DLQ.
+    actions   = ["sqs:SendMessage"]
     resources = [aws_sqs_queue.this.arn]
   }
 

@@ -45,9 +45,14 @@ variable "lambda_runtime" {
 }
 
 variable "lambda_architecture" {
-  description = "CPU architecture of the functions; the code is pure Python, so arm64 (cheaper) works."
+  description = "CPU architecture of the functions (arm64 is cheaper). The zips carry native modules built for one architecture: build them with `make package LAMBDA_ARCHITECTURE=<the same>`."
   type        = string
   default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
 }
 
 variable "worker_reserved_concurrency" {

@@ -64,3 +64,14 @@ def test_cost_counts_requests_and_beats_the_original_design() -> None:
     assert a["lambda_worker_invocations"] < b["lambda_worker_invocations"]
     assert a["dynamodb_wru"] > 0 and a["dollars_total"] > 0
     assert r["prices_as_of"] and r["prices"]["sqs_per_million_requests"] > 0
+
+
+def test_simwork_stores_everything_at_the_dev_rate_where_the_seed_filled_the_dlq() -> None:
+    r = _run("simwork.py", "--records", "200", "--requests", "2")
+    fixed, seed = r["runs"]
+    assert fixed["requeue"] and not seed["requeue"]
+    assert fixed["stored_unique"] == 200 and fixed["stored_duplicates"] == 0
+    assert fixed["dlq_messages"] == 0 and fixed["still_queued"] == 0 and fixed["reported_failed"] == 0
+    assert fixed["invocations"] > 2 and fixed["requeue_calls"] > 0 and fixed["work_hours"] > 0
+    # The seed's worker: every message failed 5 times and went to the DLQ, nothing stored.
+    assert seed["stored_unique"] == 0 and seed["dlq_messages"] == 2 and seed["reported_failed"] == 10

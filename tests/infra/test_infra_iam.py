@@ -202,8 +202,12 @@ def _run_worker(w: World) -> CallLog:
     log = CallLog()
     w.function_clients(log)
     # The event source mapping's own calls are made with a client outside the function's code.
-    EventSourceMapping(w.admin_sqs, w.queue_url, worker.handler).drain(FakeContext(60_000))
+    esm = EventSourceMapping(w.admin_sqs, w.queue_url, worker.handler)
+    # Time for one message only: the others are re-queued (SendMessageBatch to the main queue).
+    esm.poll_once(FakeContext(60_000, 1_000), visibility_timeout=0)
+    esm.drain(FakeContext(60_000))
     assert log.of("BatchWriteItem") or w.tenant_log.of("BatchWriteItem")
+    assert log.of("SendMessageBatch")
     return log
 
 
@@ -301,3 +305,11 @@ def test_the_record_of_calls_can_tell_a_missing_grant(tf: TfModel, world: World)
     granted, _ = _granted(tf, "ingest")
     assert ("sqs:SendMessage", "aws_sqs_queue.this") in made
     assert made != granted - {("sqs:SendMessage", "aws_sqs_queue.this")}
+
+
+def test_the_worker_may_re_queue_to_its_own_queue_only(tf: TfModel) -> None:
+    """Issue 12: the worker sends the unfinished rest of a message back to the main queue; never to the DLQ,
+    and it may send nothing else."""
+    granted, _ = _granted(tf, "worker")
+    sqs = {grant for grant in granted if grant[0].startswith("sqs:")}
+    assert sqs == {("sqs:SendMessage", "aws_sqs_queue.this")}

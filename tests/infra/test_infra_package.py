@@ -1,9 +1,11 @@
-"""`make package` (infra/package_lambdas.py): one small, reproducible zip per Lambda that runs on its own."""
+"""`make package` (infra/package_lambdas.py): one reproducible zip per Lambda that runs on its own, with the
+native fast paths (orjson, google-re2, isal) built for the functions' architecture, and without them."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -12,23 +14,56 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from infra_tf import REPO, package_lambdas
+from infra_tf import REPO, TfModel, package_lambdas
 
 SRC = package_lambdas.DEFAULT_SRC
-MAX_ZIP_BYTES = 200_000  # "small": the code is ~40 files of Python
+MAX_CODE_BYTES = 200_000  # "small": our own code is ~40 files of Python; the rest is the bundled wheels
+ARCHITECTURES = sorted(package_lambdas.MACHINES)
+# ELF e_machine (System V ABI): what each Lambda architecture's native modules must be built for.
+E_MACHINE = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("lambda")
-    assert package_lambdas.main(["--out", str(out), "--quiet"]) == 0
-    return {name: out / f"{name}.zip" for name in package_lambdas.FUNCTIONS}
+def built_all(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Path]]:
+    """The zips for each architecture, built once for the module. The wheels come from PyPI the first time
+    (into build/wheels/, the packager's cache; later builds are offline): without PyPI this fails."""
+    zips: dict[str, dict[str, Path]] = {}
+    for architecture in ARCHITECTURES:
+        out = tmp_path_factory.mktemp(f"lambda-{architecture}")
+        assert package_lambdas.main(["--out", str(out), "--architecture", architecture, "--quiet"]) == 0
+        zips[architecture] = {name: out / f"{name}.zip" for name in package_lambdas.FUNCTIONS}
+    return zips
 
 
-def test_one_zip_per_function(built: dict[str, Path]) -> None:
-    assert set(built) == {"ingest", "worker", "admin"}
-    for path in built.values():
-        assert path.is_file() and path.stat().st_size < MAX_ZIP_BYTES
+@pytest.fixture(scope="module")
+def built(built_all: dict[str, dict[str, Path]]) -> dict[str, Path]:
+    """The zips of the default architecture (what `make package` builds)."""
+    return built_all[package_lambdas.DEFAULT_ARCHITECTURE]
+
+
+def test_one_zip_per_function_within_lambda_s_limits(built_all: dict[str, dict[str, Path]]) -> None:
+    for zips in built_all.values():
+        assert set(zips) == {"ingest", "worker", "admin"}
+        for path in zips.values():
+            with zipfile.ZipFile(path) as archive:
+                infos = archive.infolist()
+            code = sum(i.compress_size for i in infos if i.filename.startswith("logpipe_backend/"))
+            assert code < MAX_CODE_BYTES
+            assert path.stat().st_size <= 50 * 1024 * 1024  # Lambda: a zip uploaded directly
+            assert sum(i.file_size for i in infos) <= 250 * 1024 * 1024  # Lambda: unzipped
+
+
+def test_the_packager_refuses_a_zip_past_lambda_s_limits(
+    built: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package_lambdas.check_limits(built["ingest"])
+    monkeypatch.setattr(package_lambdas, "MAX_UNZIPPED_BYTES", 1_000)
+    with pytest.raises(package_lambdas.PackagingError, match="Lambda's limits"):
+        package_lambdas.check_limits(built["ingest"])
+    monkeypatch.undo()
+    monkeypatch.setattr(package_lambdas, "MAX_ZIPPED_BYTES", 1_000)
+    with pytest.raises(package_lambdas.PackagingError, match="Lambda's limits"):
+        package_lambdas.check_limits(built["ingest"])
 
 
 def test_same_input_same_bytes(built: dict[str, Path], tmp_path: Path) -> None:
@@ -58,29 +93,94 @@ def test_a_source_change_changes_the_zip(built: dict[str, Path], tmp_path: Path)
     assert again["ingest"].read_bytes() != built["ingest"].read_bytes()
 
 
+def _dist_info(path: str) -> tuple[str, str]:
+    """(normalized name, version) of the distribution whose ``<name>-<version>.dist-info/…`` this is."""
+    name, _, version = path.split("/")[0].removesuffix(".dist-info").rpartition("-")
+    return package_lambdas.normalize(name), version
+
+
 @pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
-def test_zip_holds_only_the_backend_modules_it_imports(built: dict[str, Path], name: str) -> None:
+def test_zip_holds_the_backend_modules_it_imports_and_its_bundled_distributions(
+    built: dict[str, Path], name: str
+) -> None:
     with zipfile.ZipFile(built[name]) as archive:
         infos = archive.infolist()
+        records = {
+            i.filename: archive.read(i).decode() for i in infos if i.filename.endswith(".dist-info/RECORD")
+        }
     names = [i.filename for i in infos]
     assert names == sorted(names)
     assert f"logpipe_backend/handlers/{name}.py" in names
     assert "logpipe_backend/adapters/aws/wiring.py" in names  # imported lazily by wiring: must still ship
     for info in infos:
-        assert info.filename.startswith("logpipe_backend/") and info.filename.endswith(".py"), info.filename
-        assert "__pycache__" not in info.filename
+        assert "__pycache__" not in info.filename and not info.filename.endswith(".pyc")
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.external_attr >> 16 == 0o100644
+    ours = [n for n in names if n.startswith("logpipe_backend/")]
+    assert all(n.endswith(".py") for n in ours)
     modules, _ = package_lambdas.modules_for(SRC, f"logpipe_backend.handlers.{name}")
     expected = {str(package_lambdas.module_path(SRC, m).relative_to(SRC).as_posix()) for m in modules}
-    assert set(names) == expected
+    assert set(ours) == expected
     on_disk = {p.relative_to(SRC).as_posix() for p in (SRC / "logpipe_backend").rglob("*.py")}
-    assert set(names) <= on_disk
+    assert set(ours) <= on_disk
     # Only what this function runs: no other handler, no other function's wiring, no local stack.
     for other in {"ingest", "worker", "admin"} - {name}:
         assert f"logpipe_backend/handlers/{other}.py" not in names
         assert f"logpipe_backend/wiring/{other}.py" not in names
     assert not [n for n in names if n.startswith("logpipe_backend/adapters/local/")]
+    # Everything else is a bundled distribution's, each pinned: exactly BUNDLED's, at the pinned versions.
+    pins = package_lambdas.read_pins()
+    shipped = dict(map(_dist_info, records))
+    assert set(shipped) == {package_lambdas.normalize(d) for d in package_lambdas.BUNDLED[name]}
+    assert all(pins[dist] == version for dist, version in shipped.items())
+    listed = {line.split(",", 1)[0] for text in records.values() for line in text.splitlines() if line}
+    assert set(names) - set(ours) <= listed  # every other file is one a distribution installed
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_native_modules_are_built_for_the_functions_architecture(
+    built_all: dict[str, dict[str, Path]], architecture: str
+) -> None:
+    machine = package_lambdas.MACHINES[architecture]
+    for path in built_all[architecture].values():
+        with zipfile.ZipFile(path) as archive:
+            natives = {i.filename: archive.read(i) for i in archive.infolist() if i.filename.endswith(".so")}
+            wheels = [archive.read(n).decode() for n in archive.namelist() if n.endswith(".dist-info/WHEEL")]
+        # orjson, re2 and isal are native: each brings at least one shared object.
+        assert {n.split("/")[0] for n in natives} >= {"orjson", "re2", "isal"}
+        for filename, data in natives.items():
+            assert data[:4] == b"\x7fELF", filename
+            assert data[4] == 2 and data[5] == 1, filename  # ELFCLASS64, little-endian
+            (e_machine,) = struct.unpack_from("<H", data, 18)
+            assert e_machine == E_MACHINE[architecture], (filename, e_machine)
+            assert f"cpython-313-{machine}-linux-gnu.so" in filename, filename
+        tags = [
+            line.split(":", 1)[1].strip()
+            for text in wheels
+            for line in text.splitlines()
+            if line.startswith("Tag:")
+        ]
+        assert tags
+        for tag in tags:
+            python, abi, platform = tag.split("-")
+            assert python == "cp313" and abi == "cp313", tag
+            assert platform.startswith(("manylinux_2_", "manylinux2014_")) and platform.endswith(machine), tag
+
+
+def test_the_packager_builds_for_the_terraform_runtime_and_architecture() -> None:
+    tf = TfModel()
+    assert tf.var("lambda_runtime") == f"python{package_lambdas.PYTHON_VERSION}"
+    assert tf.var("lambda_architecture") == package_lambdas.DEFAULT_ARCHITECTURE
+    assert set(package_lambdas.BUNDLED) == set(package_lambdas.FUNCTIONS)
+
+
+def test_an_unpinned_distribution_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(package_lambdas.PackagingError, match="pin"):
+        package_lambdas.install_bundle(("left-pad",), "arm64", tmp_path / "t", tmp_path / "cache")
+    bad = tmp_path / "req.txt"
+    bad.write_text("orjson>=3\n")
+    with pytest.raises(package_lambdas.PackagingError, match="name==version"):
+        package_lambdas.read_pins(bad)
 
 
 # --- the packager's rules, on small synthetic trees ---

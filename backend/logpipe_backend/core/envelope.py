@@ -220,6 +220,39 @@ def _inflate(data: dict[str, Any]) -> str:
         raise ValueError(f"compressed envelope is corrupt: {exc}") from exc
 
 
+# A re-queued remainder carries the simulated work already spent on its first record (issue 12: one record
+# whose work outlasts a whole invocation still completes): ``{"v":1,"work_done_s":<seconds>,"tenant_id":…``.
+# The key sits before tenant_id so that a body without it keeps pack's exact layout (the worker's fast
+# paths); a reader that does not know the key parses the body with json.loads, which ignores it.
+_WORK_DONE_HEAD: Final = f'{{"v":{ENVELOPE_VERSION},"work_done_s":'
+_V1_HEAD: Final = f'{{"v":{ENVELOPE_VERSION},'
+
+
+def with_work_done(body: str, seconds: float) -> str:
+    """A v1 body made by :func:`pack`, marked with ``seconds`` of work already done on its first record."""
+    if not body.startswith(_PACKED_HEAD):
+        raise ValueError("only a body laid out by pack can carry work done")
+    if not (seconds >= 0 and seconds != float("inf")):  # also refuses NaN
+        raise ValueError(f"work done must be a finite number of seconds >= 0, not {seconds!r}")
+    return f"{_WORK_DONE_HEAD}{float(seconds)!r},{body[len(_V1_HEAD) :]}"
+
+
+def take_work_done(body: str) -> tuple[str, float]:
+    """(the v1 body without the mark, the seconds of work it carries): a v2 body is inflated first; a body
+    without the mark is returned as it is with 0.0. ValueError for a malformed mark or v2 body."""
+    if body.startswith(_COMPRESSED_PREFIX):
+        body = expand(body)
+    if not body.startswith(_WORK_DONE_HEAD):
+        return body, 0.0
+    try:
+        seconds, end = _SCANNER(body, len(_WORK_DONE_HEAD))
+    except StopIteration as exc:
+        raise ValueError("work_done_s is not a number") from exc
+    if type(seconds) not in (int, float) or not 0 <= seconds < float("inf") or body[end : end + 1] != ",":
+        raise ValueError("work_done_s must be a finite number of seconds >= 0")
+    return _V1_HEAD + body[end + 1 :], float(seconds)
+
+
 def unpack(body: str) -> tuple[str, list[Record]]:
     """(tenant_id, records) of a message body made by :func:`pack` (v1) or :func:`compress` (v2);
     ValueError when it is malformed."""

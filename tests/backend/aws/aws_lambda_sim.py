@@ -133,3 +133,33 @@ class EventSourceMapping:
             received, _ = self.poll_once(context, visibility_timeout=0)
             if received == 0 or time.monotonic() - started > deadline_s:
                 return
+
+
+class RunningClock:
+    """Lambda's clock over a run of invocations, in simulated time: each invocation (:meth:`invoke`) starts
+    with ``timeout_ms`` left, and the worker's injected sleep (the simulated work) uses it up. A sleep past
+    what is left is what Lambda would have killed: counted in ``overruns``, never waited for."""
+
+    def __init__(self, timeout_ms: int) -> None:
+        self.timeout_ms = timeout_ms
+        self.remaining_ms = float(timeout_ms)
+        self.invocations = 0
+        self.overruns = 0
+        self.slept_s = 0.0
+        self.function_name = "logpipe-test-worker"
+        self.aws_request_id = "test-request"
+
+    def invoke(self) -> RunningClock:
+        """A new invocation; returns the context to hand the worker."""
+        self.invocations += 1
+        self.remaining_ms = float(self.timeout_ms)
+        return self
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int(self.remaining_ms))
+
+    def sleep(self, seconds: float) -> None:
+        if seconds * 1000 > self.remaining_ms + 1e-6:
+            self.overruns += 1
+        self.remaining_ms -= seconds * 1000
+        self.slept_s += seconds

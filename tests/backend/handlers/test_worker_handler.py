@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from handler_fakes import MemoryStore, load_event
-from logpipe_backend.core.envelope import pack
+from handler_fakes import MemoryQueue, MemoryStore, load_event
+from logpipe_backend.core.envelope import pack, take_work_done, unpack, with_work_done
 from logpipe_backend.core.redact import Redactor
 from logpipe_backend.handlers import worker
 from logpipe_backend.handlers.worker import WorkerDeps
@@ -143,3 +143,53 @@ def test_a_complete_record_of_another_tenant_fails_its_message() -> None:
     failures = worker.process({"Records": [{"messageId": "m1", "body": body}]}, WorkerDeps(store=store))
     assert failures == {"m1": "ValueError: record 1 belongs to another tenant than its envelope"}
     assert store.records == {}
+
+
+def _long_records(n: int, chars: int) -> list[bytes]:
+    return [
+        json.dumps(
+            {
+                "tenant_id": "acme",
+                "log_id": f"01KAZ479SV65DH4C98VGTRN8{i:02d}",
+                "timestamp": "2026-11-26T03:44:56.123Z",
+                "received_at": "2026-11-26T03:44:56.123Z",
+                "level": "info",
+                "message": "x" * chars,
+                "attributes": {},
+                "source": "json",
+                "redactions": 0,
+            }
+        ).encode()
+        for i in range(n)
+    ]
+
+
+def test_what_does_not_fit_is_re_queued_with_the_work_done_and_the_message_acknowledged() -> None:
+    store, queue, slept = MemoryStore(), MemoryQueue(), []
+    deps = WorkerDeps(store=store, work_per_char_s=0.01, sleep=slept.append, requeue=queue)
+    [body] = pack("acme", _long_records(3, 100))  # 1 s of work per record
+    # 2.5 s of budget (5.5 s left, less the 3 s margin): two records, and half of the third.
+    failures = worker.process({"Records": [{"messageId": "m1", "body": body}]}, deps, Clock(5_500))
+    assert failures == {} and slept == [2.5] and len(store.records) == 2
+    [rest] = queue.bodies
+    rest_body, done = take_work_done(rest)
+    assert done == 0.5 and [r["log_id"] for r in unpack(rest_body)[1]] == ["01KAZ479SV65DH4C98VGTRN802"]
+
+
+def test_a_message_not_started_is_re_queued_as_it_came_with_its_work_done() -> None:
+    store, queue = MemoryStore(), MemoryQueue()
+    deps = WorkerDeps(store=store, work_per_char_s=0.01, sleep=lambda _s: None, requeue=queue)
+    [body] = pack("acme", _long_records(2, 100))
+    marked = with_work_done(body, 0.75)
+    failures = worker.process({"Records": [{"messageId": "m1", "body": marked}]}, deps, Clock(2_000))
+    assert failures == {} and store.records == {}
+    assert [take_work_done(b) for b in queue.bodies] == [(body, 0.75)]
+
+
+def test_a_failed_re_queue_fails_the_message() -> None:
+    store, queue = MemoryStore(), MemoryQueue()
+    queue.unavailable = True
+    deps = WorkerDeps(store=store, work_per_char_s=0.01, sleep=lambda _s: None, requeue=queue)
+    [body] = pack("acme", _long_records(3, 100))
+    failures = worker.process({"Records": [{"messageId": "m1", "body": body}]}, deps, Clock(5_500))
+    assert list(failures) == ["m1"] and "QueueUnavailable" in failures["m1"]

@@ -146,6 +146,34 @@ def test_work_longer_than_the_function_timeout_is_not_started(tmp_path: Path) ->
     assert m is None and store.count() == 0 and queue.approximate_depth() == 1
 
 
+def test_work_longer_than_many_invocations_is_stored_once_and_never_reaches_the_dlq(tmp_path: Path) -> None:
+    """Issue 12 on the local stack: as on AWS, the loop's worker stores what fits in its function timeout
+    and re-queues the rest (here to the same SQLite queue, as main() wires it), carrying the work done."""
+    queue = SqliteQueue(tmp_path / "queue.db", max_receives=2)
+    store = SqliteStore(tmp_path / "logs.db")
+    messages = [f"line {i:04d}" for i in range(150)]
+    messages[3] = "x" * 300  # 0.3 s of work alone: longer than a whole invocation's 0.2 s budget
+    for start in range(0, 150, 50):
+        queue.send(envelope("acme", *messages[start : start + 50]))
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:  # the simulated work, really waited for: the loop's clock is real
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    deps = WorkerDeps(store=store, work_per_char_s=0.001, sleep=sleep, requeue=queue)
+    # A 0.25 s function timeout: the loop keeps a quarter as the margin for the writes.
+    loop = WorkerLoop(queue, deps, visibility_timeout_s=5, function_timeout_s=0.25)
+    rounds = 0
+    while queue.approximate_depth() and rounds < 100:
+        loop.run_once()
+        rounds += 1
+    assert queue.depths() == (0, 0)  # drained; nothing dead (2 failed receives would have sent it there)
+    ids = [r["log_id"] for r in store.query(LogQuery(tenant_id="acme", limit=1_000)).items]
+    assert len(ids) == 150 == len(set(ids))
+    assert rounds > 5 and sum(slept) == pytest.approx(0.001 * sum(map(len, messages)))
+
+
 def test_a_worker_process_tunes_the_gc_after_start_up() -> None:
     # In a child: gc.freeze() would keep the test process's objects from ever being collected.
     code = (

@@ -14,7 +14,8 @@ place for an error on a message. What "last error" means on AWS:
 
 Redrive, two ways:
 
-- :func:`redrive` (what the CLI uses): receive from the DLQ → ``SendMessageBatch`` to the source queue →
+- :func:`redrive` (what the CLI uses): receive from the DLQ → ``SendMessageBatch`` to the source queue
+  (within SQS's 10 entries and 1 MiB per call) →
   ``DeleteMessageBatch`` from the DLQ of exactly the entries that were sent. Send first, delete after: a
   crash or a failed delete in between leaves a copy in both queues, never in neither; the copy is harmless
   because the worker's write is an upsert on ``(tenant_id, log_id)``. It can move only chosen message ids.
@@ -25,12 +26,18 @@ Redrive, two ways:
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from logpipe_backend.adapters.aws.sqs import plan_batches
 from logpipe_backend.core.envelope import expand
+
+log = logging.getLogger(__name__)
 
 BATCH: Final = 10  # SQS's maximum per receive / send / delete / change-visibility batch
 LEASE_SECONDS: Final = 60  # a message being listed or moved stays hidden from others this long
@@ -193,13 +200,18 @@ def redrive(
 ) -> RedriveResult:
     """Move DLQ messages (all, or those in ``message_ids``) back to ``queue_url``.
 
-    Send first, delete after; bounded by ``max_messages``, ``deadline_seconds`` and a number of rounds.
-    Messages leased but not moved (not chosen, not sent, not deleted) are made visible again at the end.
+    Send first, delete after; bounded by ``max_messages``, ``deadline_seconds`` and a number of rounds. Each
+    ``SendMessageBatch`` holds at most 10 entries and 1 MiB of bodies (``sqs.plan_batches``; SQS refuses a
+    larger one whole, with ``BatchRequestTooLong``). A message whose send fails (the whole call, or its
+    entry) is made visible in the DLQ again at once and not tried again in this run; the run ends when a
+    receive brings only such messages. Messages leased but not chosen, or sent but not deleted, are made
+    visible again at the end.
     """
     url = dlq_url or dlq_url_for(sqs, queue_url)
     wanted = set(message_ids) if message_ids else None
     keep: list[dict[str, Any]] = []  # leased but not moved: released at the end
-    moved = send_failed = delete_failed = 0
+    failed_ids: set[str] = set()  # sends that failed in this run: visible again, not retried
+    moved = delete_failed = 0
     started = clock()
     try:
         for _ in range(max_messages // BATCH + 100):  # bounded in rounds as well as count and time
@@ -208,36 +220,70 @@ def redrive(
             got = _receive(sqs, url, min(BATCH, max_messages - moved), wait_seconds)
             if not got:
                 break
-            batch = [m for m in got if wanted is None or m["MessageId"] in wanted]
-            keep += [m for m in got if not (wanted is None or m["MessageId"] in wanted)]
-            if not batch:
-                continue
-            entries = []
-            for i, m in enumerate(batch):
-                entry: dict[str, Any] = {"Id": str(i), "MessageBody": m["Body"]}
-                if m.get("MessageAttributes"):
-                    entry["MessageAttributes"] = m["MessageAttributes"]
-                entries.append(entry)
-            sent = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
-            ok = {int(e["Id"]) for e in sent.get("Successful", [])}
-            done = [m for i, m in enumerate(batch) if i in ok]
-            not_sent = [m for i, m in enumerate(batch) if i not in ok]
-            send_failed += len(not_sent)
-            keep += not_sent
-            if done:
-                deleted = sqs.delete_message_batch(
-                    QueueUrl=url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
-                undeleted = {int(e["Id"]) for e in deleted.get("Failed", [])}
+            again = [m for m in got if m["MessageId"] in failed_ids]
+            _release(sqs, url, again)
+            if len(again) == len(got):
+                break
+            fresh = [m for m in got if m["MessageId"] not in failed_ids]
+            batch = [m for m in fresh if wanted is None or m["MessageId"] in wanted]
+            keep += [m for m in fresh if not (wanted is None or m["MessageId"] in wanted)]
+            for group in _send_groups(batch):
+                sent = _send(sqs, queue_url, group)
+                not_sent = [m for m in group if m["MessageId"] not in sent]
+                if not_sent:
+                    _release(sqs, url, not_sent)  # at once: not hidden until the lease runs out
+                    failed_ids.update(m["MessageId"] for m in not_sent)
+                done = [m for m in group if m["MessageId"] in sent]
+                undeleted = _delete(sqs, url, done)
                 # Sent but still in the DLQ: made visible again at the end, so the operator sees it
                 # there (a later redrive sends a duplicate, which the store's upsert absorbs).
-                keep += [m for i, m in enumerate(done) if i in undeleted]
+                keep += undeleted
                 delete_failed += len(undeleted)
                 moved += len(done) - len(undeleted)
     finally:
         _release(sqs, url, keep)
-    return RedriveResult(moved=moved, send_failed=send_failed, delete_failed=delete_failed)
+    return RedriveResult(moved=moved, send_failed=len(failed_ids), delete_failed=delete_failed)
+
+
+def _send_groups(messages: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The messages in consecutive groups that one SendMessageBatch takes (the queue adapter's planner).
+
+    Our messages carry no message attributes, which would count toward the 1 MiB too; one that did and
+    went past it fails its batch, which is then released like any failed send."""
+    groups: list[list[dict[str, Any]]] = []
+    start = 0
+    for bodies in plan_batches([m["Body"] for m in messages]):
+        groups.append(messages[start : start + len(bodies)])
+        start += len(bodies)
+    return groups
+
+
+def _send(sqs: Any, queue_url: str, group: list[dict[str, Any]]) -> set[str]:
+    """Send one group; the message ids SQS took. A call that fails takes none."""
+    entries = []
+    for i, m in enumerate(group):
+        entry: dict[str, Any] = {"Id": str(i), "MessageBody": m["Body"]}
+        if m.get("MessageAttributes"):
+            entry["MessageAttributes"] = m["MessageAttributes"]
+        entries.append(entry)
+    try:
+        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+    except (ClientError, BotoCoreError):
+        log.warning("SendMessageBatch of %d DLQ message(s) failed", len(group), exc_info=True)
+        return set()
+    return {group[int(e["Id"])]["MessageId"] for e in response.get("Successful", [])}
+
+
+def _delete(sqs: Any, url: str, done: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Delete sent messages from the DLQ; those whose delete failed."""
+    if not done:
+        return []
+    deleted = sqs.delete_message_batch(
+        QueueUrl=url,
+        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+    )
+    undeleted = {int(e["Id"]) for e in deleted.get("Failed", [])}
+    return [m for i, m in enumerate(done) if i in undeleted]
 
 
 def start_move_task(sqs: Any, queue_url: str, *, max_per_second: int | None = None) -> str:

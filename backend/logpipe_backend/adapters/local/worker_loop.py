@@ -100,7 +100,8 @@ class WorkerLoop:
     of the visibility timeout, as long-running SQS consumers do), so slow work — the simulated work of
     ``LOGPIPE_SIMULATED_WORK_PER_CHAR`` — is not delivered twice, while a worker that dies stops renewing
     and its messages come back after one visibility timeout. ``function_timeout_s`` plays Lambda's
-    timeout: the handler starts no message it cannot finish within it.
+    timeout: the handler does the work that fits within it and re-queues the rest (to ``deps.requeue``,
+    this queue when built by :func:`main`), as on AWS.
     """
 
     def __init__(
@@ -222,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     data_dir = DataDir.resolve(args.data_dir)
     queue = SqliteQueue(data_dir.queue_db, max_receives=args.max_receives)
     store = SqliteStore(data_dir.logs_db)
-    deps = worker_wiring.deps_for_store(store)
+    deps = worker_wiring.deps_for_store(store, requeue=queue)
     loop = WorkerLoop(
         queue,
         deps,
