@@ -32,7 +32,7 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +52,8 @@ from ._retry import Attempts, RetryPolicy, is_retryable_status
 __all__ = ["AdminClient", "Page"]
 
 MAX_PAGE = 1000  # the API's limit per page
+# A filter parameter that may be given once or several times: one value, or a sequence of them.
+Terms = str | Sequence[str] | None
 HEAD_DEPTH = 100  # records read at the start of `tail -f` (see tail)
 LOCAL_LOOKBACK_S = 300.0  # local redelivery backoff is seconds; 5 min leaves a wide margin
 AWS_LOOKBACK_S = 900.0  # > the SQS visibility timeout Terraform sets (725 s): one redelivery covered
@@ -125,29 +127,40 @@ class AdminClient:
         since: str | None = None,
         until: str | None = None,
         level: str | None = None,
-        contains: str | None = None,
+        contains: Terms = None,
+        not_contains: Terms = None,
+        where: Terms = None,
+        regex: str | None = None,
+        levels: Terms = None,
         after: str | None = None,
         order: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> Page:
-        params = {
+        """One page of ``GET /admin/logs``. ``contains``, ``not_contains`` and ``where`` take one value or
+        several (all must hold); ``levels`` an exact set (``["warn", "error"]`` or ``"warn,error"``)."""
+        single = {
             "tenant": tenant,
             "since": since,
             "until": until,
             "level": level,
-            "contains": contains,
+            "regex": regex,
+            "levels": levels if isinstance(levels, str) or levels is None else ",".join(levels),
             "after": after,
             "order": order,
             "limit": None if limit is None else str(limit),
             "cursor": cursor,
         }
-        clean = {k: v for k, v in params.items() if v is not None}
+        clean: list[tuple[str, str]] = [(k, v) for k, v in single.items() if v is not None]
+        for name, terms in (("where", where), ("contains", contains), ("not_contains", not_contains)):
+            clean += [(name, term) for term in _listed(terms)]
         attempts = Attempts(retry or self.retry, throttle_budget=False)
         while True:
             try:
-                response = self._http.get(self.logs_url, params=clean, headers=self._headers, auth=self._auth)
+                response = self._http.get(
+                    self.logs_url, params=tuple(clean), headers=self._headers, auth=self._auth
+                )
             except httpx.HTTPError as exc:
                 error: LogpipeError = transport_error(exc, self.logs_url)
                 cause: BaseException | None = exc
@@ -170,7 +183,11 @@ class AdminClient:
         since: str | None = None,
         until: str | None = None,
         level: str | None = None,
-        contains: str | None = None,
+        contains: Terms = None,
+        not_contains: Terms = None,
+        where: Terms = None,
+        regex: str | None = None,
+        levels: Terms = None,
         after: str | None = None,
         order: str | None = None,
         limit: int | None = None,
@@ -189,6 +206,10 @@ class AdminClient:
                 until=until,
                 level=level,
                 contains=contains,
+                not_contains=not_contains,
+                where=where,
+                regex=regex,
+                levels=levels,
                 after=after,
                 order=order,
                 limit=size,
@@ -215,7 +236,11 @@ class AdminClient:
         follow: bool = True,
         since: str | None = None,
         level: str | None = None,
-        contains: str | None = None,
+        contains: Terms = None,
+        not_contains: Terms = None,
+        where: Terms = None,
+        regex: str | None = None,
+        levels: Terms = None,
         poll_interval: float = 1.0,
         short_window: float = 10.0,
         long_window: float | None = None,
@@ -231,7 +256,15 @@ class AdminClient:
         """
         stop = stop or threading.Event()
         clock = now_ms or (lambda: int(time.time() * 1000))
-        filters: dict[str, Any] = {"since": since, "level": level, "contains": contains}
+        filters: dict[str, Any] = {
+            "since": since,
+            "level": level,
+            "contains": contains,
+            "not_contains": not_contains,
+            "where": where,
+            "regex": regex,
+            "levels": levels,
+        }
         if long_window is None:
             long_window = AWS_LOOKBACK_S if self._auth is not None else LOCAL_LOOKBACK_S
         short_ms, long_ms = int(short_window * 1000), int(long_window * 1000)
@@ -341,6 +374,12 @@ class AdminClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _listed(terms: Terms) -> list[str]:
+    if terms is None:
+        return []
+    return [terms] if isinstance(terms, str) else list(terms)
 
 
 def _page(response: httpx.Response) -> Page:

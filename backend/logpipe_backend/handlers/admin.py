@@ -14,7 +14,7 @@ from typing import Any
 
 from logpipe_backend.core.auth import credential_from_headers
 from logpipe_backend.core.errors import ApiError, forbidden, unauthorized
-from logpipe_backend.core.http import json_response, query_params
+from logpipe_backend.core.http import json_response, query_values
 from logpipe_backend.core.query import encode_cursor, parse_admin_query
 from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms
 from logpipe_backend.ports import KeyStore, Store
@@ -54,7 +54,7 @@ def _admin(event: Event, deps: AdminDeps) -> Response:
     if method(event) not in ("GET", "HEAD"):
         raise ApiError(405, "method_not_allowed", "use GET /admin/logs", allow="GET, HEAD")
     _authorize(event, deps)
-    query = parse_admin_query(query_params(event), deps.clock())
+    query = parse_admin_query(query_values(event), deps.clock())
     page = deps.store.query(query)
     cursor = encode_cursor(query, page.last_log_id) if page.last_log_id else None
     body: dict[str, Any] = {"items": page.items, "next_cursor": cursor}

@@ -8,7 +8,7 @@ import click
 
 from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
 from logpipe_cli.errors import handle_errors
-from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
+from logpipe_cli.options import endpoint_options, filter_options, tenant_option
 from logpipe_cli.output import print_records, say_no_match
 from logpipe_cli.settings import admin_client, require_tenant
 
@@ -17,8 +17,7 @@ from logpipe_cli.settings import admin_client, require_tenant
 @tenant_option
 @click.option("--since", default=None, help=f"From (inclusive): {TIME_HELP}")
 @click.option("--until", default=None, help="Up to (exclusive); same forms as --since.")
-@click.option("--level", type=LEVEL_CHOICE, default=None, help="Minimum level (warn: warn, error, fatal).")
-@click.option("--contains", default=None, help="Case-insensitive substring of the message.")
+@filter_options
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
 @click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True)
 @display_options()
@@ -29,7 +28,11 @@ def command(
     since: str | None,
     until: str | None,
     level: str | None,
-    contains: str | None,
+    levels: str | None,
+    where: tuple[str, ...],
+    contains: tuple[str, ...],
+    not_contains: tuple[str, ...],
+    regex: str | None,
     limit: int,
     order: str,
     output: str,
@@ -57,7 +60,11 @@ def command(
             since=since_at,
             until=until_at,
             level=level.lower() if level else None,
+            levels=levels,
+            where=where,
             contains=contains,
+            not_contains=not_contains,
+            regex=regex,
             order=order,
             limit=limit + 1 if limit else None,
         )

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from logpipe_backend.adapters.local import store as store_module
 from logpipe_backend.adapters.local.store import SqliteStore
+from logpipe_backend.core.filters import RecordFilter
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.query import LogQuery
 from logpipe_backend.core.record import Record
@@ -94,7 +95,7 @@ def test_filters(store: SqliteStore) -> None:
             rec("acme", ids[3], "later", "fatal", T0 + 3000),
         ]
     )
-    q = LogQuery(tenant_id="acme", min_level="warn", contains="disk")
+    q = LogQuery(tenant_id="acme", min_level="warn", filter=RecordFilter(contains=("disk",)))
     assert [r["message"] for r in store.query(q).items] == ["disk warn", "Disk FULL"]
     q = LogQuery(tenant_id="acme", since=format_ts(T0 + 1000), until=format_ts(T0 + 3000), order="asc")
     assert [r["message"] for r in store.query(q).items] == ["ok", "disk warn"]
@@ -105,13 +106,15 @@ def test_selective_filter_stops_at_scan_budget(store: SqliteStore, monkeypatch: 
     monkeypatch.setattr(store_module, "SCAN_CHUNK", 4)
     ids = new_log_ids(25, T0)
     store.put_records([rec("acme", lid, "needle" if i == 0 else "hay") for i, lid in enumerate(ids)])
-    q = LogQuery(tenant_id="acme", contains="needle", order="desc")
+    q = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("needle",)), order="desc")
     page = store.query(q)
     assert page.items == [] and page.last_log_id == ids[15]  # 10 rows read, a cursor to go on
     found: list[Record] = []
     start = page.last_log_id
     for _ in range(5):
-        page = store.query(LogQuery(tenant_id="acme", contains="needle", start_after=start))
+        page = store.query(
+            LogQuery(tenant_id="acme", filter=RecordFilter(contains=("needle",)), start_after=start)
+        )
         found += page.items
         if page.last_log_id is None:
             break
