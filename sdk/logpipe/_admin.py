@@ -32,9 +32,9 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -46,14 +46,13 @@ from ._exceptions import (
     api_error_from_response,
     transport_error,
 )
+from ._filters import FilterArgs, Terms, filter_params, named
 from ._ids import log_id_after_ms, log_id_time_ms
 from ._retry import Attempts, RetryPolicy, is_retryable_status
 
 __all__ = ["AdminClient", "Page"]
 
 MAX_PAGE = 1000  # the API's limit per page
-# A filter parameter that may be given once or several times: one value, or a sequence of them.
-Terms = str | Sequence[str] | None
 HEAD_DEPTH = 100  # records read at the start of `tail -f` (see tail)
 LOCAL_LOOKBACK_S = 300.0  # local redelivery backoff is seconds; 5 min leaves a wide margin
 AWS_LOOKBACK_S = 900.0  # > the SQS visibility timeout Terraform sets (725 s): one redelivery covered
@@ -140,33 +139,65 @@ class AdminClient:
     ) -> Page:
         """One page of ``GET /admin/logs``. ``contains``, ``not_contains`` and ``where`` take one value or
         several (all must hold); ``levels`` an exact set (``["warn", "error"]`` or ``"warn,error"``)."""
-        single = {
-            "tenant": tenant,
-            "since": since,
-            "until": until,
-            "level": level,
-            "regex": regex,
-            "levels": levels if isinstance(levels, str) or levels is None else ",".join(levels),
-            "after": after,
-            "order": order,
-            "limit": None if limit is None else str(limit),
-            "cursor": cursor,
-        }
-        clean: list[tuple[str, str]] = [(k, v) for k, v in single.items() if v is not None]
-        for name, terms in (("where", where), ("contains", contains), ("not_contains", not_contains)):
-            clean += [(name, term) for term in _listed(terms)]
+        params = filter_params(
+            since=since,
+            until=until,
+            level=level,
+            levels=levels,
+            where=where,
+            contains=contains,
+            not_contains=not_contains,
+            regex=regex,
+        )
+        params += named(after=after, order=order, limit=None if limit is None else str(limit), cursor=cursor)
+        return _page(self._get(self.logs_url, [("tenant", tenant), *params], retry))
+
+    def stats(
+        self,
+        tenant: str,
+        *,
+        by: str | None = None,
+        bucket: str | None = None,
+        retry: RetryPolicy | None = None,
+        **filters: Unpack[FilterArgs],
+    ) -> dict[str, Any]:
+        """``GET /admin/stats``: matching records counted per ``bucket`` (``1m``…) of their timestamp, by
+        ``level`` or the field ``by``; see docs/contract.md §3 for the answer's shape."""
+        params = [("tenant", tenant), *filter_params(**filters), *named(by=by, bucket=bucket)]
+        return _json_object(self._get(self._url("/admin/stats"), params, retry))
+
+    def fields(
+        self,
+        tenant: str,
+        *,
+        sample: int | None = None,
+        retry: RetryPolicy | None = None,
+        **filters: Unpack[FilterArgs],
+    ) -> dict[str, Any]:
+        """``GET /admin/fields``: the attribute keys of the newest ``sample`` matching records, with counts
+        and their most common values."""
+        params = [
+            ("tenant", tenant),
+            *filter_params(**filters),
+            *named(sample=None if sample is None else str(sample)),
+        ]
+        return _json_object(self._get(self._url("/admin/fields"), params, retry))
+
+    def _url(self, path: str) -> str:
+        return self.logs_url.removesuffix("/admin/logs") + path
+
+    def _get(self, url: str, params: list[tuple[str, str]], retry: RetryPolicy | None) -> httpx.Response:
+        """A GET answered 200, retried by ``retry`` (429/5xx/network); raises the SDK's errors."""
         attempts = Attempts(retry or self.retry, throttle_budget=False)
         while True:
             try:
-                response = self._http.get(
-                    self.logs_url, params=tuple(clean), headers=self._headers, auth=self._auth
-                )
+                response = self._http.get(url, params=tuple(params), headers=self._headers, auth=self._auth)
             except httpx.HTTPError as exc:
-                error: LogpipeError = transport_error(exc, self.logs_url)
+                error: LogpipeError = transport_error(exc, url)
                 cause: BaseException | None = exc
             else:
                 if response.status_code == 200:
-                    return _page(response)
+                    return response
                 error = api_error_from_response(response.status_code, response.content, response.headers)
                 cause = None
             delay = attempts.next_delay(error)
@@ -376,10 +407,16 @@ class AdminClient:
         self.close()
 
 
-def _listed(terms: Terms) -> list[str]:
-    if terms is None:
-        return []
-    return [terms] if isinstance(terms, str) else list(terms)
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise APIError(
+            f"unexpected response from the server: {exc}", status=200, code="bad_response"
+        ) from exc
+    if not isinstance(data, dict):
+        raise APIError("unexpected response from the server: not an object", status=200, code="bad_response")
+    return data
 
 
 def _page(response: httpx.Response) -> Page:

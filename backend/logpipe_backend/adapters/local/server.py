@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
+
 log = logging.getLogger("logpipe.serve")
 
 SOCKET_TIMEOUT_S = 15.0  # per read: an idle keep-alive connection is closed after this
@@ -281,7 +283,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         target: LambdaHandler
         if path == "/ingest":
             target = routes.ingest
-        elif path == "/admin/logs":
+        elif path in ADMIN_PATHS:
             target = routes.admin
         else:
             self._send(*_error(404, "not_found", f"no route for {path}"))
