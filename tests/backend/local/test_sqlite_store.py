@@ -135,17 +135,23 @@ def test_selective_filter_stops_at_decode_budget(
         assert [r["log_id"] for r in page.items] == [ids[0]] and page.last_log_id is None
 
 
-def test_sqlite_filters_walk_in_bounded_windows(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_scan, "SQL_WINDOW", 4)
-    monkeypatch.setattr(store_scan, "SQL_MAX_ROWS", 8)
-    ids = new_log_ids(25, T0)
+def test_sqlite_filters_stop_after_a_bounded_number_of_keys(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page whose filter SQLite decides examines about SQL_MAX_MARKERS x 1,024 keys, known by the keys
+    ending in 00 (one in 1,024 of a request's counting-up ids; here one in four, made so)."""
+    monkeypatch.setattr(store_scan, "SQL_MAX_MARKERS", 2)
+    ids = [f"01M8AZV7KN0RGZYX4XKYNP{i:02d}{'00' if i % 4 == 3 else '11'}" for i in range(25)]
     store.put_records([rec("acme", lid, "needle" if i in (0, 19) else "hay") for i, lid in enumerate(ids)])
     q = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("NEEDLE",)), order="desc")
     page = store.query(q)
-    assert [r["log_id"] for r in page.items] == [ids[19]] and page.last_log_id == ids[17]  # 2 windows of 4
+    # From the top: 24..19 holds a match (19) and a marker (23); the second marker (15) ends the page.
+    assert [r["log_id"] for r in page.items] == [ids[19]] and page.last_log_id == ids[15]
     assert [r["log_id"] for r in _follow(store, q, page.last_log_id)] == [ids[0]]
     asc = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("needle",)), order="asc")
     assert [r["log_id"] for r in _follow(store, asc, None)] == [ids[0], ids[19]]
+    every = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("a",)), order="asc", limit=1000)
+    assert len(_follow(store, every, None)) == 23  # "hay" rows: markers that match are records, not skipped
 
 
 def test_a_record_given_with_its_json_is_stored_as_that_json(store: SqliteStore) -> None:

@@ -1,11 +1,13 @@
 """One page of one tenant's records from the ``records`` table: the key range, then the filters.
 
-Rows come in key order, ``SCAN_CHUNK`` at a time, each decoded and checked by ``core.query.matches``. When
-the query has filters SQLite can decide (``sql_filters.py``), they run inside the SELECT, so rows they
-reject are never decoded; the scan then walks the key range in windows of ``SQL_WINDOW`` keys, so a page
-still has a bound on the rows it examines, as DynamoDB's 1 MB page has: past ``SQL_MAX_ROWS`` examined
-(or ``SCAN_MAX_ROWS`` decoded) it answers what it found and a cursor at the last key examined, instead of
-scanning a large tenant without end. A needle found in no row costs ``rows / SQL_MAX_ROWS`` requests.
+Rows come in key order, each decoded and checked by ``core.query.matches``. When the query has filters
+SQLite can decide (``sql_filters.py``), they run inside the SELECT, so the rows they reject are never
+decoded. A page still has a bound on the rows it examines, as DynamoDB's 1 MB page has: the SELECT also
+returns, without its document, every key whose last two characters are ``00`` — a *marker*. Those are
+a ULID's lowest random bits, and the ids of one request count up, so about one key in 1,024 is a marker.
+Markers tell where the scan is without counting rows in SQL; past ``SQL_MAX_MARKERS`` of them (or
+``SCAN_MAX_ROWS`` decoded rows) the page answers what it found and a cursor at the last key seen, instead
+of scanning a large tenant without end.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from logpipe_backend.adapters.local.sql_filters import SqlFilter, sql_filter
 from logpipe_backend.core.query import LogQuery, QueryPage, matches
 from logpipe_backend.core.record import Record
 
-SCAN_CHUNK: Final = 500  # rows per round trip from SQLite
+SCAN_CHUNK: Final = 500  # rows per round trip from SQLite when nothing is filtered in SQL
 SCAN_MAX_ROWS: Final = 20_000  # rows decoded per page
-SQL_WINDOW: Final = 100_000  # keys per window when SQLite filters
-SQL_MAX_ROWS: Final = 2_000_000  # keys SQLite examines per page when it filters
+KEYS_PER_MARKER: Final = 1024  # 32 x 32: the last two Crockford characters of a log_id
+MARKER_GLOB: Final = "*00"
+SQL_MAX_MARKERS: Final = 2_000_000 // KEYS_PER_MARKER  # about 2 million keys examined per filtered page
 
 
 class _Range:
@@ -37,17 +40,19 @@ class _Range:
         else:
             self.lower = key
 
-    def sql(self, until: str | None = None) -> tuple[str, list[Any]]:
-        """``WHERE`` for the interval, optionally cut at ``until`` (inclusive) in scan order."""
+    def sql(self) -> tuple[str, list[Any]]:
+        """``WHERE`` for the interval."""
         sql, args = "tenant_id = ?", [self.tenant_id]
         for op, key in ((">", self.lower), ("<", self.upper)):
             if key is not None:
                 sql += f" AND log_id {op} ?"
                 args.append(key)
-        if until is not None:
-            sql += f" AND log_id {'>=' if self.desc else '<='} ?"
-            args.append(until)
         return sql, args
+
+    @property
+    def position(self) -> str | None:
+        """The last key read, in scan order."""
+        return self.upper if self.desc else self.lower
 
     @property
     def order(self) -> str:
@@ -60,53 +65,60 @@ def scan_page(
     """The page of ``query`` within the key interval (lower, upper), walking it in ``desc`` order or not."""
     span = _Range(query.tenant_id, lower, upper, desc)
     where = sql_filter(query)
+    if where.sql:
+        return _filtered(conn, query, span, where)
     items: list[Record] = []
-    decoded = examined = 0
-    while decoded < SCAN_MAX_ROWS and examined < SQL_MAX_ROWS:
-        window_end = _window_end(conn, span) if where.sql else None
-        exhausted = False
-        while not exhausted and decoded < SCAN_MAX_ROWS:  # this window (the whole interval if no SQL filter)
-            want = min(SCAN_CHUNK, SCAN_MAX_ROWS - decoded)
-            rows = _candidates(conn, span, where, window_end, want)
-            exhausted = len(rows) < want
-            for log_id, doc in rows:
-                decoded += 1
-                span.advance(log_id)
-                record: Record = json.loads(doc)
-                if matches(query, record):
-                    items.append(record)
-                    if len(items) == query.limit:
-                        more = _exists_beyond(conn, span)
-                        return QueryPage(items=items, last_log_id=log_id if more else None)
-        if not exhausted:
-            break  # the decoding budget ran out inside a window: the cursor is the last row read
-        if window_end is None:
+    decoded = 0
+    while decoded < SCAN_MAX_ROWS:
+        sql, args = span.sql()
+        want = min(SCAN_CHUNK, SCAN_MAX_ROWS - decoded)
+        rows = conn.execute(
+            f"SELECT log_id, doc FROM records WHERE {sql} ORDER BY log_id {span.order} LIMIT ?", [*args, want]
+        ).fetchall()
+        for log_id, doc in rows:
+            decoded += 1
+            span.advance(log_id)
+            if _take(query, doc, items):
+                return QueryPage(items=items, last_log_id=log_id if _exists_beyond(conn, span) else None)
+        if len(rows) < want:
             return QueryPage(items=items, last_log_id=None)  # the interval is read to its end
-        span.advance(window_end)
-        examined += SQL_WINDOW
-    # Budget spent: what was found, and a cursor to go on from the last key examined.
-    last = span.upper if desc else span.lower
-    return QueryPage(items=items, last_log_id=last)
+    return QueryPage(items=items, last_log_id=span.position)  # budget spent: go on from the last key read
 
 
-def _window_end(conn: sqlite3.Connection, span: _Range) -> str | None:
-    """The key ``SQL_WINDOW`` keys into the interval, or None when fewer are left."""
+def _filtered(conn: sqlite3.Connection, query: LogQuery, span: _Range, where: SqlFilter) -> QueryPage:
+    """The rows SQLite's filter lets through (their documents) and the markers (no document), in order."""
+    condition = f"(1{where.sql})"
     sql, args = span.sql()
-    row = conn.execute(
-        f"SELECT log_id FROM records WHERE {sql} ORDER BY log_id {span.order} LIMIT 1 OFFSET ?",
-        [*args, SQL_WINDOW - 1],
-    ).fetchone()
-    return None if row is None else str(row[0])
+    rows = conn.execute(
+        f"SELECT log_id, CASE WHEN {condition} THEN doc END FROM records"
+        f" WHERE {sql} AND ({condition} OR log_id GLOB ?) ORDER BY log_id {span.order}",
+        [*where.args, *args, *where.args, MARKER_GLOB],
+    )
+    items: list[Record] = []
+    decoded = markers = 0
+    for log_id, doc in rows:
+        span.advance(log_id)
+        if doc is None:  # a marker the filter refused
+            markers += 1
+            if markers >= SQL_MAX_MARKERS:
+                break
+            continue
+        decoded += 1
+        if _take(query, doc, items):
+            return QueryPage(items=items, last_log_id=log_id if _exists_beyond(conn, span) else None)
+        if decoded >= SCAN_MAX_ROWS:
+            break
+    else:
+        return QueryPage(items=items, last_log_id=None)  # the interval is read to its end
+    return QueryPage(items=items, last_log_id=span.position)  # budget spent: go on from the last key read
 
 
-def _candidates(
-    conn: sqlite3.Connection, span: _Range, where: SqlFilter, window_end: str | None, limit: int
-) -> list[tuple[str, str]]:
-    sql, args = span.sql(window_end)
-    return conn.execute(
-        f"SELECT log_id, doc FROM records WHERE {sql}{where.sql} ORDER BY log_id {span.order} LIMIT ?",
-        [*args, *where.args, limit],
-    ).fetchall()
+def _take(query: LogQuery, doc: str, items: list[Record]) -> bool:
+    """Add the record if it matches; whether the page is now full."""
+    record: Record = json.loads(doc)
+    if matches(query, record):
+        items.append(record)
+    return len(items) == query.limit
 
 
 def _exists_beyond(conn: sqlite3.Connection, span: _Range) -> bool:
