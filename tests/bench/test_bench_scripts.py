@@ -64,3 +64,17 @@ def test_cost_counts_requests_and_beats_the_original_design() -> None:
     assert a["lambda_worker_invocations"] < b["lambda_worker_invocations"]
     assert a["dynamodb_wru"] > 0 and a["dollars_total"] > 0
     assert r["prices_as_of"] and r["prices"]["sqs_per_million_requests"] > 0
+
+
+@pytest.mark.slow
+def test_query_bench_finds_the_needle_and_reports_its_figures() -> None:
+    r = _run("query.py", "--records", "5000", "--repeat", "1", timeout=300)
+    assert r["records"] == 5000 and r["logs_db_bytes"] > 5000 * 200
+    page = r["filter_first_page"]
+    assert (
+        page["api_ms"] > 0
+        and page["direct_sql_ms"] > 0
+        and page["ratio"] == round(page["api_ms"] / page["direct_sql_ms"], 2)
+    )
+    assert r["needle"]["pages"] >= 1 and r["needle"]["cli_ms"] > r["needle"]["cli_start_ms"] > 0
+    assert r["stats_ms"] > 0

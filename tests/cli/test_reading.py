@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -152,3 +153,82 @@ def test_an_unknown_profile_lists_the_ones_that_exist(runner: CliRunner) -> None
     result = runner.invoke(cli, ["query", "--tenant", "acme", "--profile", "prdo", "--admin-token", "t"])
     assert result.exit_code == 2
     assert "profile 'prdo' not found" in result.stderr and "(profiles: dev, prod)" in result.stderr
+
+
+@respx.mock
+def test_filters_are_sent_as_the_servers_parameters(runner: CliRunner) -> None:
+    route = serve_pages(records(1))
+    flags = ["--where", "status>=500", "--where", "host=a,b", "--contains", "x", "--contains", "y"]
+    flags += ["--not-contains", "z", "--regex", "^GET", "--levels", "WARN,error", "--level", "info"]
+    result = runner.invoke(cli, ["query", *ADMIN, *flags])
+    assert result.exit_code == 0, result.output
+    params = route.calls.last.request.url.params
+    assert params.get_list("where") == ["status>=500", "host=a,b"]  # repeated, never comma-joined
+    assert params.get_list("contains") == ["x", "y"] and params.get_list("not_contains") == ["z"]
+    assert params["regex"] == "^GET" and params["levels"] == "warn,error" and params["level"] == "info"
+    bad = runner.invoke(cli, ["query", *ADMIN, "--levels", "warn,loud"])
+    assert bad.exit_code == 2 and "--levels" in bad.stderr
+
+
+STATS = {
+    "by": "level",
+    "bucket_seconds": 60,
+    "buckets": [
+        {"start": "2026-11-26T03:54:00.000Z", "counts": {"error": 2, "info": 6}},
+        {"start": "2026-11-26T03:55:00.000Z", "counts": {}},
+        {"start": "2026-11-26T03:56:00.000Z", "counts": {"info": 4}},
+    ],
+    "totals": {"info": 10, "error": 2},
+    "records": 12,
+    "partial": False,
+    "complete_from": None,
+}
+
+
+@respx.mock
+def test_stats_draws_bars_and_prints_json(runner: CliRunner) -> None:
+    route = respx.get(f"{BASE}/admin/stats").mock(return_value=httpx.Response(200, json=STATS))
+    result = runner.invoke(
+        cli, ["stats", *ADMIN, "--by", "level", "--bucket", "1m", "--where", "status>=500"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert (
+        lines[1].startswith("2026-11-26T03:54:00.000Z") and lines[1].count("█") == 40
+    )  # the peak: full width
+    assert lines[3].count("█") == 20 and lines[2].count("█") == 0
+    assert "total: info 10  error 2" in result.stdout
+    params = route.calls.last.request.url.params
+    assert params["bucket"] == "1m" and params["by"] == "level" and params["where"] == "status>=500"
+    assert (
+        abs(
+            datetime.fromisoformat(params["since"]) - (datetime.now(UTC) - timedelta(hours=1))
+        ).total_seconds()
+        < 60
+    )
+    as_json = runner.invoke(cli, ["stats", *ADMIN, "-o", "json"])
+    assert json.loads(as_json.stdout) == STATS
+    partial = {**STATS, "partial": True, "complete_from": "2026-11-26T03:55:00.000Z"}
+    respx.get(f"{BASE}/admin/stats").mock(return_value=httpx.Response(200, json=partial))
+    assert (
+        "partial: counted records received since 2026-11-26T03:55:00.000Z"
+        in runner.invoke(cli, ["stats", *ADMIN]).stdout
+    )
+    empty = {**STATS, "buckets": [], "totals": {}, "records": 0}
+    respx.get(f"{BASE}/admin/stats").mock(return_value=httpx.Response(200, json=empty))
+    assert "no records match" in runner.invoke(cli, ["stats", *ADMIN]).stderr
+
+
+@respx.mock
+def test_fields_table_and_json(runner: CliRunner) -> None:
+    body = {
+        "sampled": 3,
+        "fields": [
+            {"name": "db.host", "count": 3, "distinct": 1, "values": [{"value": "db\x1b[2J1", "count": 3}]}
+        ],
+    }
+    route = respx.get(f"{BASE}/admin/fields").mock(return_value=httpx.Response(200, json=body))
+    result = runner.invoke(cli, ["fields", *ADMIN, "--sample", "50"])
+    assert result.exit_code == 0 and "db.host" in result.stdout and "db\\x1b[2J1 (3)" in result.stdout
+    assert "\x1b" not in result.stdout and route.calls.last.request.url.params["sample"] == "50"
+    assert json.loads(runner.invoke(cli, ["fields", *ADMIN, "-o", "json"]).stdout) == body
