@@ -228,7 +228,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if len(self.raw_requestline) > 65536:
-            self.request_version = "HTTP/1.1"  # unparsed, yet answered with a status line, not HTTP/0.9's none
+            self.request_version = "HTTP/1.1"  # unparsed, yet answered with a status line (not HTTP/0.9)
             self.send_error(414)
             return
         if not self.parse_request():
