@@ -117,6 +117,21 @@ resource "aws_apigatewayv2_route" "admin_fields" {
   target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
 }
 
+# Every other method reaches the handler too, which answers 405 (as for /admin/logs), after IAM.
+resource "aws_apigatewayv2_route" "admin_stats_other_methods" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /admin/stats"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
+resource "aws_apigatewayv2_route" "admin_fields_other_methods" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /admin/fields"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
 resource "aws_lambda_permission" "admin" {
   statement_id  = "AllowApiGatewayAdmin"
   action        = "lambda:InvokeFunction"
