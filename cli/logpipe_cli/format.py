@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import click
@@ -72,15 +72,18 @@ def format_attributes(attributes: Mapping[str, Any], limit: int = MAX_ATTRIBUTES
     return escape(text)
 
 
-def format_record_text(record: Mapping[str, Any], *, color: bool = False) -> str:
-    """One line: time, level, message, key attributes."""
-    timestamp = escape(str(record.get("timestamp", "")))
+def format_record_text(
+    record: Mapping[str, Any], *, color: bool = False, timestamp: str | None = None
+) -> str:
+    """One line: time, level, message, key attributes. ``timestamp``: the time already rendered (in the
+    display zone, escaped); by default the record's own."""
+    shown = escape(str(record.get("timestamp", ""))) if timestamp is None else timestamp
     level = str(record.get("level", "info"))
     label = escape(level.upper()).ljust(5)
     if color:
         label = click.style(label, **LEVEL_STYLES.get(level, {}))
-        timestamp = click.style(timestamp, dim=True)
-    parts = [timestamp, label, escape(str(record.get("message", "")))]
+        shown = click.style(shown, dim=True)
+    parts = [shown, label, escape(str(record.get("message", "")))]
     attributes = record.get("attributes")
     if isinstance(attributes, Mapping) and attributes:
         attrs = format_attributes(attributes)
@@ -93,8 +96,15 @@ def format_record_json(record: Mapping[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=True, separators=(",", ":"), default=str)
 
 
-def format_table(records: Iterable[Mapping[str, Any]], *, color: bool = False, width: int = 160) -> str:
-    """A rich table (time, level, message, attributes) rendered to text."""
+def format_table(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    color: bool = False,
+    width: int = 160,
+    timestamp: Callable[[Mapping[str, Any]], str] | None = None,
+) -> str:
+    """A rich table (time, level, message, attributes) rendered to text; ``timestamp`` renders the time
+    column (escaped), by default the record's own."""
     import io
 
     from rich.console import Console
@@ -114,7 +124,7 @@ def format_table(records: Iterable[Mapping[str, Any]], *, color: bool = False, w
         attrs = format_attributes(attributes) if isinstance(attributes, Mapping) else ""
         # Text(...) never interprets markup: "[bold]" in a message stays literal.
         table.add_row(
-            Text(escape(str(record.get("timestamp", "")))),
+            Text(escape(str(record.get("timestamp", ""))) if timestamp is None else timestamp(record)),
             Text(escape(level), style=colours.get(level, "")),
             Text(escape(str(record.get("message", "")))),
             Text(attrs, style="cyan"),

@@ -19,6 +19,8 @@ _COMMANDS: dict[str, str] = {
     "tenants": "tenants",
     "dlq": "dlq",
     "config": "config",
+    "stats": "stats",
+    "fields": "fields",
 }
 
 

@@ -46,3 +46,44 @@ def tenant_option(func: F) -> F:
     return click.option(
         "--tenant", "-t", default=None, help="Tenant id (default: $LOGPIPE_TENANT, profile)."
     )(func)
+
+
+LEVEL_NAMES = ("trace", "debug", "info", "warn", "error", "fatal")
+
+
+def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    names = [part.strip().lower() for part in value.split(",") if part.strip()]
+    bad = [name for name in names if name not in LEVEL_NAMES]
+    if bad or not names:
+        raise click.BadParameter(f"{value!r}: a comma list of {', '.join(LEVEL_NAMES)}")
+    return ",".join(names)
+
+
+def filter_options(func: F) -> F:
+    """The record filters of ``query``, ``tail`` and ``stats``, run by the server (docs/contract.md §3)."""
+    options = [
+        click.option(
+            "--level", type=LEVEL_CHOICE, default=None, help="Minimum level (warn: warn, error, fatal)."
+        ),
+        click.option("--levels", default=None, callback=_levels, help="Exactly these levels: warn,error."),
+        click.option(
+            "--where",
+            multiple=True,
+            help="FIELD=V, FIELD!=V, FIELD>N (>=, <, <=), FIELD~REGEX, or FIELD (exists). FIELD: level, "
+            "message, source... or an attribute path (host, db.host). Repeat: all must hold.",
+        ),
+        click.option(
+            "--contains",
+            multiple=True,
+            help="Case-insensitive substring of the message. Repeat: all of them.",
+        ),
+        click.option(
+            "--not-contains", multiple=True, help="Leave out messages holding this (any case). Repeatable."
+        ),
+        click.option("--regex", default=None, help="RE2 regular expression searched in the message."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func

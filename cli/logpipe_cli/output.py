@@ -9,26 +9,29 @@ from typing import Any
 
 import click
 
-from logpipe_cli.format import format_record_json, format_record_text, format_table
+from logpipe_cli.format import format_table
+from logpipe_cli.view import FORMATS, View
+
+NO_MATCH = "no records match"
 
 
-def use_color() -> bool:
-    return sys.stdout.isatty()
-
-
-def print_records(records: Iterable[Mapping[str, Any]], output: str) -> int:
-    """Print records as text, NDJSON or a table; returns how many."""
-    count = 0
+def print_records(records: Iterable[Mapping[str, Any]], output: str, view: View) -> int:
+    """Print records in ``output`` (a key of ``view.FORMATS``, or ``table``); returns how many."""
     if output == "table":
         items = list(records)
         if items:
-            width = shutil.get_terminal_size().columns if use_color() else 160
-            click.echo(format_table(items, color=use_color(), width=width))
+            width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 160
+            click.echo(format_table(items, color=view.color, width=width, timestamp=view.timestamp))
         return len(items)
-    color = use_color()
+    render = FORMATS[output]
+    count = 0
     for record in records:
-        line = format_record_json(record) if output == "json" else format_record_text(record, color=color)
-        click.echo(line, color=color)
+        click.echo(render(record, view), color=view.color)
         sys.stdout.flush()
         count += 1
     return count
+
+
+def say_no_match() -> None:
+    """An empty answer is still an answer: say so on stderr (stdout stays empty for scripts)."""
+    click.echo(f"logpipe: {NO_MATCH}", err=True)

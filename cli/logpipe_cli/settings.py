@@ -27,6 +27,18 @@ def admin_client(
     profile: str | None,
 ) -> AdminClient:
     """The client of ``query`` and ``tail``, from their ``endpoint_options(admin=True)``."""
+    settings = load_settings(
+        endpoint=endpoint, admin_token=admin_token, profile=profile, auth=auth, region=region
+    )
+    signs = settings.auth == "sigv4" or ".amazonaws.com" in settings.endpoint
+    if not settings.admin_token and not signs:
+        # Said here in the CLI's words: the SDK's own message names its keyword arguments.
+        fail(
+            "no admin token: pass --admin-token, set LOGPIPE_ADMIN_TOKEN,"
+            " or `logpipe config set admin_token T` (`logpipe serve` writes it into the local profile);"
+            " on AWS use --auth sigv4",
+            ExitCode.USAGE,
+        )
     return AdminClient(
         endpoint=endpoint,
         admin_token=admin_token,

@@ -102,10 +102,40 @@ resource "aws_apigatewayv2_route" "admin_other_methods" {
   target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
 }
 
+# The other read paths of the admin handler (handlers/admin.py PATHS): counts over time, fields.
+resource "aws_apigatewayv2_route" "admin_stats" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /admin/stats"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
+resource "aws_apigatewayv2_route" "admin_fields" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /admin/fields"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
+# Every other method reaches the handler too, which answers 405 (as for /admin/logs), after IAM.
+resource "aws_apigatewayv2_route" "admin_stats_other_methods" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /admin/stats"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
+resource "aws_apigatewayv2_route" "admin_fields_other_methods" {
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /admin/fields"
+  authorization_type = "AWS_IAM"
+  target             = "integrations/${aws_apigatewayv2_integration.admin.id}"
+}
+
 resource "aws_lambda_permission" "admin" {
   statement_id  = "AllowApiGatewayAdmin"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.admin.function_name
   principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/admin/logs"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/admin/*"
 }

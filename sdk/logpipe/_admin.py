@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
@@ -46,6 +46,7 @@ from ._exceptions import (
     api_error_from_response,
     transport_error,
 )
+from ._filters import FilterArgs, Terms, filter_params, named
 from ._ids import log_id_after_ms, log_id_time_ms
 from ._retry import Attempts, RetryPolicy, is_retryable_status
 
@@ -125,35 +126,78 @@ class AdminClient:
         since: str | None = None,
         until: str | None = None,
         level: str | None = None,
-        contains: str | None = None,
+        contains: Terms = None,
+        not_contains: Terms = None,
+        where: Terms = None,
+        regex: str | None = None,
+        levels: Terms = None,
         after: str | None = None,
         order: str | None = None,
         limit: int | None = None,
         cursor: str | None = None,
         retry: RetryPolicy | None = None,
     ) -> Page:
-        params = {
-            "tenant": tenant,
-            "since": since,
-            "until": until,
-            "level": level,
-            "contains": contains,
-            "after": after,
-            "order": order,
-            "limit": None if limit is None else str(limit),
-            "cursor": cursor,
-        }
-        clean = {k: v for k, v in params.items() if v is not None}
+        """One page of ``GET /admin/logs``. ``contains``, ``not_contains`` and ``where`` take one value or
+        several (all must hold); ``levels`` an exact set (``["warn", "error"]`` or ``"warn,error"``)."""
+        params = filter_params(
+            since=since,
+            until=until,
+            level=level,
+            levels=levels,
+            where=where,
+            contains=contains,
+            not_contains=not_contains,
+            regex=regex,
+        )
+        params += named(after=after, order=order, limit=None if limit is None else str(limit), cursor=cursor)
+        return _page(self._get(self.logs_url, [("tenant", tenant), *params], retry))
+
+    def stats(
+        self,
+        tenant: str,
+        *,
+        by: str | None = None,
+        bucket: str | None = None,
+        retry: RetryPolicy | None = None,
+        **filters: Unpack[FilterArgs],
+    ) -> dict[str, Any]:
+        """``GET /admin/stats``: matching records counted per ``bucket`` (``1m``…) of their timestamp, by
+        ``level`` or the field ``by``; see docs/contract.md §3 for the answer's shape."""
+        params = [("tenant", tenant), *filter_params(**filters), *named(by=by, bucket=bucket)]
+        return _json_object(self._get(self._url("/admin/stats"), params, retry))
+
+    def fields(
+        self,
+        tenant: str,
+        *,
+        sample: int | None = None,
+        retry: RetryPolicy | None = None,
+        **filters: Unpack[FilterArgs],
+    ) -> dict[str, Any]:
+        """``GET /admin/fields``: the attribute keys of the newest ``sample`` matching records, with counts
+        and their most common values."""
+        params = [
+            ("tenant", tenant),
+            *filter_params(**filters),
+            *named(sample=None if sample is None else str(sample)),
+        ]
+        return _json_object(self._get(self._url("/admin/fields"), params, retry))
+
+    def _url(self, path: str) -> str:
+        return self.logs_url.removesuffix("/admin/logs") + path
+
+    def _get(self, url: str, params: list[tuple[str, str]], retry: RetryPolicy | None) -> httpx.Response:
+        """A GET answered 200, retried by ``retry`` (429/5xx/network); raises the SDK's errors."""
         attempts = Attempts(retry or self.retry, throttle_budget=False)
         while True:
             try:
-                response = self._http.get(self.logs_url, params=clean, headers=self._headers, auth=self._auth)
+                response = self._http.get(url, params=tuple(params), headers=self._headers, auth=self._auth)
             except httpx.HTTPError as exc:
-                error: LogpipeError = transport_error(exc, self.logs_url)
+                error: LogpipeError = transport_error(exc, url)
                 cause: BaseException | None = exc
             else:
                 if response.status_code == 200:
-                    return _page(response)
+                    return response
                 error = api_error_from_response(response.status_code, response.content, response.headers)
                 cause = None
             delay = attempts.next_delay(error)
@@ -170,7 +214,11 @@ class AdminClient:
         since: str | None = None,
         until: str | None = None,
         level: str | None = None,
-        contains: str | None = None,
+        contains: Terms = None,
+        not_contains: Terms = None,
+        where: Terms = None,
+        regex: str | None = None,
+        levels: Terms = None,
         after: str | None = None,
         order: str | None = None,
         limit: int | None = None,
@@ -189,6 +237,10 @@ class AdminClient:
                 until=until,
                 level=level,
                 contains=contains,
+                not_contains=not_contains,
+                where=where,
+                regex=regex,
+                levels=levels,
                 after=after,
                 order=order,
                 limit=size,
@@ -215,7 +267,11 @@ class AdminClient:
         follow: bool = True,
         since: str | None = None,
         level: str | None = None,
-        contains: str | None = None,
+        contains: Terms = None,
+        not_contains: Terms = None,
+        where: Terms = None,
+        regex: str | None = None,
+        levels: Terms = None,
         poll_interval: float = 1.0,
         short_window: float = 10.0,
         long_window: float | None = None,
@@ -231,7 +287,15 @@ class AdminClient:
         """
         stop = stop or threading.Event()
         clock = now_ms or (lambda: int(time.time() * 1000))
-        filters: dict[str, Any] = {"since": since, "level": level, "contains": contains}
+        filters: dict[str, Any] = {
+            "since": since,
+            "level": level,
+            "contains": contains,
+            "not_contains": not_contains,
+            "where": where,
+            "regex": regex,
+            "levels": levels,
+        }
         if long_window is None:
             long_window = AWS_LOOKBACK_S if self._auth is not None else LOCAL_LOOKBACK_S
         short_ms, long_ms = int(short_window * 1000), int(long_window * 1000)
@@ -341,6 +405,18 @@ class AdminClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any]:
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise APIError(
+            f"unexpected response from the server: {exc}", status=200, code="bad_response"
+        ) from exc
+    if not isinstance(data, dict):
+        raise APIError("unexpected response from the server: not an object", status=200, code="bad_response")
+    return data
 
 
 def _page(response: httpx.Response) -> Page:

@@ -263,7 +263,8 @@ def load_settings(
     if profile_source != "default" and profile_name not in config.profiles:
         # Naming a profile that does not exist is a mistake worth stopping on (a typo would otherwise
         # silently send to the default endpoint). The default profile may be absent.
-        raise ConfigError(f"profile {profile_name!r} not found in {path}")
+        known = ", ".join(sorted(config.profiles)) or "none yet"
+        raise ConfigError(f"profile {profile_name!r} not found in {path} (profiles: {known})")
     stored = config.profiles.get(profile_name, {})
 
     flags = {

@@ -75,3 +75,17 @@ def test_simwork_stores_everything_at_the_dev_rate_where_the_seed_filled_the_dlq
     assert fixed["invocations"] > 2 and fixed["requeue_calls"] > 0 and fixed["work_hours"] > 0
     # The seed's worker: every message failed 5 times and went to the DLQ, nothing stored.
     assert seed["stored_unique"] == 0 and seed["dlq_messages"] == 2 and seed["reported_failed"] == 10
+
+
+@pytest.mark.slow
+def test_query_bench_finds_the_needle_and_reports_its_figures() -> None:
+    r = _run("query.py", "--records", "5000", "--repeat", "1", timeout=300)
+    assert r["records"] == 5000 and r["logs_db_bytes"] > 5000 * 200
+    page = r["filter_first_page"]
+    assert (
+        page["api_ms"] > 0
+        and page["direct_sql_ms"] > 0
+        and page["ratio"] == round(page["api_ms"] / page["direct_sql_ms"], 2)
+    )
+    assert r["needle"]["pages"] >= 1 and r["needle"]["cli_ms"] > r["needle"]["cli_start_ms"] > 0
+    assert r["stats_ms"] > 0

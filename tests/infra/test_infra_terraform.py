@@ -26,6 +26,7 @@ from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.isolation import TenantScopedStore
 from logpipe_backend.core import envelope
 from logpipe_backend.handlers import worker as worker_handler
+from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
 from logpipe_backend.wiring import admin as admin_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
 from logpipe_backend.wiring import worker as worker_wiring
@@ -400,18 +401,20 @@ def test_routes_and_their_authorization(tf: TfModel) -> None:
     routes = _routes(tf)
     assert tf.eval(routes["POST /ingest"]["authorization_type"]) == "NONE"  # tenant keys, checked in code
     assert tf.eval(routes["GET /admin/logs"]["authorization_type"]) == "AWS_IAM"
+    for path in ADMIN_PATHS:  # every read path of the admin handler has its route
+        assert tf.eval(routes[f"GET {path}"]["authorization_type"]) == "AWS_IAM"
     for key, route in routes.items():
-        if key.endswith("/admin/logs"):
+        if " /admin/" in key:
             assert tf.eval(route["authorization_type"]) == "AWS_IAM", f"{key} must be IAM-authorized"
         target = tf.eval(route["target"])
-        expected = "admin" if key.endswith("/admin/logs") else "ingest"
+        expected = "admin" if " /admin/" in key else "ingest"
         assert target == f"integrations/{Ref(f'aws_apigatewayv2_integration.{expected}', 'id')}"
     for name in ("ingest", "admin"):
         integration = tf.resources[f"aws_apigatewayv2_integration.{name}"]
         assert tf.eval(integration["payload_format_version"]) == "2.0"  # what core/http.py reads
         assert tf.eval(integration["integration_uri"]) == Ref(f"aws_lambda_function.{name}", "invoke_arn")
         permission = tf.resources[f"aws_lambda_permission.{name}"]
-        path = "/ingest" if name == "ingest" else "/admin/logs"
+        path = "/ingest" if name == "ingest" else "/admin/*"
         assert tf.eval(permission["source_arn"]).endswith(f"/*/*{path}")
 
 

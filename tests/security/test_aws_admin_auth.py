@@ -29,8 +29,6 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
 from logpipe_backend.handlers import admin, ingest
 from logpipe_backend.wiring import admin as admin_wiring
 
-ADMIN_PATH = "/admin/logs"
-
 
 @pytest.fixture(scope="module", params=[False, True], ids=["default", "strict"])
 def tf(request: pytest.FixtureRequest) -> TfModel:
@@ -49,12 +47,12 @@ def test_every_route_to_the_admin_function_requires_iam(tf: TfModel) -> None:
     admin_integration = f"integrations/{Ref('aws_apigatewayv2_integration.admin', 'id')}"
     routes = {tf.eval(r["route_key"]): r for r in tf.of_type("aws_apigatewayv2_route").values()}
     to_admin = {key for key, r in routes.items() if tf.eval(r["target"]) == admin_integration}
-    assert to_admin == {"GET /admin/logs", "ANY /admin/logs"}
+    assert to_admin == {f"{method} {path}" for path in admin.PATHS for method in ("GET", "ANY")}
     for key in to_admin:
         assert tf.eval(routes[key]["authorization_type"]) == "AWS_IAM", key
         assert "authorizer_id" not in routes[key]  # IAM, not a custom or JWT authorizer
     # And every route on the admin path goes to the admin integration (none to ingest, unauthenticated).
-    assert {key for key in routes if key.split(" ", 1)[1] == ADMIN_PATH} == to_admin
+    assert {key for key in routes if key.split(" ", 1)[1].startswith("/admin/")} == to_admin
     # No route lacks an explicit authorization type (API Gateway's default is NONE).
     assert all("authorization_type" in r for r in routes.values())
 
@@ -70,7 +68,7 @@ def test_nothing_else_can_invoke_the_admin_function(tf: TfModel) -> None:
     permission = tf.resources["aws_lambda_permission.admin"]
     assert tf.eval(permission["principal"]) == "apigateway.amazonaws.com"
     assert tf.eval(permission["action"]) == "lambda:InvokeFunction"
-    assert tf.eval(permission["source_arn"]).endswith(f"/*/*{ADMIN_PATH}")
+    assert tf.eval(permission["source_arn"]).endswith("/*/*/admin/*")
     # No function URL, no other trigger, no event source mapping onto it.
     assert not tf.of_type("aws_lambda_function_url")
     for esm in tf.of_type("aws_lambda_event_source_mapping").values():

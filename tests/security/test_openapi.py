@@ -73,7 +73,9 @@ def test_document_is_openapi_3_1_and_served(server: LocalServer) -> None:
     assert response.json() == DOCUMENT
     assert httpx.post(f"{server.url}/openapi.json", timeout=10).status_code == 405
     # Every route the server has is described, with the error schema on every error status.
-    assert set(DOCUMENT["paths"]) == {"/ingest", "/admin/logs", "/healthz", "/openapi.json"}
+    assert set(DOCUMENT["paths"]) == {
+        "/ingest", "/admin/logs", "/admin/stats", "/admin/fields", "/healthz", "/openapi.json"
+    }  # fmt: skip
     for path, method in OPERATIONS:
         for status, answer in DOCUMENT["paths"][path][method.lower()]["responses"].items():
             if int(status) >= 400:
@@ -91,7 +93,7 @@ def _operations(schema: Any) -> list[Any]:
 # Invalid data (wrong types, missing required parameters, bodies off the schema) only where there is
 # something to get wrong: the two operations without parameters or body have no invalid form.
 RUNS = [(p, m, GenerationMode.POSITIVE) for p, m in OPERATIONS] + [
-    (p, m, GenerationMode.NEGATIVE) for p, m in OPERATIONS if p in ("/ingest", "/admin/logs")
+    (p, m, GenerationMode.NEGATIVE) for p, m in OPERATIONS if p == "/ingest" or p.startswith("/admin/")
 ]
 
 
@@ -103,7 +105,7 @@ def test_schemathesis(
 ) -> None:
     schema = schemathesis.openapi.from_dict(DOCUMENT)
     operation = schema[path][method]
-    credential = server.admin_token if path == "/admin/logs" else tenant_key
+    credential = server.admin_token if path.startswith("/admin/") else tenant_key
     headers = {"Authorization": f"Bearer {credential}"}
     seen: list[int] = []
 

@@ -70,6 +70,19 @@ def query_params(event: Mapping[str, Any]) -> dict[str, str]:
     return result
 
 
+def query_values(event: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Every value of every query parameter, in order. From ``rawQueryString`` (API Gateway 2.0 and the local
+    server both send it): ``queryStringParameters`` joins repeated parameters with commas, which would make
+    ``where=a=1,2&where=b`` ambiguous. Events without it fall back to ``queryStringParameters``."""
+    raw = event.get("rawQueryString")
+    if raw is None:
+        return {key: [value] for key, value in query_params(event).items()}
+    result: dict[str, list[str]] = {}
+    for key, value in parse_qsl(str(raw), keep_blank_values=True):
+        result.setdefault(key, []).append(value)
+    return result
+
+
 def json_response(status: int, body: object, headers: dict[str, str] | None = None) -> dict[str, Any]:
     """A 2.0 response with a compact JSON body and ``content-type: application/json``."""
     return json_text_response(status, _ENCODER.encode(body), headers)

@@ -1,7 +1,8 @@
-"""The admin query: its parameters (CONTRACT §3), pagination cursors, and the filters both stores share.
+"""The admin query: its parameters (docs/contract.md §3), pagination cursors, the filters both stores share.
 
 A store reads one tenant's log_id key range (``after`` / ``start_after`` bound it, ``order`` walks it) and
-applies :func:`matches` for the rest. A cursor is opaque to clients: url-safe base64 of
+applies :func:`matches` for the rest (time bounds, minimum level, and the :class:`RecordFilter` of
+``core/filters.py``). A cursor is opaque to clients: url-safe base64 of
 ``{"tenant", "order", "last"}``, checked on the way back in so a cursor cannot cross tenants or orders.
 """
 
@@ -10,12 +11,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from logpipe_backend.core.auth import valid_tenant_id
 from logpipe_backend.core.errors import ApiError, bad_request
+from logpipe_backend.core.filters import RecordFilter, parse_filter
 from logpipe_backend.core.ids import is_log_id
 from logpipe_backend.core.levels import level_from_value
 from logpipe_backend.core.record import LEVEL_RANK, Record
@@ -23,12 +25,14 @@ from logpipe_backend.core.timefmt import format_ts, parse_time_bound
 
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
-MAX_CONTAINS_CHARS: Final = 1000
 MAX_CURSOR_CHARS: Final = 512
 ORDERS: Final = ("desc", "asc")
-QUERY_PARAMS: Final = frozenset(
-    {"tenant", "since", "until", "level", "contains", "after", "order", "limit", "cursor"}
+SINGLE_PARAMS: Final = frozenset(
+    {"tenant", "since", "until", "level", "levels", "regex", "after", "order", "limit", "cursor"}
 )
+REPEATABLE_PARAMS: Final = frozenset({"where", "contains", "not_contains"})
+QUERY_PARAMS: Final = SINGLE_PARAMS | REPEATABLE_PARAMS
+Params = Mapping[str, str | Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -39,11 +43,16 @@ class LogQuery:
     since: str | None = None  # inclusive lower bound on ``timestamp``
     until: str | None = None  # exclusive upper bound on ``timestamp``
     min_level: str | None = None  # "warn" gives warn, error, fatal
-    contains: str | None = None  # case-insensitive substring of ``message``
+    filter: RecordFilter = field(default_factory=RecordFilter)  # where, contains, not_contains, regex, levels
     after: str | None = None  # only log_ids strictly greater (what tail follows)
     order: str = "desc"  # by log_id: "desc" or "asc"
     limit: int = 100
     start_after: str | None = None  # pagination: the last log_id of the previous page (in ``order``)
+
+    @property
+    def filtered(self) -> bool:
+        """Whether any filter beyond the key range applies (a store then reads ahead in larger pages)."""
+        return any(v is not None for v in (self.since, self.until, self.min_level)) or bool(self.filter)
 
 
 @dataclass(frozen=True)
@@ -104,46 +113,60 @@ def _parse_bound(name: str, raw: str | None, now_ms: int) -> str | None:
         raise _invalid(name, f"{name}: {exc.message}") from None
 
 
-def parse_admin_query(params: Mapping[str, str], now_ms: int) -> LogQuery:
-    """The :class:`LogQuery` of GET /admin/logs parameters; ApiError 400 naming the bad ``parameter``.
-
-    ``order`` defaults to ``desc``, except with ``after`` (what tail follows), where it defaults to ``asc``.
-    Unknown parameters are refused, so a typo (``levle=warn``) does not silently return everything.
-    """
-    for name in params:
+def _values(params: Params) -> dict[str, list[str]]:
+    """Every parameter as a list of values; a parameter that may be given once and came twice is refused
+    (a second ``tenant`` must not quietly win or lose)."""
+    values: dict[str, list[str]] = {}
+    for name, raw in params.items():
         if name not in QUERY_PARAMS:
             raise _invalid(name, f"unknown query parameter {name!r}")
+        listed = [raw] if isinstance(raw, str) else list(raw)
+        if name in SINGLE_PARAMS and len(listed) > 1:
+            raise _invalid(name, f"{name} may be given once")
+        values[name] = listed
+    return values
 
-    tenant = params.get("tenant")
+
+def parse_admin_query(params: Params, now_ms: int) -> LogQuery:
+    """The :class:`LogQuery` of GET /admin/logs parameters; ApiError 400 naming the bad ``parameter``.
+
+    ``params`` maps a name to its value, or to every value of a repeatable parameter (``where``,
+    ``contains``, ``not_contains``). ``order`` defaults to ``desc``, except with ``after`` (what tail
+    follows), where it defaults to ``asc``. Unknown parameters are refused, so a typo (``levle=warn``) does
+    not silently return everything.
+    """
+    values = _values(params)
+
+    def single(name: str) -> str | None:
+        found = values.get(name)
+        return found[0] if found else None
+
+    tenant = single("tenant")
     if tenant is None or not tenant:
         raise _invalid("tenant", "tenant is required")
     if not valid_tenant_id(tenant):
         raise _invalid("tenant", "tenant must be 2-63 characters: lowercase letters, digits, '-', '_'")
 
-    since = _parse_bound("since", params.get("since"), now_ms)
-    until = _parse_bound("until", params.get("until"), now_ms)
+    since = _parse_bound("since", single("since"), now_ms)
+    until = _parse_bound("until", single("until"), now_ms)
     if since is not None and until is not None and since >= until:
         raise _invalid("until", "until must be later than since")
 
     min_level = None
-    raw_level = params.get("level")
+    raw_level = single("level")
     if raw_level is not None and raw_level.strip():
         min_level = level_from_value(raw_level)
         if min_level is None:
             raise _invalid("level", "level must be one of trace, debug, info, warn, error, fatal")
 
-    contains = params.get("contains") or None
-    if contains is not None and len(contains) > MAX_CONTAINS_CHARS:
-        raise _invalid("contains", f"contains is longer than {MAX_CONTAINS_CHARS} characters")
-
     after = None
-    raw_after = params.get("after")
+    raw_after = single("after")
     if raw_after is not None and raw_after.strip():
         after = raw_after.strip().upper()  # ULIDs are case-insensitive; ours are upper case
         if not is_log_id(after):
             raise _invalid("after", "after must be a log_id (26-character ULID)")
 
-    raw_order = params.get("order")
+    raw_order = single("order")
     if raw_order is None or not raw_order.strip():
         order = "asc" if after is not None else "desc"
     else:
@@ -151,10 +174,10 @@ def parse_admin_query(params: Mapping[str, str], now_ms: int) -> LogQuery:
         if order not in ORDERS:
             raise _invalid("order", "order must be asc or desc")
 
-    limit = _parse_limit(params.get("limit"))
+    limit = _parse_limit(single("limit"))
 
     start_after = None
-    cursor = params.get("cursor")
+    cursor = single("cursor")
     if cursor is not None and cursor.strip():
         start_after = _decode_cursor(cursor.strip(), tenant, order)
 
@@ -163,7 +186,7 @@ def parse_admin_query(params: Mapping[str, str], now_ms: int) -> LogQuery:
         since=since,
         until=until,
         min_level=min_level,
-        contains=contains,
+        filter=parse_filter(values),
         after=after,
         order=order,
         limit=limit,
@@ -172,7 +195,7 @@ def parse_admin_query(params: Mapping[str, str], now_ms: int) -> LogQuery:
 
 
 def matches(query: LogQuery, record: Record) -> bool:
-    """Whether ``record`` passes the filters that are not on the key: time bounds, level, contains.
+    """Whether ``record`` passes the filters that are not on the key: time bounds, level, the rest.
 
     Times compare as strings: every stored timestamp has the same fixed-width RFC 3339 UTC format.
     """
@@ -183,4 +206,4 @@ def matches(query: LogQuery, record: Record) -> bool:
         return False
     if query.min_level is not None and LEVEL_RANK.get(record["level"], 0) < LEVEL_RANK[query.min_level]:
         return False
-    return query.contains is None or query.contains.casefold() in record["message"].casefold()
+    return not query.filter or query.filter.holds(record)

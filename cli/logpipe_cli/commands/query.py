@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import itertools
+
 import click
 
+from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
 from logpipe_cli.errors import handle_errors
-from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
-from logpipe_cli.output import print_records
+from logpipe_cli.options import endpoint_options, filter_options, tenant_option
+from logpipe_cli.output import print_records, say_no_match
 from logpipe_cli.settings import admin_client, require_tenant
 
 
 @click.command("query")
 @tenant_option
-@click.option("--since", default=None, help="RFC 3339, or relative: 30s, 15m, 2h, 7d.")
-@click.option("--until", default=None, help="RFC 3339, or relative.")
-@click.option("--level", type=LEVEL_CHOICE, default=None, help="Minimum level (warn: warn, error, fatal).")
-@click.option("--contains", default=None, help="Case-insensitive substring of the message.")
+@click.option("--since", default=None, help=f"From (inclusive): {TIME_HELP}")
+@click.option("--until", default=None, help="Up to (exclusive); same forms as --since.")
+@filter_options
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
 @click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True)
-@click.option(
-    "--output", "-o", type=click.Choice(["text", "json", "table"]), default="text", show_default=True
-)
+@display_options()
 @endpoint_options(admin=True)
 @handle_errors
 def command(
@@ -28,10 +28,16 @@ def command(
     since: str | None,
     until: str | None,
     level: str | None,
-    contains: str | None,
+    levels: str | None,
+    where: tuple[str, ...],
+    contains: tuple[str, ...],
+    not_contains: tuple[str, ...],
+    regex: str | None,
     limit: int,
     order: str,
     output: str,
+    zone_name: str,
+    color: str,
     endpoint: str | None,
     admin_token: str | None,
     auth: str | None,
@@ -39,17 +45,35 @@ def command(
     profile: str | None,
 ) -> None:
     """Print a tenant's records (pages through all of them up to --limit)."""
+    view = make_view(color, zone_name)
+    since_at = resolve_time("--since", since, view.zone)
+    until_at = resolve_time("--until", until, view.zone)
+    if since_at is not None and until_at is not None and since_at >= until_at:
+        raise click.BadParameter(f"{until!r} is not later than --since {since!r}", param_hint="'--until'")
     tenant_id = require_tenant(tenant, profile)
     with admin_client(
         endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
     ) as admin:
+        # One record past the limit tells whether the limit cut the answer, without a count query.
         records = admin.query(
             tenant_id,
-            since=since,
-            until=until,
+            since=since_at,
+            until=until_at,
             level=level.lower() if level else None,
+            levels=levels,
+            where=where,
             contains=contains,
+            not_contains=not_contains,
+            regex=regex,
             order=order,
-            limit=limit or None,
+            limit=limit + 1 if limit else None,
         )
-        print_records(records, output)
+        shown = print_records(itertools.islice(records, limit or None), output, view)
+        if shown == 0:
+            say_no_match()
+        elif limit and next(records, None) is not None:
+            click.echo(
+                f"logpipe: showing the first {shown:,} records; more match"
+                " (raise --limit, or --limit 0 for all)",
+                err=True,
+            )

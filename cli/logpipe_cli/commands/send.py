@@ -12,7 +12,7 @@ from typing import Any
 import click
 from logpipe import Client, SendResult, SendStats, TransportError
 
-from logpipe_cli.errors import describe, fail, handle_errors
+from logpipe_cli.errors import credential_hint, describe, fail, handle_errors
 from logpipe_cli.exit_codes import ExitCode
 from logpipe_cli.format import format_summary
 from logpipe_cli.inputs import InputError, expand, read_lines
@@ -110,6 +110,9 @@ def send(client: Client, sources: list[Any], *, fmt: str, in_flight: int, show_p
     elapsed = time.monotonic() - started
     for message in list(dict.fromkeys(skipped + result.errors))[:MAX_ERRORS_SHOWN]:
         click.echo(f"logpipe: {' '.join(message.split())}", err=True)
+    hint = credential_hint(result.fatal)
+    if hint:
+        click.echo(f"logpipe: {hint}", err=True)
     click.echo(
         format_summary(
             lines=stats.lines_read,

@@ -8,22 +8,21 @@ from __future__ import annotations
 import click
 from logpipe import LogpipeError
 
+from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
 from logpipe_cli.errors import describe, handle_errors
-from logpipe_cli.options import LEVEL_CHOICE, endpoint_options, tenant_option
-from logpipe_cli.output import print_records
+from logpipe_cli.options import endpoint_options, filter_options, tenant_option
+from logpipe_cli.output import print_records, say_no_match
 from logpipe_cli.settings import admin_client, require_tenant
+from logpipe_cli.view import FORMATS
 
 
 @click.command("tail")
 @tenant_option
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new records (across server restarts).")
 @click.option("-n", "--lines", "n", default=10, show_default=True, type=click.IntRange(min=0))
-@click.option(
-    "--since", default=None, help="Only records with a timestamp from then (RFC 3339 or 15m, 2h...)."
-)
-@click.option("--level", type=LEVEL_CHOICE, default=None, help="Minimum level.")
-@click.option("--contains", default=None, help="Case-insensitive substring of the message.")
-@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--since", default=None, help=f"Only records with a timestamp from then: {TIME_HELP}")
+@filter_options
+@display_options(outputs=tuple(FORMATS))
 @click.option(
     "--interval", default=1.0, show_default=True, type=click.FloatRange(0.05, 60), help="Poll seconds."
 )
@@ -42,8 +41,14 @@ def command(
     n: int,
     since: str | None,
     level: str | None,
-    contains: str | None,
+    levels: str | None,
+    where: tuple[str, ...],
+    contains: tuple[str, ...],
+    not_contains: tuple[str, ...],
+    regex: str | None,
     output: str,
+    zone_name: str,
+    color: str,
     interval: float,
     lookback: float | None,
     endpoint: str | None,
@@ -53,6 +58,8 @@ def command(
     profile: str | None,
 ) -> None:
     """Print the last N records, oldest first; -f follows."""
+    view = make_view(color, zone_name)
+    since_at = resolve_time("--since", since, view.zone)
     tenant_id = require_tenant(tenant, profile)
 
     def on_error(exc: LogpipeError, delay: float) -> None:
@@ -65,14 +72,20 @@ def command(
             tenant_id,
             n=n,
             follow=follow,
-            since=since,
+            since=since_at,
             level=level.lower() if level else None,
+            levels=levels,
+            where=where,
             contains=contains,
+            not_contains=not_contains,
+            regex=regex,
             poll_interval=interval,
             long_window=lookback,
             on_error=on_error,
         )
         try:
-            print_records(records, output)
+            shown = print_records(records, output, view)
         except KeyboardInterrupt:
             raise SystemExit(0) from None
+        if shown == 0:
+            say_no_match()

@@ -11,7 +11,7 @@ import gzip
 import json
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,11 +51,26 @@ def ingest_event(
     return event
 
 
-def admin_event(params: Mapping[str, str], *, iam: bool = True, method: str = "GET") -> dict[str, Any]:
+def admin_event(
+    params: Mapping[str, str] | Sequence[tuple[str, str]],
+    *,
+    iam: bool = True,
+    method: str = "GET",
+    path: str = "/admin/logs",
+) -> dict[str, Any]:
+    """An admin request as API Gateway 2.0 sends it: repeated parameters joined by commas in
+    ``queryStringParameters``, each one in ``rawQueryString``."""
+    pairs = list(params.items()) if isinstance(params, Mapping) else list(params)
     event = copy.deepcopy(_recorded("apigw_admin_logs_iam.json"))
-    event["queryStringParameters"] = dict(params)
-    event["rawQueryString"] = urllib.parse.urlencode(params)
+    joined: dict[str, str] = {}
+    for name, value in pairs:
+        joined[name] = f"{joined[name]},{value}" if name in joined else value
+    event["queryStringParameters"] = joined
+    event["rawQueryString"] = urllib.parse.urlencode(pairs)
+    event["rawPath"] = path
+    event["routeKey"] = f"{method} {path}"
     event["requestContext"]["http"]["method"] = method
+    event["requestContext"]["http"]["path"] = path
     if not iam:
         del event["requestContext"]["authorizer"]
         event["headers"].pop("authorization", None)

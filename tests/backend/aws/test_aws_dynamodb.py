@@ -19,6 +19,7 @@ from logpipe_backend.adapters.aws.dynamodb import (
     fit_item,
     item_size,
 )
+from logpipe_backend.core.filters import RecordFilter
 from logpipe_backend.core.ids import log_id_time_ms, new_log_ids
 from logpipe_backend.core.record import Record
 from logpipe_backend.ports import LogQuery
@@ -225,7 +226,10 @@ def test_paging_with_the_cursor_returns_every_record_once_in_order(filled: Dynam
 
 
 def test_filters_apply_across_pages(filled: DynamoStore) -> None:
-    items, _ = _all_pages(filled, LogQuery(tenant_id="acme", min_level="warn", contains="disk full", limit=3))
+    items, _ = _all_pages(
+        filled,
+        LogQuery(tenant_id="acme", min_level="warn", filter=RecordFilter(contains=("disk full",)), limit=3),
+    )
     assert items and all(r["level"] in ("warn", "error") and "Disk FULL" in r["message"] for r in items)
     assert len(items) == len([n for n in range(40) if n % 5 == 0 and n % 4 >= 2])
 
@@ -250,7 +254,7 @@ def test_a_selective_filter_stops_at_the_read_budget_and_resumes_with_the_cursor
     aws: Aws, filled: DynamoStore
 ) -> None:
     store = DynamoStore(aws.dynamodb, aws.logs_table, max_query_pages=2, filtered_page_items=5)
-    query = LogQuery(tenant_id="acme", contains="disk full", order="asc", limit=100)
+    query = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("disk full",)), order="asc", limit=100)
     first = store.query(query)
     assert len(aws.log.of("Query")) == 2  # the budget: two pages of five items
     assert first.last_log_id is not None and len(first.items) == 2  # records 0 and 5 of the first ten

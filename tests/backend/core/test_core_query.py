@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from logpipe_backend.core import query as core_query
 from logpipe_backend.core.errors import ApiError
+from logpipe_backend.core.filters import RecordFilter
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.query import LogQuery, QueryPage, encode_cursor, matches, parse_admin_query
 from logpipe_backend.core.record import Record
@@ -56,7 +57,7 @@ def test_all_parameters() -> None:
         since=format_ts(NOW - 3_600_000),
         until="2025-11-26T03:44:56.123Z",
         min_level="warn",
-        contains="Disk Full",
+        filter=RecordFilter(contains=("Disk Full",)),
         after=ID,
         order="desc",
         limit=1000,
@@ -201,10 +202,12 @@ def test_matches_min_level(min_level: str, level: str, expected: bool) -> None:
 
 
 def test_matches_contains_case_insensitive() -> None:
-    assert matches(LogQuery(tenant_id="acme", contains="disk full"), _record())
-    assert matches(LogQuery(tenant_id="acme", contains="DISK"), _record())
-    assert not matches(LogQuery(tenant_id="acme", contains="memory"), _record())
-    assert matches(LogQuery(tenant_id="acme", contains="STRASSE"), _record(message="straße"))
+    assert matches(LogQuery(tenant_id="acme", filter=RecordFilter(contains=("disk full",))), _record())
+    assert matches(LogQuery(tenant_id="acme", filter=RecordFilter(contains=("DISK",))), _record())
+    assert not matches(LogQuery(tenant_id="acme", filter=RecordFilter(contains=("memory",))), _record())
+    assert matches(
+        LogQuery(tenant_id="acme", filter=RecordFilter(contains=("STRASSE",))), _record(message="straße")
+    )
 
 
 def test_matches_all_filters_together() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from handler_fakes import ACME_KEY, MemoryKeys, MemoryStore, load_event
 from logpipe_backend.core.ids import new_log_ids
@@ -33,6 +34,13 @@ def _store(n: int = 3) -> MemoryStore:
     return store
 
 
+def with_params(event: dict[str, Any], params: dict[str, str]) -> dict[str, Any]:
+    """The event with these query parameters, in both of the forms API Gateway 2.0 sends them."""
+    event["queryStringParameters"] = params
+    event["rawQueryString"] = urlencode(params)
+    return event
+
+
 def call(event: dict[str, Any], store: MemoryStore, mode: str = "token") -> tuple[int, dict[str, Any]]:
     deps = AdminDeps(store=store, keys=MemoryKeys(), auth_mode=mode, clock=lambda: NOW)
     response = admin.handle(event, deps)
@@ -56,7 +64,7 @@ def test_query_with_admin_token_pages_with_cursor() -> None:
 def test_never_another_tenants_records() -> None:
     store = _store()
     event = load_event("apigw_admin_logs.json")
-    event["queryStringParameters"] = {"tenant": "beta", "limit": "1000"}
+    with_params(event, {"tenant": "beta", "limit": "1000"})
     status, body = call(event, store)
     assert status == 200 and {r["tenant_id"] for r in body["items"]} == {"beta"}
     assert all(q.tenant_id == "beta" for q in store.queries)
@@ -94,8 +102,7 @@ def test_bad_queries_are_400() -> None:
         {"tenant": "acme", "since": "yesterday"},
     ):
         event = load_event("apigw_admin_logs.json")
-        event["queryStringParameters"] = params
-        event["rawQueryString"] = ""
+        with_params(event, params)
         status, body = call(event, _store())
         assert status == 400 and body["error"]["code"] in ("invalid_query", "invalid_cursor"), (params, body)
 

@@ -159,6 +159,22 @@ def test_oversized_content_length_is_refused_before_reading(
     assert seen == []
 
 
+def test_an_overlong_request_line_gets_a_real_414(
+    echo_server: tuple[LocalHttpServer, list[dict[str, Any]]],
+) -> None:
+    """Over 64 KiB the stdlib does not parse the line; the answer still has a status line and JSON."""
+    server, seen = echo_server
+    host, port = server.server_address[:2]
+    with socket.create_connection((str(host), int(port)), timeout=5) as sock:
+        sock.sendall(b"GET /admin/logs?where=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 414") and json.loads(body)["error"]["code"] == "http_414"
+    assert seen == []
+
+
 def test_stop_waits_for_in_flight_request() -> None:
     started = threading.Event()
     release = threading.Event()

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 from logpipe_backend.adapters.local import store as store_module
+from logpipe_backend.adapters.local import store_scan
 from logpipe_backend.adapters.local.store import SqliteStore
+from logpipe_backend.core.filters import RecordFilter, parse_filter
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.query import LogQuery
 from logpipe_backend.core.record import Record
@@ -94,29 +96,62 @@ def test_filters(store: SqliteStore) -> None:
             rec("acme", ids[3], "later", "fatal", T0 + 3000),
         ]
     )
-    q = LogQuery(tenant_id="acme", min_level="warn", contains="disk")
+    q = LogQuery(tenant_id="acme", min_level="warn", filter=RecordFilter(contains=("disk",)))
     assert [r["message"] for r in store.query(q).items] == ["disk warn", "Disk FULL"]
     q = LogQuery(tenant_id="acme", since=format_ts(T0 + 1000), until=format_ts(T0 + 3000), order="asc")
     assert [r["message"] for r in store.query(q).items] == ["ok", "disk warn"]
 
 
-def test_selective_filter_stops_at_scan_budget(store: SqliteStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store_module, "SCAN_MAX_ROWS", 10)
-    monkeypatch.setattr(store_module, "SCAN_CHUNK", 4)
-    ids = new_log_ids(25, T0)
-    store.put_records([rec("acme", lid, "needle" if i == 0 else "hay") for i, lid in enumerate(ids)])
-    q = LogQuery(tenant_id="acme", contains="needle", order="desc")
-    page = store.query(q)
-    assert page.items == [] and page.last_log_id == ids[15]  # 10 rows read, a cursor to go on
+def _follow(store: SqliteStore, query: LogQuery, start: str | None) -> list[Record]:
     found: list[Record] = []
-    start = page.last_log_id
-    for _ in range(5):
-        page = store.query(LogQuery(tenant_id="acme", contains="needle", start_after=start))
+    for _ in range(10):
+        page = store.query(LogQuery(**{**query.__dict__, "start_after": start}))
         found += page.items
         if page.last_log_id is None:
-            break
+            return found
         start = page.last_log_id
-    assert [r["log_id"] for r in found] == [ids[0]]
+    raise AssertionError("more pages than expected")
+
+
+@pytest.mark.parametrize(
+    "search",
+    [RecordFilter(contains=("needle",)), RecordFilter(regex=parse_filter({"regex": ["^needle$"]}).regex)],
+)
+def test_selective_filter_stops_at_decode_budget(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch, search: RecordFilter
+) -> None:
+    """A filter Python decides (regex) stops after SCAN_MAX_ROWS decoded rows; one SQLite decides (contains)
+    never decodes the rows it rejects."""
+    monkeypatch.setattr(store_scan, "SCAN_MAX_ROWS", 10)
+    monkeypatch.setattr(store_scan, "SCAN_CHUNK", 4)
+    ids = new_log_ids(25, T0)
+    store.put_records([rec("acme", lid, "needle" if i == 0 else "hay") for i, lid in enumerate(ids)])
+    q = LogQuery(tenant_id="acme", filter=search, order="desc")
+    page = store.query(q)
+    if search.regex is not None:
+        assert page.items == [] and page.last_log_id == ids[15]  # 10 rows read, a cursor to go on
+        assert [r["log_id"] for r in _follow(store, q, page.last_log_id)] == [ids[0]]
+    else:
+        assert [r["log_id"] for r in page.items] == [ids[0]] and page.last_log_id is None
+
+
+def test_sqlite_filters_stop_after_a_bounded_number_of_keys(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page whose filter SQLite decides examines about SQL_MAX_MARKERS x 1,024 keys, known by the keys
+    ending in 00 (one in 1,024 of a request's counting-up ids; here one in four, made so)."""
+    monkeypatch.setattr(store_scan, "SQL_MAX_MARKERS", 2)
+    ids = [f"01M8AZV7KN0RGZYX4XKYNP{i:02d}{'00' if i % 4 == 3 else '11'}" for i in range(25)]
+    store.put_records([rec("acme", lid, "needle" if i in (0, 19) else "hay") for i, lid in enumerate(ids)])
+    q = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("NEEDLE",)), order="desc")
+    page = store.query(q)
+    # From the top: 24..19 holds a match (19) and a marker (23); the second marker (15) ends the page.
+    assert [r["log_id"] for r in page.items] == [ids[19]] and page.last_log_id == ids[15]
+    assert [r["log_id"] for r in _follow(store, q, page.last_log_id)] == [ids[0]]
+    asc = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("needle",)), order="asc")
+    assert [r["log_id"] for r in _follow(store, asc, None)] == [ids[0], ids[19]]
+    every = LogQuery(tenant_id="acme", filter=RecordFilter(contains=("a",)), order="asc", limit=1000)
+    assert len(_follow(store, every, None)) == 23  # "hay" rows: markers that match are records, not skipped
 
 
 def test_a_record_given_with_its_json_is_stored_as_that_json(store: SqliteStore) -> None:

@@ -293,7 +293,7 @@ class DynamoStore:
         start_key: dict[str, Any] | None = None
         if query.start_after is not None:
             start_key = {"tenant_id": {"S": query.tenant_id}, "log_id": {"S": query.start_after}}
-        filtered = any(v is not None for v in (query.since, query.until, query.min_level, query.contains))
+        filtered = query.filtered
         items: list[Record] = []
         for _page in range(self._max_query_pages):
             call = dict(params)

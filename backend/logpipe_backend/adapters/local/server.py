@@ -30,6 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
+
 log = logging.getLogger("logpipe.serve")
 
 SOCKET_TIMEOUT_S = 15.0  # per read: an idle keep-alive connection is closed after this
@@ -226,6 +228,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if len(self.raw_requestline) > 65536:
+            self.request_version = "HTTP/1.1"  # unparsed, yet answered with a status line (not HTTP/0.9)
             self.send_error(414)
             return
         if not self.parse_request():
@@ -281,7 +284,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         target: LambdaHandler
         if path == "/ingest":
             target = routes.ingest
-        elif path == "/admin/logs":
+        elif path in ADMIN_PATHS:
             target = routes.admin
         else:
             self._send(*_error(404, "not_found", f"no route for {path}"))

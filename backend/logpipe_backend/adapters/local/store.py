@@ -8,21 +8,16 @@ so both stores answer a query identically.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from logpipe_backend.adapters.local._sqlite import Database
+from logpipe_backend.adapters.local.store_scan import scan_page
 from logpipe_backend.core.jsonenc import compact_encoder
-from logpipe_backend.core.query import LogQuery, QueryPage, matches
+from logpipe_backend.core.query import LogQuery, QueryPage
 from logpipe_backend.core.record import Record
 
-# Rows read per round trip while filtering, and at most per query: like DynamoDB's 1 MB page, a query
-# with a selective filter returns what it found so far plus a cursor instead of scanning without end.
-SCAN_CHUNK = 500
-SCAN_MAX_ROWS = 20_000
 # One C encoder for every record (core/jsonenc.py): json.dumps with options builds a new encoder per call
 # (measured ~1.5 µs a record on the worker's hot path).
 _ENCODE = compact_encoder()
@@ -36,9 +31,23 @@ CREATE TABLE IF NOT EXISTS records (
     tenant_id TEXT NOT NULL,
     log_id TEXT NOT NULL,
     doc TEXT NOT NULL,
+    plain INTEGER,
     PRIMARY KEY (tenant_id, log_id)
 ) WITHOUT ROWID
 """
+
+
+def is_plain(doc: str) -> int:
+    """1 when ``doc`` is ASCII with no ``\\u`` escape: then SQL's ASCII-only LIKE finds exactly what
+    ``str.casefold`` finds in it (``sql_filters.py``); 0 otherwise."""
+    return 1 if doc.isascii() and "\\u" not in doc else 0
+
+
+def _add_plain_column(conn: sqlite3.Connection) -> None:
+    # logs.db files written before the column existed: rows without it (NULL) are filtered in Python only.
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    if "plain" not in columns:
+        conn.execute("ALTER TABLE records ADD COLUMN plain INTEGER")
 
 
 class SqliteStore:
@@ -46,23 +55,25 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self._db = Database(path, _SCHEMA, page_size=PAGE_SIZE)
+        self._db.transaction(_add_plain_column)
 
     def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
         encode = _ENCODE
         if docs is None:
-            rows = [(r["tenant_id"], r["log_id"], encode(r)) for r in records]
+            texts = [encode(r) for r in records]
         else:
             # The worker hands over the JSON a record arrived in when redaction left it unchanged (most
-            # records): writing it as is saves encoding it again (~3 us a record).
-            rows = [
-                (r["tenant_id"], r["log_id"], encode(r) if doc is None else doc)
-                for r, doc in zip(records, docs, strict=True)
-            ]
+            # records): writing it as is saves encoding it again.
+            texts = [encode(r) if doc is None else doc for r, doc in zip(records, docs, strict=True)]
+        rows = [
+            (r["tenant_id"], r["log_id"], text, is_plain(text))
+            for r, text in zip(records, texts, strict=True)
+        ]
 
         def upsert(conn: sqlite3.Connection) -> None:
             conn.executemany(
-                "INSERT INTO records (tenant_id, log_id, doc) VALUES (?, ?, ?)"
-                " ON CONFLICT (tenant_id, log_id) DO UPDATE SET doc = excluded.doc",
+                "INSERT INTO records (tenant_id, log_id, doc, plain) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tenant_id, log_id) DO UPDATE SET doc = excluded.doc, plain = excluded.plain",
                 rows,
             )
 
@@ -78,62 +89,7 @@ class SqliteStore:
                 upper = query.start_after
             elif lower is None or query.start_after > lower:
                 lower = query.start_after
-        return self._db.read(lambda conn: self._scan(conn, query, lower, upper, descending))
-
-    def _scan(
-        self, conn: sqlite3.Connection, query: LogQuery, lower: str | None, upper: str | None, desc: bool
-    ) -> QueryPage:
-        items: list[Record] = []
-        scanned = 0
-        last_key: str | None = None
-        while scanned < SCAN_MAX_ROWS:
-            sql = "SELECT log_id, doc FROM records WHERE tenant_id = ?"
-            args: list[Any] = [query.tenant_id]
-            lo, hi = lower, upper
-            if last_key is not None:  # continue after the chunk already read
-                if desc:
-                    hi = last_key
-                else:
-                    lo = last_key
-            if lo is not None:
-                sql += " AND log_id > ?"
-                args.append(lo)
-            if hi is not None:
-                sql += " AND log_id < ?"
-                args.append(hi)
-            sql += f" ORDER BY log_id {'DESC' if desc else 'ASC'} LIMIT ?"
-            args.append(min(SCAN_CHUNK, SCAN_MAX_ROWS - scanned))
-            rows = conn.execute(sql, args).fetchall()
-            if not rows:
-                return QueryPage(items=items, last_log_id=None)
-            for log_id, doc in rows:
-                scanned += 1
-                last_key = log_id
-                record: Record = json.loads(doc)
-                if matches(query, record):
-                    items.append(record)
-                    if len(items) == query.limit:
-                        # More may follow; an extra empty page is cheaper than reading ahead.
-                        more = self._exists_beyond(conn, query.tenant_id, log_id, lower, upper, desc)
-                        return QueryPage(items=items, last_log_id=log_id if more else None)
-        # Scan budget spent: hand back what was found and a cursor to go on from where reading stopped.
-        return QueryPage(items=items, last_log_id=last_key)
-
-    @staticmethod
-    def _exists_beyond(
-        conn: sqlite3.Connection, tenant_id: str, key: str, lower: str | None, upper: str | None, desc: bool
-    ) -> bool:
-        if desc:
-            sql, args = "SELECT 1 FROM records WHERE tenant_id = ? AND log_id < ?", [tenant_id, key]
-            if lower is not None:
-                sql += " AND log_id > ?"
-                args.append(lower)
-        else:
-            sql, args = "SELECT 1 FROM records WHERE tenant_id = ? AND log_id > ?", [tenant_id, key]
-            if upper is not None:
-                sql += " AND log_id < ?"
-                args.append(upper)
-        return conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+        return self._db.read(lambda conn: scan_page(conn, query, lower, upper, descending))
 
     def count(self, tenant_id: str | None = None) -> int:
         """Records stored (for one tenant, or all): used by ``healthz``-style checks and tests."""

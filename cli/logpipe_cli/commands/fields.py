@@ -1,0 +1,72 @@
+"""``logpipe fields``: the attribute keys in a tenant's recent records, through ``GET /admin/fields``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import click
+
+from logpipe_cli.charts import format_fields
+from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
+from logpipe_cli.errors import handle_errors
+from logpipe_cli.options import endpoint_options, filter_options, tenant_option
+from logpipe_cli.output import say_no_match
+from logpipe_cli.settings import admin_client, require_tenant
+
+
+@click.command("fields")
+@tenant_option
+@click.option("--since", default=None, help=f"Only records from then: {TIME_HELP}")
+@click.option(
+    "--sample", default=1000, show_default=True, type=click.IntRange(1, 10_000), help="Records read."
+)
+@filter_options
+@display_options(outputs=("text", "json"))
+@endpoint_options(admin=True)
+@handle_errors
+def command(
+    tenant: str | None,
+    since: str | None,
+    sample: int,
+    level: str | None,
+    levels: str | None,
+    where: tuple[str, ...],
+    contains: tuple[str, ...],
+    not_contains: tuple[str, ...],
+    regex: str | None,
+    output: str,
+    zone_name: str,
+    color: str,
+    endpoint: str | None,
+    admin_token: str | None,
+    auth: str | None,
+    region: str | None,
+    profile: str | None,
+) -> None:
+    """List the fields of a tenant's newest records, with counts and common values (like logcli series)."""
+    view = make_view(color, zone_name)
+    since_at = resolve_time("--since", since, view.zone)
+    tenant_id = require_tenant(tenant, profile)
+    with admin_client(
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
+    ) as admin:
+        fields = admin.fields(
+            tenant_id,
+            sample=sample,
+            since=since_at,
+            level=level.lower() if level else None,
+            levels=levels,
+            where=where,
+            contains=contains,
+            not_contains=not_contains,
+            regex=regex,
+        )
+    if output == "json":
+        click.echo(json.dumps(fields, ensure_ascii=True, separators=(",", ":")))
+    elif fields.get("sampled"):
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 120
+        click.echo(format_fields(fields, color=view.color, width=width), color=view.color)
+    if not fields.get("sampled"):
+        say_no_match()
