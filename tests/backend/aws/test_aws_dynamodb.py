@@ -20,7 +20,12 @@ from aws_fixtures import (  # noqa: F401  (fixtures)
 from botocore.stub import ANY, Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe_backend.adapters.aws.chunks import MAX_CHUNK_RAW_BYTES, chunk_items, plan_chunks
+from logpipe_backend.adapters.aws.chunks import (
+    MAX_CHUNK_RAW_BYTES,
+    MAX_CHUNK_SPAN_MS,
+    chunk_items,
+    plan_chunks,
+)
 from logpipe_backend.adapters.aws.dynamodb import (
     DYNAMODB_ITEM_LIMIT,
     TRUNCATED_KEY,
@@ -159,7 +164,8 @@ def test_a_huge_client_log_id_is_cut_too(aws: Aws) -> None:
 
 def test_chunks_hold_runs_within_the_span_and_the_size_and_are_deterministic() -> None:
     same_ms = [rec("acme", i, "x" * 2_000) for i in ids(400)]  # ~800 KB of JSON in one millisecond
-    later = [rec("acme", i) for i in ids(5, T0 + 999)] + [rec("acme", i) for i in ids(5, T0 + 1_001)]
+    span = MAX_CHUNK_SPAN_MS
+    later = [rec("acme", i) for i in ids(5, T0 + span - 1)] + [rec("acme", i) for i in ids(5, T0 + span + 1)]
     records = same_ms + later
     random.Random(3).shuffle(records)
     planned = plan_chunks(records)
@@ -167,9 +173,9 @@ def test_chunks_hold_runs_within_the_span_and_the_size_and_are_deterministic() -
     for chunk in planned:
         log_ids = [r["log_id"] for r in chunk.records]
         assert log_ids == sorted(log_ids)
-        assert log_id_time_ms(log_ids[-1]) - log_id_time_ms(log_ids[0]) <= 1_000
+        assert log_id_time_ms(log_ids[-1]) - log_id_time_ms(log_ids[0]) <= span
         assert sum(len(t.encode()) + 1 for t in chunk.texts) <= MAX_CHUNK_RAW_BYTES
-    assert len(planned) == 5  # 800 KB cut by size into 4, and the 1,001 ms run cut by the span
+    assert len(planned) == 5  # 800 KB cut by size into 4, and the last run cut by the span
     items = chunk_items(records, retention_seconds=86_400)
     assert chunk_items(list(reversed(records)), retention_seconds=86_400) == items  # a redelivery: same items
     assert [i["log_id"]["S"] for i in items] == [c.records[0]["log_id"] for c in planned]

@@ -38,7 +38,10 @@ from logpipe_backend.core.record import Record
 from logpipe_backend.core.timefmt import parse_event_time
 
 CHUNK_VERSION: Final = 1
-MAX_CHUNK_SPAN_MS: Final = 1000  # ULID time between a chunk's first and last id, at most
+# ULID time between a chunk's first and last id, at most. One message's ids share one millisecond (one
+# request's, core/ids.py), so this almost never cuts a run; a reader reads up to this much of a tenant's
+# records beyond what it answers (desc) or before it (asc): small keeps queries cheap.
+MAX_CHUNK_SPAN_MS: Final = 100
 MAX_CHUNK_RAW_BYTES: Final = 256 * 1024  # JSON per chunk, before compression
 COMPRESS_LEVEL: Final = 3  # isal's levels are 0-3; zlib's 3 is close to its 6 on log records
 # A chunk never inflates to more than this (a zip bomb in the table is refused, not expanded).
