@@ -59,6 +59,10 @@ def _cut_utf8(text: str, max_bytes: int) -> str:
     return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
 
+def _halve(text: str) -> str:
+    return _cut_utf8(text, len(text.encode("utf-8")) // 2)
+
+
 def shorten_record(record: Record, budget: int) -> Record:
     """``record``, shortened so that its compact JSON fits ``budget`` bytes if it does not.
 
@@ -83,31 +87,37 @@ def shorten_record(record: Record, budget: int) -> Record:
     attributes_bytes = len(attributes_json.encode("utf-8"))
     base: Record = {**record, "message": "", "attributes": {}}
     # The only other field of unbounded length: a client's own id. Kept whole up to 1 KiB.
-    client_log_id_bytes = len(record.get("client_log_id", "").encode("utf-8"))
-    if client_log_id_bytes > MAX_KEPT_CLIENT_ID_BYTES:
-        base["client_log_id"] = _cut_utf8(record["client_log_id"], MAX_KEPT_CLIENT_ID_BYTES)
+    client_id = record.get("client_log_id")
+    client_log_id_bytes = 0 if client_id is None else len(client_id.encode("utf-8"))
+    if client_id is not None and client_log_id_bytes > MAX_KEPT_CLIENT_ID_BYTES:
+        client_id = _cut_utf8(client_id, MAX_KEPT_CLIENT_ID_BYTES)
+        base["client_log_id"] = client_id
     room = budget - json_size(base) - _MARKER_ROOM
     message = record["message"]
     if message_bytes > room:
         message = _cut_utf8(message, room - len(_TRUNCATION_SUFFIX.encode("utf-8"))) + _TRUNCATION_SUFFIX
     preview = _cut_utf8(attributes_json, room - len(message.encode("utf-8")))
-    # JSON-escaping can make the message and the preview longer than their raw bytes (quotes, control
-    # characters): halve the preview, then the message, until it fits. Bounded: each round halves one of
-    # them, and an empty message and preview always fit.
-    for _ in range(128):
+    # JSON-escaping can make the texts longer than their raw bytes (quotes, control characters: up to 6x):
+    # halve the preview, then the message, then the client id, until it fits. Bounded: each round halves
+    # one of them, and with all three empty the record fits any budget we use.
+    for _ in range(256):
         details: dict[str, object] = {
             "message_bytes": message_bytes,
             "attributes_bytes": attributes_bytes,
             "attributes_preview": preview,
         }
-        if client_log_id_bytes > MAX_KEPT_CLIENT_ID_BYTES:
-            details["client_log_id_bytes"] = client_log_id_bytes
         candidate: Record = {**base, "message": message, "attributes": {TRUNCATED_KEY: details}}
-        if json_size(candidate) <= budget or not (preview or message):
+        if client_id is not None:
+            candidate["client_log_id"] = client_id
+            if client_id != record["client_log_id"]:
+                details["client_log_id_bytes"] = client_log_id_bytes
+        if json_size(candidate) <= budget or not (preview or message or client_id):
             return candidate
         if preview:
-            preview = _cut_utf8(preview, len(preview.encode("utf-8")) // 2)
-        else:
+            preview = _halve(preview)
+        elif message:
             kept = _cut_utf8(message, len(message.encode("utf-8")) // 2 - len(_TRUNCATION_SUFFIX.encode()))
             message = kept + _TRUNCATION_SUFFIX if kept else ""
-    raise AssertionError("unreachable: an empty message and preview always fit")  # pragma: no cover
+        else:
+            client_id = _halve(client_id or "")
+    raise AssertionError("unreachable: each round halves a text")  # pragma: no cover
