@@ -17,6 +17,7 @@ a record with id X can only be in a chunk whose first id is in ``[floor(time(X) 
   every record was examined, F or floor(time(m) + span + 1), which may lie inside a chunk. The budget
   counts only once the boundary has moved past the start, so every page makes progress.
 - A chunk that cannot be decoded is logged and counted (``QueryPage.skipped_chunks``); the others are read.
+  An item written before chunks (one record, no ``v``) is read as a chunk of one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from logpipe_backend.adapters.aws.chunks import ChunkError, decode_chunk
-from logpipe_backend.core.ids import log_id_floor, log_id_time_ms
+from logpipe_backend.core.ids import is_log_id, log_id_floor, log_id_time_ms
 from logpipe_backend.core.query import LogQuery, QueryPage, matches
 from logpipe_backend.core.record import Record
 
@@ -72,6 +73,8 @@ class _Walk:
             self.skipped += 1
         else:
             self.buffer += [r for r in records if self.wanted(r["log_id"]) and matches(self.query, r)]
+        if not is_log_id(first):  # not a key we wrote (skipped above): it moves no boundary
+            return
         if self.desc:
             self.boundary = log_id_floor(log_id_time_ms(first) + self.span_ms + 1)
         else:

@@ -193,8 +193,37 @@ def _parse(data: bytes) -> Any:
         raise ChunkError(f"payload is not JSON: {exc}") from exc
 
 
+def _legacy_record(item: dict[str, dict[str, Any]]) -> Record:
+    """The record of an item written before chunks (one record per item, each field an attribute), so a
+    table written by an earlier version stays readable after an upgrade, until those items expire."""
+    try:
+        record: Record = {
+            "tenant_id": item["tenant_id"]["S"],
+            "log_id": item["log_id"]["S"],
+            "timestamp": item["timestamp"]["S"],
+            "received_at": item["received_at"]["S"],
+            "level": item["level"]["S"],
+            "message": item["message"]["S"],
+            "attributes": json.loads(item["attributes"]["S"]),
+            "source": item["source"]["S"],
+            "redactions": int(item["redactions"]["N"]),
+        }
+        if "client_log_id" in item:
+            record["client_log_id"] = item["client_log_id"]["S"]
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
+        raise ChunkError(f"not a record item: missing or malformed {exc}") from exc
+    return record
+
+
 def decode_chunk(item: dict[str, dict[str, Any]], tenant_id: str) -> list[Record]:
-    """The records of one chunk item of ``tenant_id``, in log_id order; ChunkError if it is not readable."""
+    """The records of one chunk item of ``tenant_id``, in log_id order; ChunkError if it is not readable.
+
+    An item without ``v`` and with a ``message`` is one written before chunks: its one record.
+    """
+    if "v" not in item and "message" in item:
+        records = [_legacy_record(item)]
+        _check(records[0], tenant_id, records[0]["log_id"], records[0]["log_id"])
+        return records
     try:
         version = item["v"]["N"]
         payload = item["z"]["B"]
