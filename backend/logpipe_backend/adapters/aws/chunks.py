@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from logpipe_backend.adapters.aws.record_fit import ITEM_BUDGET, item_size, shorten_record
+from logpipe_backend.adapters.aws.record_fit import ITEM_BUDGET, shorten_record
 from logpipe_backend.core import jsonfast, zlibfast
 from logpipe_backend.core.ids import is_log_id, log_id_time_ms
 from logpipe_backend.core.jsonenc import compact_encoder
@@ -254,8 +254,3 @@ def _check(record: Any, tenant_id: str, first: str, last: str) -> None:
         raise ChunkError(f"a record of tenant {record['tenant_id']!r} inside a chunk of {tenant_id!r}")
     if not first <= record["log_id"] <= last:
         raise ChunkError("a record's log_id is outside the chunk's key range")
-
-
-def item_units(item: dict[str, dict[str, Any]]) -> int:
-    """DynamoDB write units for putting ``item``: one per KB, rounded up."""
-    return -(-item_size(item) // 1024)
