@@ -89,6 +89,10 @@ class DynamoStore:
 
     ``retention_seconds_for(tenant_id)``, when given, is a tenant's retention in seconds (0: keep forever,
     no ``expires_at``), or None for the store's default (``retention_days``).
+
+    ``span_ms`` and ``chunks_per_call`` are for tests (a short span and a tiny read budget make pages end
+    inside chunks). ``span_ms`` must be the same for every writer and reader of a table: a reader assuming
+    a shorter span than the writers used could answer records out of order.
     """
 
     def __init__(
