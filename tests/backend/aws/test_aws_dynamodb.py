@@ -413,3 +413,12 @@ def test_a_records_text_is_stored_as_given_not_encoded_again(aws: Aws) -> None:
     payload = zlib.decompress(item["z"]["B"]).decode()
     assert docs[0] in payload and docs[2] in payload and json.dumps(records[1]) not in payload
     assert store.query(LogQuery(tenant_id="acme", order="asc")).items == records
+
+
+def test_log_id_floor_is_the_smallest_id_of_its_millisecond() -> None:
+    from logpipe_backend.core.ids import is_log_id, log_id_floor
+
+    floor = log_id_floor(T0)
+    assert is_log_id(floor) and log_id_time_ms(floor) == T0
+    assert all(log_id_floor(T0 - 1) < floor <= i < log_id_floor(T0 + 1) for i in ids(50))
+    assert log_id_floor(-5) == "0" * 26 and is_log_id(log_id_floor(2**60))  # clamped, still a log id
