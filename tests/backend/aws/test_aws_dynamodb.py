@@ -422,3 +422,16 @@ def test_log_id_floor_is_the_smallest_id_of_its_millisecond() -> None:
     assert is_log_id(floor) and log_id_time_ms(floor) == T0
     assert all(log_id_floor(T0 - 1) < floor <= i < log_id_floor(T0 + 1) for i in ids(50))
     assert log_id_floor(-5) == "0" * 26 and is_log_id(log_id_floor(2**60))  # clamped, still a log id
+
+
+def test_records_and_texts_are_grouped_by_tenant_together() -> None:
+    from logpipe_backend.adapters.aws.chunks import by_tenant
+
+    records = [rec("acme", i) for i in ids(2)] + [rec("globex", i) for i in ids(2, T0 + 1)]
+    records = [records[0], records[2], records[1], records[3]]
+    docs: list[str | None] = ["a0", "g0", None, "g1"]
+    assert by_tenant(records, docs) == {
+        "acme": ([records[0], records[2]], ["a0", None]),
+        "globex": ([records[1], records[3]], ["g0", "g1"]),
+    }
+    assert by_tenant(records, None)["acme"] == ([records[0], records[2]], [None, None])
