@@ -20,13 +20,19 @@ handler (``handlers.ingest.handle``) with the real adapters (``SqsQueue``, ``Dyn
 ``DynamoIdempotencyStore``) queues it (``SqsQueue`` sends a body over one 64 KB billed chunk in the
 compressed v2 envelope, ~5x smaller, so the chunks counted are what SQS would bill), and the event source
 mapping is played as Lambda plays it: receive up to ``worker_batch_size`` messages (Terraform: 10), invoke
-the real worker handler (``DynamoStore``: ``BatchWriteItem`` of 25), ``DeleteMessageBatch`` what it did
-not report as failed.
+the real worker handler (``DynamoStore``: each message's records compressed into chunk items, issue 12;
+``BatchWriteItem`` of 25), ``DeleteMessageBatch`` what it did not report as failed.
+
+The store before chunks, for comparison: this design with one DynamoDB item per record (the seed's item
+layout, ``ItemPerRecordStore``), everything else the same.
 
 The original design, on the same records and counted the same way: one ``SendMessage`` per log and one
 ``PutItem`` per log (the same HTTP requests, key lookups and idempotency claims in front; the same event
 source mapping behind). It runs on ``--original-records`` (default 10,000) because moto takes milliseconds
 per call; its counts are one per log by construction, so per-million figures scale exactly.
+
+CloudWatch Logs, for comparison only: what it charges to ingest the same bytes (the lines as sent, at
+$0.50 per GB of 2^30 bytes), before storage and queries.
 
 Lambda durations are measured here, against moto in the same process: on AWS the network round trips
 replace moto's work, so the GB-s figures are estimates. ``LOGPIPE_SIMULATED_WORK_PER_CHAR`` is 0 here: the
@@ -64,7 +70,9 @@ PRICES = {
     "dynamodb_per_million_wru": 0.625,  # on-demand write request units (1 KB each)
     "dynamodb_per_million_rru": 0.125,  # on-demand read request units (4 KB strongly consistent)
     "apigw_http_per_million_requests": 1.00,  # HTTP API; per 512 KB of request
+    "cloudwatch_logs_ingest_per_gb": 0.50,  # Standard log class, data ingested (for comparison only)
 }
+GB = 1024**3
 PRICES_AS_OF = "2026-11-26"
 SQS_CHUNK = 64 * 1024
 APIGW_CHUNK = 512 * 1024
@@ -271,17 +279,41 @@ def _drain(sqs: Any, url: str, invoke: Any, lambdas: Lambdas) -> None:
 
 
 def _count_stored(ddb: Any) -> int:
+    """Records in the logs table: a chunk item counts its records (``count``), an original item one."""
     total = 0
-    kwargs: dict[str, Any] = {"TableName": "logs", "Select": "COUNT"}
+    kwargs: dict[str, Any] = {
+        "TableName": "logs",
+        "ProjectionExpression": "#c",
+        "ExpressionAttributeNames": {"#c": "count"},
+    }
     while True:
         page = ddb.scan(**kwargs)
-        total += int(page["Count"])
+        total += sum(int(item["count"]["N"]) if "count" in item else 1 for item in page["Items"])
         if "LastEvaluatedKey" not in page:
             return total
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def this_design(lines: list[str]) -> dict[str, Any]:
+class ItemPerRecordStore:
+    """The store before issue 12: one item per record (:func:`original_item`), BatchWriteItem of 25."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def put_records(self, records: Any, docs: Any = None) -> None:
+        items = [original_item(r, retention_days=30) for r in records]
+        for start in range(0, len(items), 25):
+            requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+            while requests:  # moto processes every item; the loop is what a real store would do
+                response = self._client.batch_write_item(RequestItems={"logs": requests})
+                requests = response.get("UnprocessedItems", {}).get("logs", [])
+
+    def query(self, query: Any) -> Any:
+        raise NotImplementedError("only written to here")
+
+
+def this_design(lines: list[str], *, item_per_record: bool = False) -> dict[str, Any]:
+    """This design; with ``item_per_record``, the same with the store before chunks (the seed's)."""
     from logpipe_backend.adapters.aws.dynamodb import DynamoStore
     from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
     from logpipe_backend.adapters.aws.sqs import SqsQueue
@@ -311,7 +343,8 @@ def this_design(lines: list[str]) -> dict[str, Any]:
             lambdas.ingest_ms.append((time.perf_counter() - started) * 1000)
             if response["statusCode"] != 202:
                 raise RuntimeError(f"ingest answered {response['statusCode']}: {response['body']}")
-        worker_deps = worker.WorkerDeps(store=DynamoStore(ddb, "logs"), redactor=Redactor())
+        store = ItemPerRecordStore(ddb) if item_per_record else DynamoStore(ddb, "logs")
+        worker_deps = worker.WorkerDeps(store=store, redactor=Redactor())
         _drain(sqs, url, lambda event: worker.handle(event, worker_deps, _Context()), lambdas)
         meter.enabled = False
         stored = _count_stored(ddb)
@@ -320,9 +353,29 @@ def this_design(lines: list[str]) -> dict[str, Any]:
     return _figures(len(lines), meter, lambdas, requests=len(events), stored=stored)
 
 
+def original_item(record: dict[str, Any], *, retention_days: int) -> dict[str, dict[str, str]]:
+    """The original design's item: one per record, each field an attribute (the seed's layout)."""
+    from logpipe_backend.core.ids import log_id_time_ms
+
+    item = {
+        "tenant_id": {"S": record["tenant_id"]},
+        "log_id": {"S": record["log_id"]},
+        "timestamp": {"S": record["timestamp"]},
+        "received_at": {"S": record["received_at"]},
+        "level": {"S": record["level"]},
+        "message": {"S": record["message"]},
+        "attributes": {"S": json.dumps(record["attributes"], ensure_ascii=False, separators=(",", ":"))},
+        "source": {"S": record["source"]},
+        "redactions": {"N": str(int(record["redactions"]))},
+        "expires_at": {"N": str(log_id_time_ms(record["log_id"]) // 1000 + retention_days * 86_400)},
+    }
+    if "client_log_id" in record:
+        item["client_log_id"] = {"S": record["client_log_id"]}
+    return item
+
+
 def original_design(lines: list[str]) -> dict[str, Any]:
     """One SQS message and one PutItem per log, with the same requests, checks and redaction around them."""
-    from logpipe_backend.adapters.aws.dynamodb import to_item
     from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
     from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
     from logpipe_backend.core.body import decode_body, media_type, parse_records
@@ -346,7 +399,7 @@ def original_design(lines: list[str]) -> dict[str, Any]:
         def worker(event: dict[str, Any]) -> dict[str, Any]:
             for message in event["Records"]:
                 record = redactor.redact(json.loads(message["body"]))
-                ddb.put_item(TableName="logs", Item=to_item(record, retention_days=30))
+                ddb.put_item(TableName="logs", Item=original_item(record, retention_days=30))
             return {"batchItemFailures": []}
 
         events = sdk_requests(lines, api_key)
@@ -427,8 +480,11 @@ def _figures(n: int, meter: Meter, lambdas: Lambdas, *, requests: int, stored: i
 def run(n: int, original_n: int) -> dict[str, Any]:
     lines = list(iter_lines(n))
     ours = this_design(lines)
+    item_per_record = this_design(lines, item_per_record=True)
     original = original_design(lines[: min(n, original_n)])
     a, b = ours["per_million_logs"], original["per_million_logs"]
+    # CloudWatch Logs bills ingestion by the bytes of the log events: the same lines, as sent.
+    bytes_per_million = sum(len(line.encode("utf-8")) for line in lines) / n * 1_000_000
 
     def ratio(key: str) -> float:
         return a[key] / b[key] if b[key] else math.nan
@@ -442,7 +498,16 @@ def run(n: int, original_n: int) -> dict[str, Any]:
         "worker_batch_size": WORKER_BATCH_SIZE,
         "this_design": ours,
         "original_design": original,
+        "item_per_record_design": item_per_record,
+        "cloudwatch_logs": {
+            "bytes_per_million_logs": round(bytes_per_million),
+            "dollars_per_million_logs": round(
+                bytes_per_million / GB * PRICES["cloudwatch_logs_ingest_per_gb"], 4
+            ),
+        },
         "ratios": {
+            "dollars_total_vs_item_per_record": a["dollars_total"]
+            / item_per_record["per_million_logs"]["dollars_total"],
             "sqs_billed_requests": ratio("sqs_billed_requests"),
             "sqs_api_calls": ratio("sqs_api_calls"),
             "dynamodb_write_calls": ratio("dynamodb_write_calls"),
@@ -485,6 +550,25 @@ def report(r: dict[str, Any]) -> str:
     out.append(
         f"  {'total':<36}{a['dollars_total']:>14.4f}{b['dollars_total']:>14.4f}"
         f"{r['ratios']['dollars_total']:>10.4f}"
+    )
+    per_record = r["item_per_record_design"]["per_million_logs"]
+    out.append(
+        f"the store before chunks (one DynamoDB item per record, the rest as this design):"
+        f" ${per_record['dollars_total']:.4f} per million logs, of which DynamoDB writes"
+        f" ${per_record['dollars']['dynamodb_writes']:.4f} ({per_record['dynamodb_wru']:,.0f} WRU);"
+        f" this design is {r['ratios']['dollars_total_vs_item_per_record']:.4f} of it"
+    )
+    wru_per_record = a["dynamodb_wru"] / 1e6
+    out.append(
+        f"DynamoDB write units per record: {wru_per_record:.4f}; one tenant's ceiling (1,000 WCU/s per"
+        f" partition): {1000 / wru_per_record:,.0f} records/s"
+    )
+    cw = r["cloudwatch_logs"]
+    gb_per_million = cw["bytes_per_million_logs"] / GB
+    out.append(
+        f"CloudWatch Logs, for comparison: ingesting the same bytes ({gb_per_million:,.3f} GB per million"
+        f" logs at ${r['prices']['cloudwatch_logs_ingest_per_gb']:.2f}/GB) costs"
+        f" ${cw['dollars_per_million_logs']:.4f} per million logs, before storage and queries"
     )
     out.append(
         "(HTTP-side rows — requests, ingest invocations, key reads — are the same design in both; they"

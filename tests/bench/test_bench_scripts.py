@@ -64,6 +64,21 @@ def test_cost_counts_requests_and_beats_the_original_design() -> None:
     assert a["lambda_worker_invocations"] < b["lambda_worker_invocations"]
     assert a["dynamodb_wru"] > 0 and a["dollars_total"] > 0
     assert r["prices_as_of"] and r["prices"]["sqs_per_million_requests"] > 0
+    # Issue 12: records in chunks. At most 0.1 write units per record, and 1/20 of the original's dollars,
+    # with API Gateway's requests counted in both.
+    assert 0 < a["dynamodb_wru"] / 1e6 <= 0.1
+    assert a["dollars"]["api_gateway"] > 0 and b["dollars"]["api_gateway"] > 0
+    assert 0 < r["ratios"]["dollars_total"] <= 1 / 20
+    assert r["ratios"]["dollars_total"] == a["dollars_total"] / b["dollars_total"]
+    # The store before chunks (one item per record) pays at least a write unit per record.
+    per_record = r["item_per_record_design"]
+    assert per_record["stored"] == 2000 and per_record["per_million_logs"]["dynamodb_wru"] >= 1e6
+    assert a["dollars_total"] < per_record["per_million_logs"]["dollars_total"] / 10
+    # CloudWatch Logs' ingestion price for the same bytes: ~250-byte records at $0.50/GB.
+    cw = r["cloudwatch_logs"]
+    assert 200e6 <= cw["bytes_per_million_logs"] <= 300e6
+    expected = cw["bytes_per_million_logs"] / 1024**3 * r["prices"]["cloudwatch_logs_ingest_per_gb"]
+    assert cw["dollars_per_million_logs"] == pytest.approx(expected, abs=1e-4)
 
 
 def test_simwork_stores_everything_at_the_dev_rate_where_the_seed_filled_the_dlq() -> None:

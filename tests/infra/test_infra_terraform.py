@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from infra_tf import REPO, TF_DIR, Ref, TfModel, package_lambdas
+from logpipe_backend.adapters.aws import chunks as aws_chunks
 from logpipe_backend.adapters.aws import dynamodb as aws_dynamodb
 from logpipe_backend.adapters.aws import idempotency as aws_idempotency
 from logpipe_backend.adapters.aws import sqs as aws_sqs
@@ -353,19 +354,21 @@ def test_logs_table_matches_the_store(tf: TfModel) -> None:
     assert _attributes(tf, logs) == {"tenant_id": "S", "log_id": "S"}
     ttl = tf.block(logs, "ttl")
     assert tf.eval(ttl["enabled"]) is True
-    item = aws_dynamodb.to_item(
-        {
-            "tenant_id": "acme",
-            "log_id": "01KAZ479SV65DH4C98VGTRN853",
-            "timestamp": "t",
-            "received_at": "t",
-            "level": "info",
-            "message": "m",
-            "attributes": {},
-            "source": "json",
-            "redactions": 0,
-        },
-        retention_days=1,
+    (item,) = aws_chunks.chunk_items(
+        [
+            {
+                "tenant_id": "acme",
+                "log_id": "01KAZ479SV65DH4C98VGTRN853",
+                "timestamp": "t",
+                "received_at": "t",
+                "level": "info",
+                "message": "m",
+                "attributes": {},
+                "source": "json",
+                "redactions": 0,
+            }
+        ],
+        retention_seconds=86_400,
     )
     assert tf.eval(ttl["attribute_name"]) in item  # the attribute the store writes
     assert item[tf.eval(ttl["attribute_name"])].keys() == {"N"}

@@ -29,6 +29,7 @@ from aws_fixtures import (  # noqa: E402
     lambdas_fixture,
     query,
     spy,
+    stored_records,
 )
 from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event  # noqa: E402
 from infra_tf import Ref, TfModel  # noqa: E402
@@ -54,6 +55,7 @@ __all__ = [
     "lambdas_fixture",
     "query",
     "spy",
+    "stored_records",
 ]
 
 

@@ -22,6 +22,7 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
     fake_credentials_fixture,
     ingest_event,
     lambdas_fixture,
+    stored_records,
 )
 from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
 from logpipe_backend.adapters.aws.sqs import SqsQueue
@@ -151,7 +152,10 @@ def test_keys_exist_only_as_hashes_in_every_table_and_message(lambdas: Aws, tena
         for name in (lambdas.tenants_table, lambdas.idempotency_table, lambdas.logs_table)
     }
     assert all(tables.values()), "every table holds items, so the check below is not vacuous"
-    everything = _texts(tables) + _texts(esm.bodies_seen)
+    # The logs table's records are compressed in chunks: their text is read out of them.
+    records = stored_records(lambdas.dynamodb, lambdas.logs_table)
+    assert len(records) == 2 * len(tenants)
+    everything = _texts(tables) + _texts(records) + _texts(esm.bodies_seen)
     for key in keys.values():
         secret_part = key.removeprefix("lp_")
         assert not [t for t in everything if secret_part in t], "a plaintext key was stored"

@@ -89,3 +89,9 @@ def log_id_time_ms(log_id: str) -> int:
     for char in log_id[:10]:
         value = (value << 5) | _CROCKFORD_VALUE[char]
     return value
+
+
+def log_id_floor(time_ms: int) -> str:
+    """The smallest log id whose time part is ``time_ms`` (clamped to the 48-bit range): every id of that
+    millisecond or later sorts at or after it. A valid log id itself, so it may serve as a cursor."""
+    return _encode_time(min(max(time_ms, 0), MAX_TIME_MS)) + "0" * (LOG_ID_LENGTH - 10)

@@ -59,6 +59,9 @@ class LogQuery:
 class QueryPage:
     items: list[Record]
     last_log_id: str | None  # set when more items may follow; the handler turns it into a cursor
+    # Stored chunks that could not be decoded (DynamoDB store: logged and passed over, never failing the
+    # page); always 0 for a store that keeps one row per record.
+    skipped_chunks: int = 0
 
 
 def _invalid(parameter: str, message: str) -> ApiError:

@@ -5,6 +5,10 @@ Authentication depends on where it runs (``LOGPIPE_ADMIN_AUTH``): ``token`` (loc
 a tenant key is recognised and refused with 403, anything else is 401. ``iam`` (AWS) — the route has
 AWS_IAM authorization, so API Gateway only invokes us for a SigV4-signed request it verified; the handler
 still refuses an event that carries no IAM identity.
+
+A page ends early, with a cursor, before its records pass 5 MiB of Lambda's 6 MB response limit
+(``core.response_size``), on both stacks. ``skipped_chunks`` is in the answer when the store passed over
+stored chunks it could not decode (DynamoDB; logged there).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from logpipe_backend.core.http import json_response, query_values
 from logpipe_backend.core.ids import log_id_time_ms
 from logpipe_backend.core.query import LogQuery, encode_cursor, parse_admin_query
 from logpipe_backend.core.record import Record
+from logpipe_backend.core.response_size import records_within
 from logpipe_backend.core.stats import StatsFold, StatsRequest, fields_result, parse_fields, parse_stats
 from logpipe_backend.core.timefmt import format_ts
 from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms
@@ -74,8 +79,14 @@ def _admin(event: Event, deps: AdminDeps) -> Response:
         return json_response(200, fields_result(_sample(deps.store, query)))
     query = parse_admin_query(params, deps.clock())
     page = deps.store.query(query)
-    cursor = encode_cursor(query, page.last_log_id) if page.last_log_id else None
-    body: dict[str, Any] = {"items": page.items, "next_cursor": cursor}
+    items, last_log_id = page.items, page.last_log_id
+    fitting = records_within(items)
+    if fitting < len(items):  # past Lambda's response limit: the rest comes with the next page
+        items, last_log_id = items[:fitting], items[fitting - 1]["log_id"]
+    cursor = encode_cursor(query, last_log_id) if last_log_id else None
+    body: dict[str, Any] = {"items": items, "next_cursor": cursor}
+    if page.skipped_chunks:
+        body["skipped_chunks"] = page.skipped_chunks
     return json_response(200, body)
 
 

@@ -19,8 +19,10 @@ import boto3
 import pytest
 from aws_lambda_sim import FakeContext, admin_event
 from logpipe_backend.adapters.aws import wiring as aws_wiring
+from logpipe_backend.adapters.aws.chunks import decode_chunk
 from logpipe_backend.adapters.aws.dynamodb import DYNAMODB_ITEM_LIMIT, item_size
 from logpipe_backend.core.envelope import sqs_safe
+from logpipe_backend.core.record import Record
 from logpipe_backend.handlers import admin, ingest, worker
 from moto import mock_aws
 
@@ -194,3 +196,22 @@ def query(params: dict[str, str]) -> dict[str, Any]:
     assert response["statusCode"] == 200, response
     body: dict[str, Any] = json.loads(response["body"])
     return body
+
+
+def scan_items(dynamodb: Any, table: str = "logs") -> list[dict[str, Any]]:
+    """Every item of a table, read with a Scan outside the code under test (bounded pages)."""
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"TableName": table}
+    for _ in range(1000):
+        page = dynamodb.scan(**params)
+        items += page.get("Items", [])
+        if "LastEvaluatedKey" not in page:
+            return items
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    raise AssertionError("table scan did not end")
+
+
+def stored_records(dynamodb: Any, table: str = "logs") -> list[Record]:
+    """Every record the logs table holds, out of its chunks, in log_id order (a copy per chunk holding it)."""
+    records = [r for item in scan_items(dynamodb, table) for r in decode_chunk(item, item["tenant_id"]["S"])]
+    return sorted(records, key=lambda r: r["log_id"])

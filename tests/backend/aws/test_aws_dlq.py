@@ -11,7 +11,13 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_fixtures import REGION, Aws, aws_fixture, fake_credentials_fixture  # noqa: F401  (fixtures)
+from aws_fixtures import (  # noqa: F401  (fixtures)
+    REGION,
+    Aws,
+    aws_fixture,
+    fake_credentials_fixture,
+    stored_records,
+)
 from aws_lambda_sim import EventSourceMapping, FakeContext
 from botocore.stub import Stubber
 from logpipe_backend.adapters.aws.dlq import (
@@ -171,8 +177,8 @@ def test_redrive_moves_every_message_back_and_they_are_then_stored(
     esm = EventSourceMapping(aws.sqs, aws.queue_url, lambda e, c: worker.handle(e, deps, c))
     esm.drain(FakeContext(60_000))
     assert sorted(set(esm.bodies_seen)) == sorted(bodies)
-    scan = aws.dynamodb.scan(TableName=aws.logs_table)["Items"]
-    assert sorted(i["message"]["S"] for i in scan) == ["record 0", "record 1", "record 2"]
+    stored = stored_records(aws.dynamodb, aws.logs_table)
+    assert sorted(r["message"] for r in stored) == ["record 0", "record 1", "record 2"]
     assert _dlq_bodies(aws) == [bodies[2]]  # the poison message is back in the DLQ after 5 more tries
 
 

@@ -2,7 +2,8 @@
 with botocore's Stubber or a client wrapper that fails chosen calls.
 
 - A request retried with its Idempotency-Key after a lost response stores nothing twice, same log_ids.
-- The same SQS message delivered twice, one after the other or at the same time, stores one item per record.
+- The same SQS message delivered twice, one after the other or at the same time, stores one copy of each
+  record (the same chunk items, rewritten).
 - DynamoDB throttling (whole-call errors and UnprocessedItems) is retried and nothing is lost; when the
   retries are spent the message is reported in batchItemFailures: not acknowledged, so SQS redelivers it.
 - SendMessageBatch failures: retried; when they persist ingest answers 503. Messages already sent stay
@@ -20,11 +21,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from aws_fixtures import Aws, aws_fixture, fake_credentials_fixture  # noqa: F401  (fixtures)
+from aws_fixtures import (  # noqa: F401  (fixtures)
+    Aws,
+    aws_fixture,
+    fake_credentials_fixture,
+    scan_items,
+    stored_records,
+)
 from aws_lambda_sim import EventSourceMapping, FakeContext, ingest_event
 from botocore.stub import ANY, Stubber
 from logpipe_backend.adapters.aws import wiring as aws_wiring
-from logpipe_backend.adapters.aws.dynamodb import WRITE_ATTEMPTS, DynamoStore, fit_item
+from logpipe_backend.adapters.aws.chunks import chunk_items
+from logpipe_backend.adapters.aws.dynamodb import WRITE_ATTEMPTS, DynamoStore
 from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
 from logpipe_backend.adapters.aws.sqs import SEND_ATTEMPTS, SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
@@ -38,16 +46,8 @@ from logpipe_backend.handlers.worker import WorkerDeps
 T0 = 1_795_000_000_000
 
 
-def _items(aws: Aws) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    params: dict[str, Any] = {"TableName": aws.logs_table}
-    for _ in range(100):
-        page = aws.dynamodb.scan(**params)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    raise AssertionError("scan did not end")
+def _items(aws: Aws) -> list[Record]:
+    return stored_records(aws.dynamodb, aws.logs_table)
 
 
 def _queue_depth(aws: Aws, url: str | None = None) -> int:
@@ -100,7 +100,7 @@ def test_a_retry_after_a_lost_response_stores_nothing_twice_and_returns_the_same
     esm = _drain(aws, _worker_deps(aws))
     assert len(esm.bodies_seen) == 2 and len(set(esm.bodies_seen)) == 1  # byte-identical messages
     items = _items(aws)
-    assert sorted(i["log_id"]["S"] for i in items) == sorted(log_ids)  # one item per record
+    assert sorted(i["log_id"] for i in items) == sorted(log_ids)  # one copy per record
     assert _queue_depth(aws) == 0
 
 
@@ -131,17 +131,19 @@ def _event(bodies: list[str], ids: list[str]) -> dict[str, Any]:
     }
 
 
-def test_the_same_message_delivered_twice_stores_one_item_per_record(aws: Aws) -> None:
+def test_the_same_message_delivered_twice_stores_one_copy_per_record(aws: Aws) -> None:
     (body,) = pack("acme", _records(60))
     deps = _worker_deps(aws)
     assert worker.handle(_event([body], ["m1"]), deps) == {"batchItemFailures": []}
-    first = sorted(_items(aws), key=lambda i: i["log_id"]["S"])
+    first = sorted(_items(aws), key=lambda i: i["log_id"])
+    first_items = scan_items(aws.dynamodb, aws.logs_table)
     # Redelivered alone, and again inside a batch with itself (SQS at-least-once delivery).
     assert worker.handle(_event([body], ["m1"]), deps) == {"batchItemFailures": []}
     assert worker.handle(_event([body, body], ["m1", "m1-dup"]), deps) == {"batchItemFailures": []}
-    again = sorted(_items(aws), key=lambda i: i["log_id"]["S"])
-    assert len(again) == 60 and again == first  # same items, redaction applied once and identically
-    assert all("bob@example.com" not in i["message"]["S"] for i in again)
+    again = sorted(_items(aws), key=lambda i: i["log_id"])
+    assert len(again) == 60 and again == first  # same records, redaction applied once and identically
+    assert scan_items(aws.dynamodb, aws.logs_table) == first_items  # the very same chunk items, rewritten
+    assert all("bob@example.com" not in i["message"] for i in again)
 
 
 def test_the_same_message_processed_by_two_workers_at_once_stores_one_item_per_record(aws: Aws) -> None:
@@ -168,15 +170,21 @@ def test_the_same_message_processed_by_two_workers_at_once_stores_one_item_per_r
     assert not errors and not any(t.is_alive() for t in threads)
     assert results == [{"batchItemFailures": []}] * 2
     items = _items(aws)
-    assert len(items) == 120 == len({i["log_id"]["S"] for i in items})
+    assert len(items) == 120 == len({i["log_id"] for i in items})
 
 
 # --- DynamoDB throttling -------------------------------------------------------------------------------
 
 
 def _one(aws: Aws, n: int = 3) -> tuple[list[Record], list[dict[str, Any]]]:
-    records: list[Record] = [json.loads(r) for r in _records(n)]
-    requests = [{"PutRequest": {"Item": fit_item(r, retention_days=30)}} for r in records]
+    """``n`` records two seconds apart (so each is a chunk of its own), and the requests that write them."""
+    records: list[Record] = []
+    for i in range(n):
+        (log_id,) = new_log_ids(1, T0 + 2_000 * i)
+        records.append({**json.loads(_records(1)[0]), "log_id": log_id, "message": f"record {i}"})
+    items = chunk_items(records, retention_seconds=30 * 86_400)
+    assert len(items) == n
+    requests = [{"PutRequest": {"Item": item}} for item in items]
     return records, requests
 
 
@@ -231,7 +239,7 @@ def test_when_throttling_outlasts_the_retries_the_message_fails_and_comes_back(a
     received, failed = esm.poll_once(FakeContext(60_000), visibility_timeout=0)
     stubber.assert_no_pending_responses()
     assert received == 2 and len(failed) == 1 and len(sleeps) == WRITE_ATTEMPTS - 1
-    assert [i["message"]["S"] for i in _items(aws)] == ["record 2 from [REDACTED:email]"]
+    assert [i["message"] for i in _items(aws)] == ["record 2 from [REDACTED:email]"]
     # The failed message was not deleted: the next invocation (throttling over) stores it.
     assert _queue_depth(aws) == 1
     _drain(aws, _worker_deps(aws))
@@ -294,7 +302,7 @@ def test_persistent_send_failures_give_503_and_the_idempotent_retry_stores_each_
     assert all(esm.bodies_seen.count(b) == 2 for b in first_bodies)
     assert len(set(esm.bodies_seen)) == len(esm.bodies_seen) - len(first_bodies) > len(first_bodies)
     stored = _items(aws)
-    assert sorted(i["log_id"]["S"] for i in stored) == sorted(log_ids)
+    assert sorted(i["log_id"] for i in stored) == sorted(log_ids)
 
 
 def test_failed_entries_are_retried_until_they_succeed(aws: Aws, key: str) -> None:

@@ -1,28 +1,18 @@
-"""``ports.Store`` on DynamoDB: the logs table (hash ``tenant_id``, range ``log_id``).
+"""``ports.Store`` on DynamoDB: the logs table (hash ``tenant_id``, range ``log_id``), records in chunks.
 
-Item layout (low-level attribute values, so no Decimal conversion anywhere):
+Each item holds a run of one tenant's records, compressed: the layout and how records are cut into chunks
+are in :mod:`.chunks`, how a query reads records back in order out of overlapping chunks in
+:mod:`.chunk_query`, and what a record too large for an item becomes in :mod:`.record_fit`. A chunk costs
+one write unit per KB of compressed records instead of one (or more) per record: the measured figures are
+in docs/aws.md.
 
-- ``tenant_id`` (S, hash key), ``log_id`` (S, range key): one tenant is one partition key, so a query can
-  never cross tenants.
-- ``timestamp``, ``received_at``, ``level``, ``message``, ``source`` (S): as in CONTRACT §2.
-- ``attributes`` (S): the record's attributes as a JSON string, not a DynamoDB map. Maps nest only 32 levels
-  and our JSON may nest 64; a string also round-trips every JSON value exactly (no Decimal, no set rules).
-- ``client_log_id`` (S): only when the record had one. ``redactions`` (N).
-- ``expires_at`` (N): epoch seconds, the table's TTL attribute; absent when retention is 0 (keep forever).
-
-DynamoDB refuses items over 400 KB (names plus values). A record is at most 256 KiB when ingested, but
-redaction can make it longer (``[REDACTED:secret]`` replacing a one-letter value), so :func:`fit_item` checks
-every item and, when one is over the budget, shortens it in a way the record says itself (see there)
-rather than failing its whole queue message forever.
-
-Writes are ``BatchWriteItem`` calls of at most 25 items (moto accepts more; AWS does not), duplicates
-within a call removed (AWS refuses a call naming a key twice), ``UnprocessedItems`` retried with backoff
-and jitter.
+Writes are ``BatchWriteItem`` calls of at most 25 items (moto accepts more; AWS does not), UnprocessedItems
+retried with backoff and jitter. Keys are unique within a call: records are deduplicated before they are cut
+into chunks, and every chunk's key is its first record's log_id.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,19 +21,34 @@ from typing import Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from logpipe_backend.adapters.aws._retry import full_jitter_delay
+from logpipe_backend.adapters.aws.chunk_query import CHUNKS_PER_CALL, read_page
+from logpipe_backend.adapters.aws.chunks import MAX_CHUNK_SPAN_MS, by_tenant, chunk_items
+from logpipe_backend.adapters.aws.record_fit import (
+    DYNAMODB_ITEM_LIMIT,
+    ITEM_BUDGET,
+    TRUNCATED_KEY,
+    item_size,
+)
 from logpipe_backend.core.errors import ApiError
-from logpipe_backend.core.ids import is_log_id, log_id_time_ms
-from logpipe_backend.core.query import matches
 from logpipe_backend.core.record import Record
 from logpipe_backend.ports import LogQuery, QueryPage
+
+__all__ = [
+    "DEFAULT_RETENTION_DAYS",
+    "DYNAMODB_ITEM_LIMIT",
+    "ITEM_BUDGET",
+    "MAX_BATCH_WRITE_ITEMS",
+    "TRUNCATED_KEY",
+    "WRITE_ATTEMPTS",
+    "DynamoStore",
+    "StoreError",
+    "item_size",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH_WRITE_ITEMS: Final = 25  # BatchWriteItem's limit per call
-DYNAMODB_ITEM_LIMIT: Final = 400 * 1024  # 409,600 bytes: attribute names + values, UTF-8
-# What we allow ourselves: a margin under the hard limit for our size estimate of numbers.
-ITEM_BUDGET: Final = 400_000
-WRITE_ATTEMPTS: Final = 8  # BatchWriteItem calls per chunk before the message fails (and SQS retries it)
+WRITE_ATTEMPTS: Final = 8  # BatchWriteItem calls per batch before the message fails (and SQS retries it)
 # Errors after which the same BatchWriteItem may simply be sent again (nothing of it was applied).
 RETRYABLE_ERROR_CODES: Final = frozenset(
     {
@@ -54,15 +59,11 @@ RETRYABLE_ERROR_CODES: Final = frozenset(
         "ServiceUnavailable",
     }
 )
-WRITE_DEADLINE_SECONDS: Final = 20.0  # also give up a chunk after this long, so the Lambda is not timed out
-# A query reads at most this many 1 MB pages before it answers with what it has and a cursor, so a selective
-# filter over a large partition costs bounded time per request.
+WRITE_DEADLINE_SECONDS: Final = 20.0  # also give up a batch after this long, so the Lambda is not timed out
+# A query makes at most this many Query calls (each up to 1 MB) before it answers with what it has and a
+# cursor, so a selective filter over a large partition costs bounded time per request.
 MAX_QUERY_PAGES: Final = 8
-FILTERED_PAGE_ITEMS: Final = 1000  # items read per Query page when filters run here (bounds each page's time)
 DEFAULT_RETENTION_DAYS: Final = 30
-TRUNCATED_KEY: Final = "logpipe_truncated"
-MAX_KEPT_CLIENT_ID_BYTES: Final = 1024  # a shortened item keeps at most this much of client_log_id
-_TRUNCATION_SUFFIX: Final = " …[truncated]"
 
 
 class StoreError(ApiError):
@@ -76,126 +77,7 @@ class StoreError(ApiError):
         super().__init__(503, "store_unavailable", message, retry_after=1)
 
 
-def _attr_size(name: str, value: dict[str, str]) -> int:
-    """DynamoDB's size of one attribute, never under the real one (item size rules, Developer Guide)."""
-    (kind, raw), *_ = value.items()
-    if kind == "N":
-        # Real size is about (significant digits / 2) + 1; the character count + 1 is an upper bound.
-        return len(name.encode("utf-8")) + len(raw) + 1
-    return len(name.encode("utf-8")) + len(raw.encode("utf-8"))
-
-
-def item_size(item: dict[str, dict[str, str]]) -> int:
-    return sum(_attr_size(name, value) for name, value in item.items())
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def to_item(record: Record, *, retention_days: int) -> dict[str, dict[str, str]]:
-    item: dict[str, dict[str, str]] = {
-        "tenant_id": {"S": record["tenant_id"]},
-        "log_id": {"S": record["log_id"]},
-        "timestamp": {"S": record["timestamp"]},
-        "received_at": {"S": record["received_at"]},
-        "level": {"S": record["level"]},
-        "message": {"S": record["message"]},
-        "attributes": {"S": _dumps(record["attributes"])},
-        "source": {"S": record["source"]},
-        "redactions": {"N": str(int(record["redactions"]))},
-    }
-    if "client_log_id" in record:
-        item["client_log_id"] = {"S": record["client_log_id"]}
-    if retention_days > 0:
-        arrived_ms = (
-            log_id_time_ms(record["log_id"]) if is_log_id(record["log_id"]) else int(time.time() * 1000)
-        )
-        item["expires_at"] = {"N": str(arrived_ms // 1000 + retention_days * 86_400)}
-    return item
-
-
-def from_item(item: dict[str, dict[str, str]]) -> Record:
-    record: Record = {
-        "tenant_id": item["tenant_id"]["S"],
-        "log_id": item["log_id"]["S"],
-        "timestamp": item["timestamp"]["S"],
-        "received_at": item["received_at"]["S"],
-        "level": item["level"]["S"],
-        "message": item["message"]["S"],
-        "attributes": json.loads(item["attributes"]["S"]),
-        "source": item["source"]["S"],
-        "redactions": int(item["redactions"]["N"]),
-    }
-    if "client_log_id" in item:
-        record["client_log_id"] = item["client_log_id"]["S"]
-    return record
-
-
-def _cut_utf8(text: str, max_bytes: int) -> str:
-    """The longest prefix of ``text`` whose UTF-8 form fits ``max_bytes`` (never splits a character)."""
-    if max_bytes <= 0:
-        return ""
-    return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
-
-
-def fit_item(record: Record, *, retention_days: int, budget: int = ITEM_BUDGET) -> dict[str, dict[str, str]]:
-    """The item for ``record``, shortened to fit ``budget`` bytes if it does not.
-
-    Shortening keeps the key, times, level and source, keeps as much of ``message`` as fits (ending in
-    `` …[truncated]``), and replaces ``attributes`` by ``{"logpipe_truncated": {"message_bytes": …,
-    "attributes_bytes": …, "attributes_preview": "<start of the attributes' JSON>"}}`` so a reader sees that
-    and how much was cut. The message is kept first because it is what people search for. A
-    ``client_log_id`` over 1 KiB is cut too (and ``client_log_id_bytes`` added to the marker).
-    """
-    item = to_item(record, retention_days=retention_days)
-    if item_size(item) <= budget:
-        return item
-    message_bytes = len(record["message"].encode("utf-8"))
-    attributes_json = item["attributes"]["S"]
-    attributes_bytes = len(attributes_json.encode("utf-8"))
-    log.warning(
-        "record %s/%s is %d bytes as an item (limit %d): storing it shortened",
-        record["tenant_id"],
-        record["log_id"],
-        item_size(item),
-        budget,
-    )
-    base = dict(item)
-    base["message"] = {"S": ""}
-    base["attributes"] = {"S": ""}
-    # The only other field of unbounded length: a client's own id. Kept whole up to 1 KiB.
-    client_log_id_bytes = len(item.get("client_log_id", {}).get("S", "").encode("utf-8"))
-    if client_log_id_bytes > MAX_KEPT_CLIENT_ID_BYTES:
-        base["client_log_id"] = {"S": _cut_utf8(item["client_log_id"]["S"], MAX_KEPT_CLIENT_ID_BYTES)}
-    # Room left for message + attributes once the fixed fields are counted; 256 bytes for the marker's keys.
-    room = budget - item_size(base) - 256
-    message = record["message"]
-    if message_bytes > room:
-        message = _cut_utf8(message, room - len(_TRUNCATION_SUFFIX.encode("utf-8"))) + _TRUNCATION_SUFFIX
-    preview_room = room - len(message.encode("utf-8"))
-    preview = _cut_utf8(attributes_json, preview_room)
-    # JSON-escaping the preview can make it longer than its raw bytes (quotes, control characters): halve
-    # it until it fits. Bounded: each round halves, and an empty preview always fits.
-    for _ in range(64):
-        details: dict[str, object] = {
-            "message_bytes": message_bytes,
-            "attributes_bytes": attributes_bytes,
-            "attributes_preview": preview,
-        }
-        if client_log_id_bytes > MAX_KEPT_CLIENT_ID_BYTES:
-            details["client_log_id_bytes"] = client_log_id_bytes
-        marker = {TRUNCATED_KEY: details}
-        candidate = dict(base)
-        candidate["message"] = {"S": message}
-        candidate["attributes"] = {"S": _dumps(marker)}
-        if item_size(candidate) <= budget or not preview:
-            return candidate
-        preview = _cut_utf8(preview, len(preview.encode("utf-8")) // 2)
-    raise AssertionError("unreachable: an empty preview always fits")  # pragma: no cover
-
-
-def chunks(
+def batches(
     items: Sequence[dict[str, Any]], size: int = MAX_BATCH_WRITE_ITEMS
 ) -> Iterator[list[dict[str, Any]]]:
     for start in range(0, len(items), size):
@@ -203,7 +85,15 @@ def chunks(
 
 
 class DynamoStore:
-    """Writes records in batches and reads one tenant's key range."""
+    """Writes records as chunks in batches and reads one tenant's key range record by record.
+
+    ``retention_seconds_for(tenant_id)``, when given, is a tenant's retention in seconds (0: keep forever,
+    no ``expires_at``), or None for the store's default (``retention_days``).
+
+    ``span_ms`` and ``chunks_per_call`` are for tests (a short span and a tiny read budget make pages end
+    inside chunks). ``span_ms`` must be the same for every writer and reader of a table: a reader assuming
+    a shorter span than the writers used could answer records out of order.
+    """
 
     def __init__(
         self,
@@ -211,16 +101,20 @@ class DynamoStore:
         table_name: str,
         *,
         retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_seconds_for: Callable[[str], int | None] | None = None,
         max_query_pages: int = MAX_QUERY_PAGES,
-        filtered_page_items: int = FILTERED_PAGE_ITEMS,
+        span_ms: int = MAX_CHUNK_SPAN_MS,
+        chunks_per_call: int = CHUNKS_PER_CALL,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._table = table_name
         self._retention_days = retention_days
+        self._retention_seconds_for = retention_seconds_for
         self._max_query_pages = max_query_pages
-        self._filtered_page_items = filtered_page_items
+        self._span_ms = span_ms
+        self._chunks_per_call = chunks_per_call
         self._sleep = sleep
         self._clock = clock
 
@@ -228,18 +122,29 @@ class DynamoStore:
     def table_name(self) -> str:
         return self._table
 
-    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
-        # ``docs`` is not used: items keep each field as an attribute, so they are built from the records.
-        # The same (tenant_id, log_id) twice in one call is refused by AWS; the last copy wins, as an upsert.
-        unique: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
-        for record in records:
-            unique[(record["tenant_id"], record["log_id"])] = fit_item(
-                record, retention_days=self._retention_days
-            )
-        for chunk in chunks(list(unique.values())):
-            self._write_chunk(chunk)
+    def retention_seconds(self, tenant_id: str) -> int:
+        if self._retention_seconds_for is not None:
+            seconds = self._retention_seconds_for(tenant_id)
+            if seconds is not None:
+                return max(0, seconds)
+        return max(0, self._retention_days) * 86_400
 
-    def _write_chunk(self, items: list[dict[str, Any]]) -> None:
+    def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
+        items: list[dict[str, Any]] = []
+        for tenant_id, (group, group_texts) in by_tenant(records, docs).items():
+            try:
+                items += chunk_items(
+                    group,
+                    group_texts,
+                    retention_seconds=self.retention_seconds(tenant_id),
+                    span_ms=self._span_ms,
+                )
+            except ValueError as exc:
+                raise StoreError(f"records of {tenant_id} cannot be stored: {exc}") from exc
+        for batch in batches(items):
+            self._write_batch(batch)
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
         requests: list[dict[str, Any]] = [{"PutRequest": {"Item": item}} for item in items]
         started = self._clock()
         last_error = ""
@@ -273,54 +178,23 @@ class DynamoStore:
         )
 
     def query(self, query: LogQuery) -> QueryPage:
-        """One ``Query`` over the tenant's key range, paged with ``ExclusiveStartKey``.
+        """One page of ``query``, record by record, out of the tenant's chunks (:mod:`.chunk_query`).
 
-        The key condition holds the tenant and ``after``; the cursor (``start_after``) is the exclusive start
-        key. Time, level and text filters run here, with the same ``core.query.matches`` as the local store
-        (DynamoDB's ``contains`` is case-sensitive). Strongly consistent reads, so a record the worker has
-        just written is seen by the next query.
+        Time, level and text filters run here on each record, with the same ``core.query.matches`` as the
+        local store (DynamoDB's ``contains`` is case-sensitive, and the records are compressed anyway).
         """
-        params: dict[str, Any] = {
-            "TableName": self._table,
-            "ScanIndexForward": query.order == "asc",
-            "ConsistentRead": True,
-            "ExpressionAttributeValues": {":t": {"S": query.tenant_id}},
-            "KeyConditionExpression": "tenant_id = :t",
-        }
-        if query.after is not None:
-            params["KeyConditionExpression"] = "tenant_id = :t AND log_id > :after"
-            params["ExpressionAttributeValues"][":after"] = {"S": query.after}
-        start_key: dict[str, Any] | None = None
-        if query.start_after is not None:
-            start_key = {"tenant_id": {"S": query.tenant_id}, "log_id": {"S": query.start_after}}
-        filtered = query.filtered
-        items: list[Record] = []
-        for _page in range(self._max_query_pages):
-            call = dict(params)
-            if start_key is not None:
-                call["ExclusiveStartKey"] = start_key
-            if filtered:
-                call["Limit"] = self._filtered_page_items
-            else:
-                # Unfiltered, every item read is returned: read one more than needed to learn if more exist.
-                call["Limit"] = query.limit - len(items) + 1
+
+        def call(params: dict[str, Any]) -> dict[str, Any]:
             try:
-                response = self._client.query(**call)
+                response: dict[str, Any] = self._client.query(TableName=self._table, **params)
             except (ClientError, BotoCoreError) as exc:
                 raise StoreError(f"Query failed: {exc}") from exc
-            page = response.get("Items", [])
-            for position, raw in enumerate(page):
-                record = from_item(raw)
-                if record["tenant_id"] != query.tenant_id:  # defence in depth; the key condition ensures it
-                    continue
-                if matches(query, record):
-                    items.append(record)
-                    if len(items) == query.limit:
-                        more = position + 1 < len(page) or "LastEvaluatedKey" in response
-                        return QueryPage(items=items, last_log_id=record["log_id"] if more else None)
-            start_key = response.get("LastEvaluatedKey")
-            if start_key is None:
-                return QueryPage(items=items, last_log_id=None)
-        # Read budget spent: answer what we have; the cursor resumes after the last key read.
-        assert start_key is not None
-        return QueryPage(items=items, last_log_id=start_key["log_id"]["S"])
+            return response
+
+        return read_page(
+            call,
+            query,
+            span_ms=self._span_ms,
+            max_calls=self._max_query_pages,
+            chunks_per_call=self._chunks_per_call,
+        )

@@ -37,6 +37,7 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from logpipe_backend.adapters.aws.chunks import by_tenant
 from logpipe_backend.adapters.aws.dynamodb import StoreError
 from logpipe_backend.core.auth import valid_tenant_id
 from logpipe_backend.core.record import Record
@@ -191,13 +192,10 @@ class TenantScopedStore:
         return self._sessions
 
     def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
-        # ``docs`` is dropped: the DynamoDB store builds items from the records' fields anyway.
-        # A worker message is one tenant's, so this is normally one group; order is kept within each.
-        by_tenant: dict[str, list[Record]] = {}
-        for record in records:
-            by_tenant.setdefault(record["tenant_id"], []).append(record)
-        for tenant_id, group in by_tenant.items():
-            self._store_for_client(self._sessions.client_for(tenant_id)).put_records(group)
+        # A worker message is one tenant's, so this is normally one group; order is kept within each, and
+        # each record keeps its JSON text (the store writes it instead of encoding the record again).
+        for tenant_id, (group, group_texts) in by_tenant(records, docs).items():
+            self._store_for_client(self._sessions.client_for(tenant_id)).put_records(group, group_texts)
 
     def query(self, query: LogQuery) -> QueryPage:
         page: QueryPage = self._store_for_client(self._sessions.client_for(query.tenant_id)).query(query)
