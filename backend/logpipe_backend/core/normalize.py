@@ -29,7 +29,8 @@ from logpipe_backend.core.timefmt import (
 )
 
 MESSAGE_FIELDS: Final = ("message", "msg", "text", "log", "body")
-TIMESTAMP_FIELDS: Final = ("timestamp", "ts", "time", "@timestamp")
+# "date": Fluent Bit's json formats (float epoch seconds), last so an explicit time field wins.
+TIMESTAMP_FIELDS: Final = ("timestamp", "ts", "time", "@timestamp", "date")
 LEVEL_FIELDS: Final = ("level", "severity", "lvl", "loglevel")
 CLIENT_ID_FIELDS: Final = ("log_id", "id")
 DEFAULT_LEVEL: Final = "info"
