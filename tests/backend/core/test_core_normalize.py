@@ -469,3 +469,24 @@ def test_alike_lines_take_the_line_at_a_time_path() -> None:
         "2025-02-30T03:44:56.000Z x",
     ):
         assert _normalize_lines_alike([lines[0], odd], "acme", ids, RECEIVED_TS) is None
+
+
+def test_multiline_text_record_takes_time_level_and_format_from_its_first_line() -> None:
+    trace = (
+        "2025-11-26 03:44:56,001 ERROR payment failed\n"
+        "java.lang.IllegalStateException: boom\n\tat com.ex.Pay.run(Pay.java:42)\n\t... 3 more"
+    )
+    record = _norm(trace)
+    assert (record["timestamp"], record["level"], record["message"]) == (
+        "2025-11-26T03:44:56.001Z",
+        "error",
+        trace,
+    )
+    syslog = _norm(
+        "<11>Nov 26 03:44:56 web01 app[7]: payment failed\nTraceback (most recent call last):\n  x"
+    )
+    assert (syslog["level"], syslog["message"]) == (
+        "error",
+        "payment failed\nTraceback (most recent call last):\n  x",
+    )
+    assert syslog["attributes"]["app"] == "app"
