@@ -31,7 +31,7 @@ JSON: Final = "json"
 NDJSON: Final = "ndjson"
 TEXT: Final = "text"
 # No Content-Type, or a form's: what shippers send when not told otherwise (syslog-ng's http() leaves it to
-# libcurl, which says application/x-www-form-urlencoded; issue 14). The body is sniffed (see _sniffed).
+# libcurl, which says application/x-www-form-urlencoded; issue 14). The body is sniffed (see _parse_sniffed).
 SNIFF: Final = "sniff"
 _SNIFFED_TYPES: Final = frozenset({"", "application/x-www-form-urlencoded"})
 

@@ -18,8 +18,7 @@ from typing import Any, Final, cast
 from logpipe_backend.core.errors import ApiError, forbidden
 from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value, levels_from_text
 from logpipe_backend.core.record import Record
-from logpipe_backend.core.syslog import TextParts
-from logpipe_backend.core.textformats import parse_python_cookbook, recognise
+from logpipe_backend.core.textformats import recognise
 from logpipe_backend.core.timefmt import (
     all_canonical,
     canonical_timestamp,
@@ -119,24 +118,17 @@ def _normalize_text(line: str, tenant_id: str, log_id: str, received_at: str, re
         line = line[:-2] if line.endswith("\r\n") else line[:-1]
     # Fast path: a line that starts with a timestamp in the record's own format, then a blank, keeps it
     # as it is (what leading_timestamp + format_ts would give, without parsing and formatting it again).
-    # Such a line is never in one of textformats' formats, which start otherwise (_normalize_lines_alike
-    # relies on it).
+    # Such a line is never read as one of textformats' formats (_normalize_lines_alike relies on it).
     head = line[:24] if len(line) == 24 or line[24:25] in (" ", "\t") else None
     timestamp = canonical_timestamp(head) if head is not None else None
-    parts: TextParts | dict[str, Any] | None = None
     if timestamp is not None:
-        after_ts = 24
-    else:
-        event_ms, after_ts = leading_timestamp(line)
-        if event_ms is None:
-            parts = recognise(line, received_ms)
-        elif line[after_ts : after_ts + 3] == " - ":
-            parts = parse_python_cookbook(line, event_ms, after_ts)
-        if parts is None:
-            timestamp = received_at if event_ms is None else format_ts(event_ms)
-    if parts is None:
+        return _text_record(tenant_id, log_id, timestamp, received_at, level_from_text(line, 24), line, {})
+    event_ms, after_ts = leading_timestamp(line)
+    parts = recognise(line, received_ms, event_ms, after_ts)
+    if parts is None:  # a plain line
+        timestamp = received_at if event_ms is None else format_ts(event_ms)
         return _text_record(
-            tenant_id, log_id, cast(str, timestamp), received_at, level_from_text(line, after_ts), line, {}
+            tenant_id, log_id, timestamp, received_at, level_from_text(line, after_ts), line, {}
         )
     if isinstance(parts, dict):  # logfmt: its pairs are fields like a JSON object's
         record = _normalize_json(parts, tenant_id, log_id, received_at)

@@ -124,8 +124,15 @@ def parse_python_cookbook(line: str, event_ms: int, after_ts: int) -> TextParts 
     return TextParts(event_ms, LEVEL_ALIASES[level_name.lower()], message, {"logger": logger})
 
 
-def recognise(line: str, received_ms: int) -> TextParts | dict[str, Any] | None:
-    """The parts of ``line`` in a format above (a dict of pairs for logfmt), or None for a plain line."""
+def recognise(
+    line: str, received_ms: int, event_ms: int | None = None, after_ts: int = 0
+) -> TextParts | dict[str, Any] | None:
+    """The parts of ``line`` in a format above (a dict of pairs for logfmt), or None for a plain line.
+    ``event_ms`` and ``after_ts``: the line's leading ISO timestamp, as ``leading_timestamp`` read it."""
+    if event_ms is not None:  # only Python's cookbook format starts with one
+        if line.startswith(" - ", after_ts):
+            return parse_python_cookbook(line, event_ms, after_ts)
+        return None
     first = line[:1]
     if first == "<":
         if line[1:2].isdigit():
