@@ -11,7 +11,7 @@ with the level and time on the first only. Here a line either starts a record or
   recent call last):``, its chaining sentences and the ``XxxError: message`` line that ends a traceback,
   Go's ``goroutine 1 [running]:`` and, after it, its unindented frames (``main.main()``, ``created by``).
   Blank lines inside a record (between Go's or Python's parts) belong to it when the record goes on after
-  them.
+  them. A JSON object line is a record of its own (joined, it would be sent as text).
 - ``REGEX``: a line matching it (``re.match``: at the line's start) starts a record; any other continues.
 - ``none``: every line is a record (as before).
 
@@ -177,6 +177,8 @@ class LineJoiner:
     def _continues(self, line: str) -> bool:
         if self._starts is not None:
             return self._starts.match(line) is None
+        if self._first is not None and self._first.startswith("{"):
+            return False  # a JSON object line is a record of its own: joined, it would be sent as text
         first = line[0]
         if first in _BLANKS:
             return True

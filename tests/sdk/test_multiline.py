@@ -55,6 +55,11 @@ def test_indented_continuation() -> None:
     assert out == ["config:\n  port: 8080\n  host: x", "done\n"]
 
 
+def test_a_json_line_is_never_joined() -> None:
+    out, _ = _join(['{"level": "error", "msg": "x"}', "  indented", "\tat y"])
+    assert out == ['{"level": "error", "msg": "x"}\n', "  indented\n\tat y"]
+
+
 def test_none_joins_nothing() -> None:
     assert joiner_for("none") is None
 
