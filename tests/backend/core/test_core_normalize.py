@@ -95,11 +95,25 @@ def test_empty_object() -> None:
     assert "client_log_id" not in record
 
 
-@pytest.mark.parametrize("field", ["timestamp", "ts", "time", "@timestamp"])
+@pytest.mark.parametrize("field", ["timestamp", "ts", "time", "@timestamp", "date"])
 def test_each_timestamp_alias(field: str) -> None:
     record = _norm({field: "2020-01-02T03:04:05Z"})
     assert record["timestamp"] == "2020-01-02T03:04:05.000Z"
     assert record["attributes"] == {}
+
+
+def test_fluent_bit_record() -> None:
+    # Fluent Bit's json / json_lines formats: "date" in float epoch seconds, the line under "log".
+    record = _norm({"date": 1_600_000_000.25, "log": "disk full", "level": "error", "host": "db1"})
+    assert (record["timestamp"], record["message"], record["level"]) == (
+        "2020-09-13T12:26:40.250Z",
+        "disk full",
+        "error",
+    )
+    assert record["attributes"] == {"host": "db1"}
+    # An explicit time field wins; "date" then stays an attribute.
+    both = _norm({"date": 1_600_000_000.25, "time": "2020-01-02T03:04:05Z"})
+    assert (both["timestamp"], both["attributes"]) == ("2020-01-02T03:04:05.000Z", {"date": 1_600_000_000.25})
 
 
 @pytest.mark.parametrize(
