@@ -54,8 +54,10 @@ _CONTINUES_RE: Final = re.compile(
 )
 # Python's last traceback line: an exception name, maybe qualified, alone or with ": message".
 _PYTHON_EXCEPTION_RE: Final = re.compile(r"[A-Za-z_][\w.]*(?::|\s*$)")
-# Go's unindented frame lines after a goroutine header: a call, or where the goroutine was created.
-_GO_FRAME_RE: Final = re.compile(r"[\w./*()\[\]-]+\(.*\)\s*$|created by ")
+# Go's unindented frame lines after a goroutine header: a call (``main.(*T).run(...)``: a name, maybe
+# holding parentheses, up to an opening one, and a line ending in ")"), or where the goroutine was created.
+# No ".*" before a ")": on a line of "(((…" that would try every pair.
+_GO_CALL_RE: Final = re.compile(r"[\w./*()\[\]-]+\(")
 
 
 def _json_bytes(line: str) -> int:
@@ -189,7 +191,9 @@ class LineJoiner:
         if self._trace == "python":
             return _PYTHON_EXCEPTION_RE.match(line) is not None
         if self._trace == "go":
-            return _GO_FRAME_RE.match(line) is not None
+            if line.startswith("created by "):
+                return True
+            return line.rstrip().endswith(")") and _GO_CALL_RE.match(line) is not None
         return False
 
     def _note_trace(self, text: str) -> None:

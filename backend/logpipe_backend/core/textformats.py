@@ -35,8 +35,11 @@ _ACCESS_RE: Final = re.compile(
     re.DOTALL,
 )
 _REQUEST_RE: Final = re.compile(r"([A-Z]+) (\S+)(?: (HTTP/[\d.]+))?")
-_LOGFMT_TOKEN_RE: Final = re.compile(r'\s*([^\s="]+)=(?:"((?:[^"\\]|\\.)*+)"|([^\s"]*))')
-_LOGFMT_START_RE: Final = re.compile(r'[^\s="]+=')
+# logfmt: key=value or key="quoted \\" value", separated by blanks. The line is checked whole in one
+# possessive (linear) match, then its pairs are read in one findall: no Python step per character.
+_LOGFMT_VALUE: Final = r'(?:"(?:[^"\\]|\\.)*+"|[^\s"]*+)'
+_LOGFMT_LINE_RE: Final = re.compile(rf'[^\s="]++={_LOGFMT_VALUE}(?:\s++[^\s="]++={_LOGFMT_VALUE})*+\s*+')
+_LOGFMT_PAIR_RE: Final = re.compile(r'([^\s="]++)=(?:"((?:[^"\\]|\\.)*+)"|([^\s"]*+))')
 _LOGFMT_ESCAPE_RE: Final = re.compile(r'\\(["\\])')
 _PYTHON_LEVELS: Final = r"(DEBUG|INFO|WARNING|ERROR|CRITICAL)"
 _PYTHON_DEFAULT_RE: Final = re.compile(_PYTHON_LEVELS + r":([^:\s]*):(.*)", re.DOTALL)
@@ -87,24 +90,12 @@ def parse_access_log(line: str) -> TextParts | None:
 
 def parse_logfmt(line: str) -> dict[str, Any] | None:
     """The pairs of a logfmt line (values as strings), or None when it is not one."""
-    if _LOGFMT_START_RE.match(line) is None:
+    if _LOGFMT_LINE_RE.fullmatch(line) is None:
         return None
-    pairs: dict[str, Any] = {}
-    pos = 0
-    end = len(line.rstrip())
-    while pos < end:
-        m = _LOGFMT_TOKEN_RE.match(line, pos)
-        if m is None or m.end() == pos:
-            return None
-        key, quoted, bare = m.groups()
-        if quoted is not None:
-            pairs[key] = _LOGFMT_ESCAPE_RE.sub(r"\1", quoted)
-        else:
-            pairs[key] = bare
-        pos = m.end()
-        if pos < end and not line[pos].isspace():
-            return None  # e.g. key="a"b: not logfmt
-    return pairs
+    return {
+        key: (_LOGFMT_ESCAPE_RE.sub(r"\1", quoted) if "\\" in quoted else quoted) if quoted else bare
+        for key, quoted, bare in _LOGFMT_PAIR_RE.findall(line)
+    }
 
 
 def parse_python_default(line: str) -> TextParts | None:

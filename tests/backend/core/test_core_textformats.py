@@ -361,3 +361,24 @@ def test_lines_starting_with_a_canonical_timestamp_keep_the_fast_path() -> None:
     assert fast is not None
     assert fast == [_norm(line) | {"log_id": i} for line, i in zip(lines, ids, strict=True)]
     assert [r["attributes"] for r in fast] == [{}, {}]
+
+
+@given(
+    st.dictionaries(
+        st.from_regex(r"[a-z_][a-z0-9_.]{0,7}", fullmatch=True),
+        st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp")), max_size=12)
+        | st.text(max_size=12),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_logfmt_round_trip(pairs: dict[str, str]) -> None:
+    """Whatever the values: written as logfmt (quoted when needed, `\\` and `"` escaped), read back alike."""
+
+    def value(v: str) -> str:
+        if v and not any(c.isspace() or c in '"\\=' for c in v):
+            return v
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    line = " ".join(f"{k}={value(v)}" for k, v in pairs.items())
+    assert parse_logfmt(line) == pairs
