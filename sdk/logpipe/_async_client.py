@@ -151,13 +151,10 @@ class AsyncClient(_Base):
                 await pending.put(None)
 
         def joined(lines: list[str], final: bool = False) -> list[str]:
-            """``lines`` (and a held record that is due, or all at the end) through the joiner."""
             if joiner is None:
                 return lines
-            before = joiner.joined
-            out = joiner.feed(lines) + (joiner.flush() if final else joiner.due())
-            if joiner.joined != before:
-                stats.add(joined=joiner.joined - before)
+            out, count = joiner.take(lines, final)
+            stats.add(joined=count)
             return out
 
         async def batch(lines: list[str]) -> None:

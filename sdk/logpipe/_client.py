@@ -335,13 +335,12 @@ class Client(_Base):
     ) -> SendResult:
         """Stream lines in batches with up to ``max_in_flight`` requests at once, in bounded memory.
 
-        Blank lines are skipped. ``multiline`` (``auto``, ``none`` or a regex matching the first line of a
-        record; not with ``format="json"``) joins the lines of one record, such as a stack trace, into one
-        (see ``_multiline``; counted in ``stats.joined``). A batch the server refuses because of some of
-        its records (400, 413, 403 ``tenant_mismatch``) is split in halves and resent (new keys) until the
-        bad records are isolated; they are counted ``rejected`` and the rest is accepted. Sending stops at
-        the first error that no retry can fix (401, 404, 415, or a failure that outlasts the retries):
-        ``fatal``. Setting ``stop`` stops reading and waits for the requests in flight.
+        Blank lines are skipped; ``multiline`` (``auto``, ``none``, a regex) joins the lines of a record
+        (``_multiline``). A batch the server refuses because of some of its records (400, 413,
+        403 ``tenant_mismatch``) is split in halves and resent (new keys) until the bad records are
+        isolated; they are counted ``rejected`` and the rest is accepted. Sending stops at the first
+        error that no retry can fix (401, 404, 415, or a failure that outlasts the retries): ``fatal``.
+        Setting ``stop`` stops reading and waits for the requests in flight.
         """
         self._check_open()
         if format not in ("auto", "json", "text"):
@@ -373,21 +372,17 @@ class Client(_Base):
         buffered: list[str] = []
 
         def take(final: bool = False) -> list[Batch]:
-            """The buffered lines joined, classified and batched, in order; the batches this closed (hold
-            `lock`). ``final``: the input ended, so a record the joiner holds is complete. A line that cannot
-            be classified ends the input as an unreadable one does: nothing after it is batched, and what
-            is open is not sent."""
+            """The buffered lines joined (all of them at the end: ``final``), classified and batched, in
+            order; the batches this closed (hold `lock`). A line that cannot be classified ends the input
+            as an unreadable one does: nothing after it is batched, and what is open is not sent."""
             n = len(buffered)
             chunk = buffered[:n]
             del buffered[:n]  # only the taken ones: the reader may have appended since
             if reader_error:
                 return []
             if joiner is not None:
-                joined = joiner.joined
-                chunk = joiner.feed(chunk) if chunk else []
-                chunk += joiner.flush() if final else joiner.due()
-                if joiner.joined != joined:
-                    stats.add(joined=joiner.joined - joined)
+                chunk, joined = joiner.take(chunk, final)
+                stats.add(joined=joined)
             if not chunk:
                 return []
             closed, error = self._batch_lines(chunk, format, stats, batcher)

@@ -103,6 +103,14 @@ class LineJoiner:
             self._add(line, out)
         return out
 
+    def take(self, lines: list[str], final: bool = False) -> tuple[list[str], int]:
+        """:meth:`feed` of ``lines`` and what is then complete (all of it when the input ended: ``final``);
+        and how many lines went into those records after their first."""
+        before = self.joined
+        out = self.feed(lines) if lines else []
+        out += self.flush() if final else self.due()
+        return out, self.joined - before
+
     def due(self) -> list[str]:
         """The held record, when no line has come for it within HOLD_SECONDS; else nothing."""
         if self._first is not None and self._clock() - self._held_at >= HOLD_SECONDS:

@@ -122,3 +122,43 @@ def test_joining_keeps_every_line_in_order(lines: list[str], chunk: int, mode: s
     pieces = [piece for record in out for piece in record.rstrip("\n").split("\n")]
     assert [p for p in pieces if p.strip()] == [line for line in clean if line.strip()]
     assert joined == sum(record.rstrip("\n").count("\n") for record in out)
+
+
+def test_async_client_joins_a_trace_and_releases_it_on_a_quiet_stream() -> None:
+    import asyncio
+    import gzip
+    from collections.abc import AsyncIterator
+
+    import httpx
+    import logpipe
+    import respx
+    from logpipe import BatchLimits
+
+    bodies: list[bytes] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        bodies.append(gzip.decompress(request.content))
+        count = len([x for x in bodies[-1].split(b"\n") if x.strip()])
+        return httpx.Response(202, json={"accepted": count, "log_ids": [f"id{i}" for i in range(count)]})
+
+    async def lines() -> AsyncIterator[str]:
+        for line in JAVA:
+            yield line + "\n"
+        await asyncio.sleep(HOLD_SECONDS + 0.5)  # quiet: the trace is complete and leaves
+        yield "after\n"
+
+    async def main() -> logpipe.SendResult:
+        with respx.mock:
+            respx.post("http://logpipe.test/ingest").mock(side_effect=record)
+            async with logpipe.AsyncClient(
+                "http://logpipe.test", "lp_key", batch_limits=BatchLimits(max_age=0.1)
+            ) as client:
+                stats = logpipe.SendStats()
+                result = await client.send_lines(lines(), stats=stats)
+                assert stats.joined == len(JAVA) - 1
+                return result
+
+    result = asyncio.run(main())
+    assert result.ok and result.accepted == 2
+    assert [json.loads(body) for body in bodies[:1]] == ["\n".join(JAVA)]  # before "after" was read
+    assert bodies[1] == b"after"
