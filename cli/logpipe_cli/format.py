@@ -160,6 +160,7 @@ def format_summary(
     rejected: int,
     failed: int,
     blank: int = 0,
+    joined: int = 0,
     interrupted: bool = False,
 ) -> str:
     """The one line ``logpipe send`` ends with."""
@@ -173,6 +174,8 @@ def format_summary(
         text += f", {rejected:,} rejected"
     if failed:
         text += f", {failed:,} not accepted"
+    if joined:
+        text += f" ({joined:,} lines joined into multi-line records)"
     if blank:
         text += f" ({blank:,} blank lines skipped)"
     return text

@@ -21,6 +21,7 @@ from ._client import (
     _split_refused,
 )
 from ._exceptions import APIError, LogpipeError, transport_error
+from ._multiline import HOLD_SECONDS, joiner_for
 from ._retry import Attempts, RetryPolicy
 
 __all__ = ["AsyncClient"]
@@ -84,12 +85,15 @@ class AsyncClient(_Base):
         lines: Iterable[str] | AsyncIterable[str],
         *,
         format: str = "auto",
+        multiline: str = "auto",
         max_in_flight: int = 4,
         stats: SendStats | None = None,
     ) -> SendResult:
-        """Like :meth:`Client.send_lines`: batches, up to ``max_in_flight`` requests at once, refused
-        records isolated and counted, stops at the first fatal error."""
+        """Like :meth:`Client.send_lines`: lines of one record joined (``multiline``), batches, up to
+        ``max_in_flight`` requests at once, refused records isolated and counted, stops at the first fatal
+        error."""
         self._check_open()
+        joiner = None if format == "json" else joiner_for(multiline)
         stats = stats or SendStats()
         batcher = Batcher(self.batch_limits)
         slots = asyncio.Semaphore(max(1, max_in_flight))
@@ -146,21 +150,33 @@ class AsyncClient(_Base):
             finally:
                 await pending.put(None)
 
+        def joined(lines: list[str], final: bool = False) -> list[str]:
+            if joiner is None:
+                return lines
+            out, count = joiner.take(lines, final)
+            stats.add(joined=count)
+            return out
+
+        async def batch(lines: list[str]) -> None:
+            closed, error = self._batch_lines(lines, format, stats, batcher) if lines else ([], None)
+            if error is not None:
+                raise error
+            await submit(closed + batcher.due())
+
         reader = asyncio.create_task(read())
         try:
             while not fatal:
                 wait = batcher.next_due_in()
+                if joiner is not None and joiner.pending():
+                    wait = HOLD_SECONDS if wait is None else min(wait, HOLD_SECONDS)
                 try:
                     line = await asyncio.wait_for(pending.get(), timeout=wait)
                 except TimeoutError:
-                    await submit(batcher.due())
+                    await batch(joined([]))
                     continue
                 if line is None:
                     break
-                closed, error = self._batch_lines([line], format, stats, batcher)
-                if error is not None:
-                    raise error
-                await submit(closed + batcher.due())
+                await batch(joined([line]))
         finally:
             if not reader.done():
                 reader.cancel()
@@ -173,6 +189,7 @@ class AsyncClient(_Base):
                 if isinstance(read_error, LogpipeError)
                 else LogpipeError(f"reading input: {read_error}")
             )
+        await batch(joined([], final=True))  # what the joiner still holds: the input ended
         await submit(batcher.flush())
         if tasks:
             await asyncio.gather(*tasks)

@@ -266,11 +266,18 @@ def classify_line(line: str, fmt: str, tenant: str | None = None) -> tuple[Kind,
 
 
 def encode_record(record: Mapping[str, Any] | str) -> tuple[Kind, bytes]:
-    """A dict as one NDJSON line; a str as one text line (or as JSON ``{"message": ...}`` if it holds a
-    line break, so it stays one record)."""
+    """A dict as one NDJSON line; a str as one text line, or, if the text body would not keep it as it is
+    (a line break: a joined stack trace), as a JSON string on an NDJSON line: a text record the server
+    reads like a line (its first line gives time, level and format; CONTRACT §3). A blank str is sent as
+    ``{"message": ...}``: as text it would be no record at all."""
     if isinstance(record, str):
-        if not _text_safe(record):
+        if not record.strip():
             record = {"message": record}
+        elif not _text_safe(record):
+            data = json.dumps(record, ensure_ascii=False).encode("utf-8", "replace")
+            if len(data) > SERVER_MAX_RECORD_BYTES:
+                raise EncodeError("record over 256 KiB")
+            return "json", data
         else:
             data = record.encode("utf-8", "replace")
             if len(data) > SERVER_MAX_RECORD_BYTES:

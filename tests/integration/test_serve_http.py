@@ -130,7 +130,8 @@ def _errors(server: LocalServer, key: str) -> list[tuple[str, Callable[[], httpx
         ),
         ("body tenant_id", lambda: post(server, beta, ACME_SEED, "application/json"), 403, "tenant_mismatch"),
         ("content type", lambda: post(server, key, "<x/>", "application/xml"), 415, "unsupported_media_type"),
-        ("no content type", lambda: post(server, key, "{}", None), 415, "unsupported_media_type"),
+        # No Content-Type: sniffed (issue 14); a body that starts like JSON but is not is a 400.
+        ("no content type, broken JSON", lambda: post(server, key, "{", None), 400, "invalid_json"),
         (
             "encoding",
             lambda: post(server, key, "{}", "application/json", Content_Encoding="br"),
@@ -320,3 +321,25 @@ def test_awkward_characters_round_trip(running_server: LocalServer) -> None:
     [record] = running_server.admin_query(tenant="acme")
     assert record["message"] == "nul\x00 bell\x07 sep\u2028 emoji\U0001f600 \ufffe"
     assert record["attributes"] == {"k": "café"}
+
+
+def test_shippers_without_a_content_type(running_server: LocalServer) -> None:
+    """Issue 14: no Content-Type, or curl's/syslog-ng's form type, is sniffed; Fluent Bit's json format."""
+    key = running_server.create_tenant("sniff")
+    cases: list[tuple[str | None, bytes, int]] = [
+        (None, b'[{"date": 1600000000.25, "log": "fluent bit", "level": "warn"}]', 1),
+        (None, b'{"message": "ndjson a"}\n{"message": "ndjson b"}\n', 2),
+        ("application/x-www-form-urlencoded", b"<11>Sep 13 12:26:40 web01 app[7]: disk gone\n", 1),
+    ]
+    for content_type, body, accepted in cases:
+        r = post(running_server, key, body, content_type)
+        assert r.status_code == 202, (content_type, r.text)
+        assert r.json()["accepted"] == accepted
+    running_server.wait_drained()
+    got = {r["message"]: r for r in running_server.admin_query(tenant="sniff")}
+    assert set(got) == {"fluent bit", "ndjson a", "ndjson b", "disk gone"}
+    assert (got["fluent bit"]["timestamp"], got["fluent bit"]["level"]) == (
+        "2020-09-13T12:26:40.250Z",
+        "warn",
+    )
+    assert got["disk gone"]["level"] == "error" and got["disk gone"]["attributes"]["app"] == "app"

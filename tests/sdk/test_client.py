@@ -323,7 +323,8 @@ def test_async_send_lines_ships_a_slow_stream_by_age() -> None:
                 "http://logpipe.test", "lp_key", batch_limits=BatchLimits(max_age=0.1)
             )
             started = time.monotonic()
-            result = await client.send_lines(slow_lines())
+            # multiline="none": a joiner would hold "first" HOLD_SECONDS more (tests/sdk/test_multiline.py)
+            result = await client.send_lines(slow_lines(), multiline="none")
             await client.aclose()
             assert arrivals[0] - started < 0.5  # "first" left before "second" was read
             return result

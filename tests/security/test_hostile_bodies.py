@@ -101,7 +101,10 @@ CASES: list[tuple[str, str | None, dict[str, str], bytes, int, str, dict[str, ob
     ("malformed JSON", "application/x-ndjson", {}, b'{"m":1}\n{"m":\n', 400, "invalid_json", {"line": 2}),
     # -- content type and encoding ------------------------------------------------------------------------
     ("wrong content type", "application/xml", {}, b"<log/>", 415, "unsupported_media_type", {}),
-    ("missing content type", None, {}, b'{"m":1}', 415, "unsupported_media_type", {}),
+    # No Content-Type is sniffed (issue 14): JSON-looking bodies must then be JSON.
+    ("missing content type, broken JSON", None, {}, b'{"m":1', 400, "invalid_json", {"line": 1}),
+    ("form content type, broken array", "application/x-www-form-urlencoded", {}, b'[{"m":1},', 400,
+     "invalid_json", {}),
     ("latin-1 charset", "text/plain; charset=iso-8859-1", {}, b"caf\xe9", 415, "unsupported_media_type", {}),
     ("brotli encoding", "application/json", {"Content-Encoding": "br"}, b"\x0b\x02\x80{}\x03", 415,
      "unsupported_encoding", {}),

@@ -8,6 +8,7 @@ The fast path for ordinary input is a handful of C-level calls per body or line 
 
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Any, Final
 
@@ -29,6 +30,10 @@ _INFLATE_ERRORS: Final[tuple[type[Exception], ...]] = zlibfast.ERRORS
 JSON: Final = "json"
 NDJSON: Final = "ndjson"
 TEXT: Final = "text"
+# No Content-Type, or a form's: what shippers send when not told otherwise (syslog-ng's http() leaves it to
+# libcurl, which says application/x-www-form-urlencoded; issue 14). The body is sniffed (see _parse_sniffed).
+SNIFF: Final = "sniff"
+_SNIFFED_TYPES: Final = frozenset({"", "application/x-www-form-urlencoded"})
 
 MEDIA_TYPES: Final = {
     "application/json": JSON,
@@ -46,14 +51,11 @@ _BOM: Final = "\ufeff"
 
 
 def media_type(content_type: str | None) -> str:
-    """``json``, ``ndjson`` or ``text`` for a Content-Type; ApiError 415 ``unsupported_media_type`` else."""
-    if not content_type or not content_type.strip():
-        raise unsupported_media_type(
-            "unsupported_media_type",
-            "Content-Type is required: application/json, application/x-ndjson or text/plain",
-        )
-    essence, *params = content_type.split(";")
-    kind = MEDIA_TYPES.get(essence.strip().lower())
+    """``json``, ``ndjson`` or ``text`` for a Content-Type, ``sniff`` for none or a form's; ApiError 415
+    ``unsupported_media_type`` else."""
+    essence, *params = (content_type or "").split(";")
+    essence = essence.strip().lower()
+    kind = SNIFF if essence in _SNIFFED_TYPES else MEDIA_TYPES.get(essence)
     if kind is None:
         raise unsupported_media_type(
             "unsupported_media_type",
@@ -207,6 +209,8 @@ def parse_records(data: bytes, kind: str, limits: Limits) -> list[dict[str, Any]
     Errors name where they are (``line`` for text/ndjson, ``index`` for a json array): 400 ``invalid_utf8``,
     ``invalid_json``, ``invalid_record``, ``empty_body``; 413 ``records``, ``record_bytes``, ``json_depth``.
     """
+    if kind == SNIFF:
+        return _parse_sniffed(data, limits)
     if kind not in (JSON, NDJSON, TEXT):
         raise ValueError(f"unknown body kind {kind!r}")
     fast = _parse_fast(data, kind, limits)
@@ -224,3 +228,42 @@ def parse_records(data: bytes, kind: str, limits: Limits) -> list[dict[str, Any]
     if not records:
         raise bad_request("empty_body", "the body holds no records")
     return records
+
+
+# --- a body without a media type -------------------------------------------------------------------------
+
+# The first byte that is not a blank, after an optional UTF-8 BOM (which decoding drops too).
+_FIRST_BYTE_RE: Final = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*+(.)", re.DOTALL)
+
+
+def sniffed_kind(data: bytes) -> str:
+    """What a body without a media type is, from its first non-blank byte: ``[`` is a JSON array; ``{`` is
+    NDJSON (one object on one line is both; see _parse_sniffed for one over several lines); anything else,
+    an empty body included, is text. Text lines rarely start with a brace; one that does can be sent as
+    text/plain."""
+    m = _FIRST_BYTE_RE.match(data)
+    first = m.group(1) if m else b""
+    return JSON if first == b"[" else NDJSON if first == b"{" else TEXT
+
+
+def _parse_sniffed(data: bytes, limits: Limits) -> list[dict[str, Any] | str]:
+    """Records of a sniffed body. One that starts like JSON but is not (no fallback to text: a broken JSON
+    body stored as lines would be silently wrong records) is a 400 saying how it was read. A ``{`` body
+    that is not NDJSON may be one object over several lines (pretty-printed), so JSON is tried next."""
+    kind = sniffed_kind(data)
+    try:
+        return parse_records(data, kind, limits)
+    except ApiError as exc:
+        if exc.status != 400 or exc.code != "invalid_json":
+            raise
+        if kind == NDJSON:
+            try:
+                return parse_records(data, JSON, limits)
+            except ApiError:
+                pass  # the NDJSON error names the line, which says more for most bodies
+        raise bad_request(
+            exc.code,
+            f"{exc.message} (the body had no Content-Type and starts like JSON, so it was read as "
+            f"{'a JSON array' if kind == JSON else 'NDJSON'}; send Content-Type: text/plain for text)",
+            **exc.detail,
+        ) from None

@@ -1,5 +1,9 @@
 """JSON and NDJSON bodies → raw records, strictly and within the limits (used by :mod:`.body`).
 
+A record is a JSON object, or a JSON string: a text record, as one line of a text body but free to hold
+line breaks (a stack trace that ``logpipe send --multiline`` joined; its first line gives its time, level
+and format).
+
 Strict means what a store can keep and a client meant: NaN, Infinity and floats that overflow to infinity
 are refused (``json`` accepts them), so are integers past Python's digit limit and lone surrogate escapes
 (``"\\ud800"``, which no UTF-8 store can hold). Nesting is measured breadth-first over the parsed
@@ -153,7 +157,8 @@ def _flag_duplicate_tenant_ids(text: str, records: list[Any], limits: Limits, by
     # A one-character search (memchr) first: "\\u" in text costs as much as a regex (~0.2 µs a line).
     if '"tenant_id"' not in text and ("\\" not in text or "\\u" not in text):
         return
-    carried = sum(1 for record in records if "tenant_id" in record)
+    # Objects only: `in` on a string record (a text record) would find the words, not a key.
+    carried = sum(1 for record in records if type(record) is dict and "tenant_id" in record)
     if not carried:
         return  # a duplicate key would still be present after parsing: none at the top level
     spelled = text.count('"tenant_id"') if "\\u" not in text else len(_TENANT_KEY_RE.findall(text))
@@ -166,7 +171,11 @@ def _flag_duplicate_tenant_ids(text: str, records: list[Any], limits: Limits, by
         value = _PAIRS_DECODER.decode(text)
         again = value if type(value) is list else [value]
     for record, reparsed in zip(records, again, strict=True):
-        if type(reparsed.get("tenant_id")) is list and type(record.get("tenant_id")) is not list:
+        if (
+            type(reparsed) is dict
+            and type(reparsed.get("tenant_id")) is list
+            and type(record.get("tenant_id")) is not list
+        ):
             record["tenant_id"] = reparsed["tenant_id"]
 
 
@@ -176,6 +185,10 @@ def _has_lone_surrogate(value: Any) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def _not_a_record(index: int) -> ApiError:
+    return bad_request("invalid_record", f"record {index} is not a JSON object or string", index=index)
 
 
 def _too_many(limits: Limits) -> ApiError:
@@ -216,8 +229,8 @@ def _parse_lines(text: str, decode: Callable[[str], Any], limits: Limits) -> lis
             value = decode(line)
         except (ValueError, RecursionError) as exc:
             _fail_line(exc, number, limits)
-        if type(value) is not dict:
-            raise bad_request("invalid_record", f"line {number} is not a JSON object", line=number)
+        if type(value) is not dict and type(value) is not str:
+            raise bad_request("invalid_record", f"line {number} is not a JSON object or string", line=number)
         records.append(value)
         if len(records) > limits.records:
             raise _too_many(limits)
@@ -336,9 +349,9 @@ def _parse_json_array(text: str, start: int, limits: Limits) -> list[Any]:
                 raise _json_error(text, limits) from None
             except RecursionError:
                 raise _too_deep(limits, index=len(items)) from None
-            if type(value) is not dict:
+            if type(value) is not dict and type(value) is not str:
                 index = len(items)
-                raise bad_request("invalid_record", f"record {index} is not a JSON object", index=index)
+                raise _not_a_record(index)
             items.append(value)
             if len(items) > limits.records:
                 raise _too_many(limits)
@@ -378,8 +391,8 @@ def parse_json(text: str, limits: Limits) -> list[dict[str, Any] | str]:
         if len(items) > limits.records:
             raise _too_many(limits)
         for index, item in enumerate(items):
-            if type(item) is not dict:
-                raise bad_request("invalid_record", f"record {index} is not a JSON object", index=index)
+            if type(item) is not dict and type(item) is not str:
+                raise _not_a_record(index)
     if not items:
         raise bad_request("empty_body", "the body holds no records")
     _check_depth(text, items, limits, "index")  # a record's depth: an array around records is not counted

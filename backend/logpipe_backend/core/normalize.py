@@ -2,8 +2,9 @@
 
 JSON: the well-known fields become the record's own (message, timestamp, level, client_log_id) and are
 removed from the attributes; a field that cannot be used (a message that is not a string, a time that does
-not parse, an unknown level) stays in the attributes, so nothing a client sent is lost. Text: the line is
-the message, with a leading timestamp and level token read from it.
+not parse, an unknown level) stays in the attributes, so nothing a client sent is lost. Text: a line in a
+recognised format (syslog, access log, logfmt, Python logging: :mod:`.textformats`) gives its parts; any
+other line is the message, with a leading timestamp and level token read from it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Final, cast
 from logpipe_backend.core.errors import ApiError, forbidden
 from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value, levels_from_text
 from logpipe_backend.core.record import Record
+from logpipe_backend.core.textformats import recognise
 from logpipe_backend.core.timefmt import (
     all_canonical,
     canonical_timestamp,
@@ -26,7 +28,8 @@ from logpipe_backend.core.timefmt import (
 )
 
 MESSAGE_FIELDS: Final = ("message", "msg", "text", "log", "body")
-TIMESTAMP_FIELDS: Final = ("timestamp", "ts", "time", "@timestamp")
+# "date": Fluent Bit's json formats (float epoch seconds), last so an explicit time field wins.
+TIMESTAMP_FIELDS: Final = ("timestamp", "ts", "time", "@timestamp", "date")
 LEVEL_FIELDS: Final = ("level", "severity", "lvl", "loglevel")
 CLIENT_ID_FIELDS: Final = ("log_id", "id")
 DEFAULT_LEVEL: Final = "info"
@@ -110,26 +113,52 @@ def _timestamp_of(value: object) -> str | None:
     return timestamp
 
 
-def _normalize_text(line: str, tenant_id: str, log_id: str, received_at: str) -> Record:
+def _normalize_text(line: str, tenant_id: str, log_id: str, received_at: str, received_ms: int) -> Record:
     if line.endswith("\n"):
         line = line[:-2] if line.endswith("\r\n") else line[:-1]
     # Fast path: a line that starts with a timestamp in the record's own format, then a blank, keeps it
     # as it is (what leading_timestamp + format_ts would give, without parsing and formatting it again).
+    # Such a line is never read as one of textformats' formats (_normalize_lines_alike relies on it).
     head = line[:24] if len(line) == 24 or line[24:25] in (" ", "\t") else None
     timestamp = canonical_timestamp(head) if head is not None else None
     if timestamp is not None:
-        after_ts = 24
-    else:
-        event_ms, after_ts = leading_timestamp(line)
+        return _text_record(tenant_id, log_id, timestamp, received_at, level_from_text(line, 24), line, {})
+    event_ms, after_ts = leading_timestamp(line)
+    parts = recognise(line, received_ms, event_ms, after_ts)
+    if parts is None:  # a plain line
         timestamp = received_at if event_ms is None else format_ts(event_ms)
+        return _text_record(
+            tenant_id, log_id, timestamp, received_at, level_from_text(line, after_ts), line, {}
+        )
+    if isinstance(parts, dict):  # logfmt: its pairs are fields like a JSON object's
+        record = _normalize_json(parts, tenant_id, log_id, received_at)
+        record["source"] = "text"
+        if "message" not in parts and "msg" not in parts:
+            record["message"] = line
+        return record
+    timestamp = received_at if parts.event_ms is None else format_ts(parts.event_ms)
+    return _text_record(
+        tenant_id, log_id, timestamp, received_at, parts.level, parts.message, parts.attributes
+    )
+
+
+def _text_record(
+    tenant_id: str,
+    log_id: str,
+    timestamp: str,
+    received_at: str,
+    level: str | None,
+    message: str,
+    attributes: dict[str, Any],
+) -> Record:
     return {
         "tenant_id": tenant_id,
         "log_id": log_id,
         "timestamp": timestamp,
         "received_at": received_at,
-        "level": level_from_text(line, after_ts) or DEFAULT_LEVEL,
-        "message": line,
-        "attributes": {},
+        "level": level or DEFAULT_LEVEL,
+        "message": message,
+        "attributes": attributes,
         "source": "text",
         "redactions": 0,
     }
@@ -138,7 +167,7 @@ def _normalize_text(line: str, tenant_id: str, log_id: str, received_at: str) ->
 def normalize(raw: dict[str, Any] | str, *, tenant_id: str, log_id: str, received_ms: int) -> Record:
     """The record for ``raw``; ApiError 403 ``tenant_mismatch`` when it names another tenant."""
     if isinstance(raw, str):
-        return _normalize_text(raw, tenant_id, log_id, format_ts(received_ms))
+        return _normalize_text(raw, tenant_id, log_id, format_ts(received_ms), received_ms)
     return _normalize_json(raw, tenant_id, log_id, format_ts(received_ms))
 
 
@@ -159,7 +188,7 @@ def normalize_all(
         if records is not None:
             return records
     return [
-        _normalize_text(raw, tenant_id, log_id, received_at)
+        _normalize_text(raw, tenant_id, log_id, received_at, received_ms)
         if isinstance(raw, str)
         else _normalize_json(raw, tenant_id, log_id, received_at)
         for raw, log_id in zip(raws, log_ids, strict=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
 import threading
@@ -32,6 +33,16 @@ MAX_ERRORS_SHOWN = 5
     show_default=True,
     help="auto: a line that is a JSON object is sent as JSON, any other as text.",
 )
+@click.option(
+    "--multiline",
+    default="auto",
+    show_default=True,
+    metavar="auto|none|REGEX",
+    callback=lambda _ctx, _param, value: _multiline_option(value),
+    help="Join the lines of one record (stack traces) before sending. auto: indented lines and the lines "
+    "of Java, Python, Go and Node traces join the line before; REGEX: a line it matches starts a record, "
+    "any other joins the one before; none: one record a line. Text lines only.",
+)
 @click.option("--batch-records", default=5000, show_default=True, type=click.IntRange(1, 10_000))
 @click.option(
     "--in-flight", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests at once."
@@ -48,6 +59,7 @@ def command(
     inputs: tuple[str, ...],
     tenant: str | None,
     fmt: str,
+    multiline: str,
     batch_records: int,
     in_flight: int,
     retries: int,
@@ -77,11 +89,31 @@ def command(
         fail("--tenant is required (or LOGPIPE_TENANT, or `logpipe config set tenant T`)", ExitCode.USAGE)
     show_progress = sys.stderr.isatty() if progress is None else progress
     with client:
-        code = send(client, sources, fmt=fmt, in_flight=in_flight, show_progress=show_progress)
+        code = send(
+            client, sources, fmt=fmt, multiline=multiline, in_flight=in_flight, show_progress=show_progress
+        )
     raise SystemExit(int(code))
 
 
-def send(client: Client, sources: list[Any], *, fmt: str, in_flight: int, show_progress: bool) -> ExitCode:
+def _multiline_option(value: str) -> str:
+    """``--multiline``'s value; a pattern that does not compile is a usage error, before anything is read."""
+    if value not in ("auto", "none"):
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise click.BadParameter(f"not a regular expression: {exc}") from None
+    return value
+
+
+def send(
+    client: Client,
+    sources: list[Any],
+    *,
+    fmt: str,
+    in_flight: int,
+    show_progress: bool,
+    multiline: str = "auto",
+) -> ExitCode:
     """Run the upload, print the summary line, and return the exit code."""
     stats = SendStats()
     skipped: list[str] = []
@@ -101,9 +133,11 @@ def send(client: Client, sources: list[Any], *, fmt: str, in_flight: int, show_p
     try:
         lines = read_lines(sources, stats, skipped)
         if show_progress:
-            result = _with_progress(client, lines, stats, fmt, in_flight, stop)
+            result = _with_progress(client, lines, stats, fmt, multiline, in_flight, stop)
         else:
-            result = client.send_lines(lines, format=fmt, max_in_flight=in_flight, stop=stop, stats=stats)
+            result = client.send_lines(
+                lines, format=fmt, multiline=multiline, max_in_flight=in_flight, stop=stop, stats=stats
+            )
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -122,6 +156,7 @@ def send(client: Client, sources: list[Any], *, fmt: str, in_flight: int, show_p
             rejected=result.rejected,
             failed=result.failed,
             blank=stats.blank,
+            joined=stats.joined,
             interrupted=result.interrupted,
         ),
         err=True,
@@ -142,7 +177,13 @@ def _exit_code(result: SendResult) -> ExitCode:
 
 
 def _with_progress(
-    client: Client, lines: Any, stats: SendStats, fmt: str, in_flight: int, stop: threading.Event
+    client: Client,
+    lines: Any,
+    stats: SendStats,
+    fmt: str,
+    multiline: str,
+    in_flight: int,
+    stop: threading.Event,
 ) -> SendResult:
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -180,5 +221,11 @@ def _with_progress(
             )
 
         return client.send_lines(
-            lines, format=fmt, max_in_flight=in_flight, stop=stop, stats=stats, on_tick=tick
+            lines,
+            format=fmt,
+            multiline=multiline,
+            max_in_flight=in_flight,
+            stop=stop,
+            stats=stats,
+            on_tick=tick,
         )

@@ -58,12 +58,8 @@ def test_media_type(content_type: str, kind: str) -> None:
 @pytest.mark.parametrize(
     "content_type",
     [
-        None,
-        "",
-        "  ",
         "text/html",
         "application/xml",
-        "application/x-www-form-urlencoded",
         "json",
         "text/plain; charset=latin-1",
         "application/json; charset=utf-16",
@@ -229,9 +225,9 @@ def test_json_empty(body: bytes) -> None:
     ("body", "code", "where"),
     [
         (b"[1]", "invalid_record", {"index": 0}),
-        (b'[{"a":1}, "x"]', "invalid_record", {"index": 1}),
+        (b'[{"a":1}, true]', "invalid_record", {"index": 1}),
         (b'[{"a":1}, [{}]]', "invalid_record", {"index": 1}),
-        (b'"just a string"', "invalid_record", {"index": 0}),
+        (b"42", "invalid_record", {"index": 0}),
         (b"null", "invalid_record", {"index": 0}),
         (b"{", "invalid_json", {"line": 1, "column": 2}),
         (b'{"a":1}\n{"b":2}', "invalid_json", {"line": 2, "column": 1}),
@@ -377,7 +373,7 @@ def test_ndjson_lines() -> None:
     ("body", "code", "line"),
     [
         (b'{"a":1}\n\n[1]\n', "invalid_record", 3),
-        (b'{"a":1}\n"x"', "invalid_record", 2),
+        (b'{"a":1}\nnull', "invalid_record", 2),
         (b'{"a":1}\n{"b":', "invalid_json", 2),
         (b'{"a":1} {"b":2}', "invalid_json", 1),
         (b'\n\n{"a":NaN}', "invalid_json", 3),

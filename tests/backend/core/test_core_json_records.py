@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from logpipe_backend.core import json_records
+from logpipe_backend.core.body import parse_records
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.json_records import parse_json, parse_ndjson, record_with_invalid_utf8
 from logpipe_backend.core.limits import Limits
@@ -81,7 +82,7 @@ def test_streaming_path_is_taken_for_many_values() -> None:
     [
         (b"[ ]", "empty_body", {}),
         (b"[{}, 1]", "invalid_record", {"index": 1}),
-        (b'[{}, "x", ', "invalid_record", {"index": 1}),
+        (b"[{}, true, ", "invalid_record", {"index": 1}),
         (b"[{}]x", "invalid_json", {"line": 1, "column": 5}),
         (b"[{},]", "invalid_json", {"line": 1, "column": 5}),
         (b"[{} {}]", "invalid_json", {"line": 1, "column": 5}),
@@ -144,3 +145,25 @@ def test_one_record_too_deep_among_many_flat_ones_is_found(where: int) -> None:
     assert (err.status, err.code, err.detail["line"]) == (413, "payload_too_large", where + 1)
     err = _error(parse_json, "[" + ",".join([*lines[:where], deep, *lines[where:]]) + "]", LIMITS)
     assert (err.status, err.detail["index"]) == (413, where)
+
+
+# --- JSON strings: text records (issue 14: what `logpipe send --multiline` sends for a joined record) -------
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (b'["a\\n\\tat b", {"m": 1}]', "json"),
+        (b'"a\\n\\tat b"\n{"m": 1}', "ndjson"),
+    ],
+)
+def test_a_json_string_is_a_text_record(body: bytes, kind: str) -> None:
+    assert parse_records(body, kind, LIMITS) == ["a\n\tat b", {"m": 1}]
+
+
+def test_a_string_record_mentioning_tenant_id_hides_no_duplicate_key() -> None:
+    # The duplicate-key check counts keys carried by objects; a string holding the words must not count.
+    body = b'"tenant_id"\n{"tenant_id": "acme", "tenant_id": "evil"}'
+    records = parse_records(body, "ndjson", LIMITS)
+    assert records[0] == "tenant_id"
+    assert records[1] == {"tenant_id": ["acme", "evil"]}

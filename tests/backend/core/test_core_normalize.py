@@ -95,11 +95,25 @@ def test_empty_object() -> None:
     assert "client_log_id" not in record
 
 
-@pytest.mark.parametrize("field", ["timestamp", "ts", "time", "@timestamp"])
+@pytest.mark.parametrize("field", ["timestamp", "ts", "time", "@timestamp", "date"])
 def test_each_timestamp_alias(field: str) -> None:
     record = _norm({field: "2020-01-02T03:04:05Z"})
     assert record["timestamp"] == "2020-01-02T03:04:05.000Z"
     assert record["attributes"] == {}
+
+
+def test_fluent_bit_record() -> None:
+    # Fluent Bit's json / json_lines formats: "date" in float epoch seconds, the line under "log".
+    record = _norm({"date": 1_600_000_000.25, "log": "disk full", "level": "error", "host": "db1"})
+    assert (record["timestamp"], record["message"], record["level"]) == (
+        "2020-09-13T12:26:40.250Z",
+        "disk full",
+        "error",
+    )
+    assert record["attributes"] == {"host": "db1"}
+    # An explicit time field wins; "date" then stays an attribute.
+    both = _norm({"date": 1_600_000_000.25, "time": "2020-01-02T03:04:05Z"})
+    assert (both["timestamp"], both["attributes"]) == ("2020-01-02T03:04:05.000Z", {"date": 1_600_000_000.25})
 
 
 @pytest.mark.parametrize(
@@ -469,3 +483,24 @@ def test_alike_lines_take_the_line_at_a_time_path() -> None:
         "2025-02-30T03:44:56.000Z x",
     ):
         assert _normalize_lines_alike([lines[0], odd], "acme", ids, RECEIVED_TS) is None
+
+
+def test_multiline_text_record_takes_time_level_and_format_from_its_first_line() -> None:
+    trace = (
+        "2025-11-26 03:44:56,001 ERROR payment failed\n"
+        "java.lang.IllegalStateException: boom\n\tat com.ex.Pay.run(Pay.java:42)\n\t... 3 more"
+    )
+    record = _norm(trace)
+    assert (record["timestamp"], record["level"], record["message"]) == (
+        "2025-11-26T03:44:56.001Z",
+        "error",
+        trace,
+    )
+    syslog = _norm(
+        "<11>Nov 26 03:44:56 web01 app[7]: payment failed\nTraceback (most recent call last):\n  x"
+    )
+    assert (syslog["level"], syslog["message"]) == (
+        "error",
+        "payment failed\nTraceback (most recent call last):\n  x",
+    )
+    assert syslog["attributes"]["app"] == "app"

@@ -103,7 +103,13 @@ ERROR_CASES: list[tuple[str, Any, int, str]] = [
     ("other scheme", lambda: _json_event(authorization="Basic abc"), 401, "unauthorized"),
     ("x-tenant-id mismatch", lambda: _json_event(x_tenant_id="beta"), 403, "tenant_mismatch"),
     ("tenant_id in body", lambda: _json_event(authorization=f"Bearer {BETA_KEY}"), 403, "tenant_mismatch"),
-    ("no content type", lambda: _json_event(content_type=None), 415, "unsupported_media_type"),
+    # No Content-Type: the body is sniffed (issue 14); one that starts like JSON must be JSON.
+    (
+        "no content type, broken json",
+        lambda: _body(_json_event(content_type=None), b'{"a": '),
+        400,
+        "invalid_json",
+    ),
     ("xml", lambda: _json_event(content_type="application/xml"), 415, "unsupported_media_type"),
     ("brotli", lambda: _json_event(content_encoding="br"), 415, "unsupported_encoding"),
     (
