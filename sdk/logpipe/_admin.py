@@ -1,5 +1,10 @@
 """``AdminClient``: read records back through ``GET /admin/logs`` (CONTRACT §3): ``query`` and ``tail``.
 
+With a tenant's read key instead of admin credentials it reads ``GET /logs``: the same parameters and
+answers, for the key's own tenant only (``tenant`` may then be None; naming another tenant is a 403
+``tenant_mismatch``). It picks that mode when it has a key (``api_key=``, ``LOGPIPE_API_KEY``, a profile)
+and neither an admin token nor SigV4 was asked for.
+
 How ``tail`` follows without repeating or skipping a record
 -----------------------------------------------------------
 A log_id is a ULID whose time part is the moment ingest *accepted* the record, but the record becomes
@@ -57,6 +62,10 @@ LOCAL_LOOKBACK_S = 300.0  # local redelivery backoff is seconds; 5 min leaves a 
 AWS_LOOKBACK_S = 900.0  # > the SQS visibility timeout Terraform sets (725 s): one redelivery covered
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 ErrorHook = Callable[[LogpipeError, float], None]
+_NO_CREDENTIAL = (
+    "no admin token or read key: pass admin_token= or api_key=, set LOGPIPE_ADMIN_TOKEN or LOGPIPE_API_KEY, "
+    "or a profile"
+)
 
 
 @dataclass(frozen=True)
@@ -66,13 +75,15 @@ class Page:
 
 
 class AdminClient:
-    """Read-only client of the admin API. Bearer admin token locally; SigV4 (``auth="sigv4"``) on AWS."""
+    """Read-only client of the admin API. Bearer admin token locally; SigV4 (``auth="sigv4"``) on AWS; or a
+    tenant's read key (``api_key=``), reading that tenant's own logs at ``GET /logs``."""
 
     def __init__(
         self,
         endpoint: str | None = None,
         admin_token: str | None = None,
         *,
+        api_key: str | None = None,
         profile: str | None = None,
         auth: str | None = None,
         region: str | None = None,
@@ -85,22 +96,35 @@ class AdminClient:
         from ._config import load_settings
 
         settings = load_settings(
-            endpoint=endpoint, admin_token=admin_token, profile=profile, auth=auth, region=region
+            endpoint=endpoint,
+            api_key=api_key,
+            admin_token=admin_token,
+            profile=profile,
+            auth=auth,
+            region=region,
         )
         self.endpoint = settings.endpoint
+        self._on_aws = ".amazonaws.com" in self.endpoint
+        #: True when reading with a tenant's read key (``GET /logs``), False with admin credentials.
+        self.tenant_key_mode = bool(
+            settings.api_key and not settings.admin_token and settings.auth is None and session is None
+        )
         mode = settings.auth or ("sigv4" if session is not None or not settings.admin_token else "token")
         self._auth: httpx.Auth | None = None
         self._headers = {"user-agent": "logpipe-python/0.1.0"}
-        if mode == "token":
+        if self.tenant_key_mode:
+            self._headers["authorization"] = f"Bearer {settings.api_key}"
+        elif mode == "token":
             if not settings.admin_token:
-                raise ConfigError("no admin token: pass admin_token=, set LOGPIPE_ADMIN_TOKEN or a profile")
+                raise ConfigError(_NO_CREDENTIAL)
             self._headers["authorization"] = f"Bearer {settings.admin_token}"
-        elif ".amazonaws.com" in self.endpoint or settings.auth == "sigv4" or session is not None:
+        elif self._on_aws or settings.auth == "sigv4" or session is not None:
             from ._sigv4 import SigV4Auth
 
             self._auth = SigV4Auth(region=settings.region, session=session)
+            self._on_aws = True
         else:
-            raise ConfigError("no admin token: pass admin_token=, set LOGPIPE_ADMIN_TOKEN or a profile")
+            raise ConfigError(_NO_CREDENTIAL)
         self.retry = retry or RetryPolicy()
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -109,18 +133,21 @@ class AdminClient:
 
     @property
     def logs_url(self) -> str:
+        path = "/logs" if self.tenant_key_mode else "/admin/logs"
         base = self.endpoint
-        if base.endswith("/admin/logs"):
+        if base.endswith(path):
             return base
-        if base.endswith("/ingest"):
-            base = base[: -len("/ingest")]
-        return base + "/admin/logs"
+        for suffix in ("/admin/logs", "/logs", "/ingest"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return base + path
 
     # -- one page --------------------------------------------------------------------------------
 
     def query_page(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         since: str | None = None,
         until: str | None = None,
@@ -165,7 +192,7 @@ class AdminClient:
 
     def query(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         since: str | None = None,
         until: str | None = None,
@@ -209,7 +236,7 @@ class AdminClient:
 
     def tail(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         n: int = 10,
         follow: bool = True,
@@ -233,7 +260,7 @@ class AdminClient:
         clock = now_ms or (lambda: int(time.time() * 1000))
         filters: dict[str, Any] = {"since": since, "level": level, "contains": contains}
         if long_window is None:
-            long_window = AWS_LOOKBACK_S if self._auth is not None else LOCAL_LOOKBACK_S
+            long_window = AWS_LOOKBACK_S if self._on_aws else LOCAL_LOOKBACK_S
         short_ms, long_ms = int(short_window * 1000), int(long_window * 1000)
         seen: set[str] = set()
         expiry: list[tuple[int, str]] = []  # (ms, id) heap, to forget ids below the horizon

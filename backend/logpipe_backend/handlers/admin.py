@@ -1,4 +1,4 @@
-"""``GET /admin/logs``: read one tenant's records, newest first by default (CONTRACT §3), read-only.
+"""``GET /admin/logs`` (and the other ``handlers.reads`` endpoints): any tenant's records (CONTRACT §3).
 
 Authentication depends on where it runs (``LOGPIPE_ADMIN_AUTH``): ``token`` (local) — a bearer admin token;
 a tenant key is recognised and refused with 403, anything else is 401. ``iam`` (AWS) — the route has
@@ -14,9 +14,9 @@ from typing import Any
 
 from logpipe_backend.core.auth import credential_from_headers
 from logpipe_backend.core.errors import ApiError, forbidden, unauthorized
-from logpipe_backend.core.http import json_response, query_params
-from logpipe_backend.core.query import encode_cursor, parse_admin_query
+from logpipe_backend.core.http import query_params
 from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms
+from logpipe_backend.handlers.reads import ReadContext, endpoint_for
 from logpipe_backend.ports import KeyStore, Store
 
 AUTH_MODES = ("token", "iam")
@@ -45,8 +45,8 @@ def _authorize(event: Event, deps: AdminDeps) -> None:
         raise unauthorized()
     if deps.keys.is_admin_token(credential):
         return
-    if deps.keys.tenant_for_key(credential) is not None:
-        raise forbidden("forbidden", "a tenant key cannot read logs; use the admin token")
+    if deps.keys.grant_for_key(credential) is not None:
+        raise forbidden("forbidden", "a tenant key cannot use /admin; a read key reads at GET /logs")
     raise unauthorized()
 
 
@@ -54,11 +54,8 @@ def _admin(event: Event, deps: AdminDeps) -> Response:
     if method(event) not in ("GET", "HEAD"):
         raise ApiError(405, "method_not_allowed", "use GET /admin/logs", allow="GET, HEAD")
     _authorize(event, deps)
-    query = parse_admin_query(query_params(event), deps.clock())
-    page = deps.store.query(query)
-    cursor = encode_cursor(query, page.last_log_id) if page.last_log_id else None
-    body: dict[str, Any] = {"items": page.items, "next_cursor": cursor}
-    return json_response(200, body)
+    endpoint = endpoint_for(event)
+    return endpoint(query_params(event), ReadContext(deps.store, deps.clock()))
 
 
 _deps: AdminDeps | None = None

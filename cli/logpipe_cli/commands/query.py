@@ -1,4 +1,5 @@
-"""``logpipe query``: one tenant's records, newest first, through ``GET /admin/logs``."""
+"""``logpipe query``: one tenant's records, newest first, through ``GET /admin/logs`` (or ``GET /logs`` with a
+tenant's read key)."""
 
 from __future__ import annotations
 
@@ -36,13 +37,14 @@ def command(
     admin_token: str | None,
     auth: str | None,
     region: str | None,
+    api_key: str | None,
     profile: str | None,
 ) -> None:
     """Print a tenant's records (pages through all of them up to --limit)."""
-    tenant_id = require_tenant(tenant, profile)
     with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
     ) as admin:
+        tenant_id = require_tenant(tenant, profile, admin)
         records = admin.query(
             tenant_id,
             since=since,
