@@ -34,6 +34,7 @@ FUNCTIONS = {
     "ingest": f"{PACKAGE}.handlers.ingest",
     "worker": f"{PACKAGE}.handlers.worker",
     "admin": f"{PACKAGE}.handlers.admin",
+    "tenant_read": f"{PACKAGE}.handlers.tenant_read",
 }
 LAMBDA_EXCLUDED = (f"{PACKAGE}.adapters.local",)
 # Provided by the Lambda Python runtime.

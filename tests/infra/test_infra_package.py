@@ -16,6 +16,7 @@ from infra_tf import REPO, package_lambdas
 
 SRC = package_lambdas.DEFAULT_SRC
 MAX_ZIP_BYTES = 200_000  # "small": the code is ~40 files of Python
+FUNCTION_NAMES = ["ingest", "worker", "admin", "tenant_read"]
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +27,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_one_zip_per_function(built: dict[str, Path]) -> None:
-    assert set(built) == {"ingest", "worker", "admin"}
+    assert set(built) == set(FUNCTION_NAMES)
     for path in built.values():
         assert path.is_file() and path.stat().st_size < MAX_ZIP_BYTES
 
@@ -58,7 +59,7 @@ def test_a_source_change_changes_the_zip(built: dict[str, Path], tmp_path: Path)
     assert again["ingest"].read_bytes() != built["ingest"].read_bytes()
 
 
-@pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
 def test_zip_holds_only_the_backend_modules_it_imports(built: dict[str, Path], name: str) -> None:
     with zipfile.ZipFile(built[name]) as archive:
         infos = archive.infolist()
@@ -77,7 +78,7 @@ def test_zip_holds_only_the_backend_modules_it_imports(built: dict[str, Path], n
     on_disk = {p.relative_to(SRC).as_posix() for p in (SRC / "logpipe_backend").rglob("*.py")}
     assert set(names) <= on_disk
     # Only what this function runs: no other handler, no other function's wiring, no local stack.
-    for other in {"ingest", "worker", "admin"} - {name}:
+    for other in set(FUNCTION_NAMES) - {name}:
         assert f"logpipe_backend/handlers/{other}.py" not in names
         assert f"logpipe_backend/wiring/{other}.py" not in names
     assert not [n for n in names if n.startswith("logpipe_backend/adapters/local/")]
@@ -244,6 +245,18 @@ RUNNER = textwrap.dedent(
             response = module.handler({"Records": [{"messageId": "m1", "body": body}]}, Ctx())
             assert response == {"batchItemFailures": []}, response
             assert ddb.scan(TableName="logs")["Count"] == 1
+        elif name == "tenant_read":
+            from logpipe_backend.adapters.aws.dynamodb import DynamoStore
+            from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
+            keys = DynamoKeyStore(ddb, "tenants")
+            keys.create_tenant("acme")
+            key = keys.create_key("acme", frozenset({"read"}))
+            DynamoStore(ddb, "logs").put_records([record])
+            event = {"version": "2.0", "headers": {"authorization": "Bearer " + key},
+                     "requestContext": {"http": {"method": "GET", "path": "/logs"}}}
+            response = module.handler(event, None)
+            assert response["statusCode"] == 200, response
+            assert json.loads(response["body"])["items"][0]["message"] == "hi"
         else:
             from logpipe_backend.adapters.aws.dynamodb import DynamoStore
             DynamoStore(ddb, "logs").put_records([record])
@@ -259,7 +272,7 @@ RUNNER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
 def test_each_zip_runs_its_handler_alone(built: dict[str, Path], name: str, tmp_path: Path) -> None:
     site_packages = sysconfig.get_paths()["purelib"]
     env = {
