@@ -126,14 +126,8 @@ class DynamoKeyStore:
 
     # --- operator calls (`logpipe tenants … --backend aws`), made with the operator's own credentials ---
 
-    def create_tenant(
-        self,
-        tenant_id: str,
-        *,
-        scopes: frozenset[str] = LEGACY_SCOPES,
-        now: Callable[[], float] = time.time,
-    ) -> str:
-        """Create the tenant and return its new API key (shown once; only its hash is kept)."""
+    def create_tenant(self, tenant_id: str, *, now: Callable[[], float] = time.time) -> str:
+        """Create the tenant and return its new (ingest) key (shown once; only its hash is kept)."""
         if not valid_tenant_id(tenant_id):
             raise ValueError(f"invalid tenant id: {tenant_id!r}")
         api_key = new_api_key()
@@ -155,7 +149,7 @@ class DynamoKeyStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    self._put_key(key_hash, tenant_id, scopes, created_at),
+                    self._put_key(key_hash, tenant_id, LEGACY_SCOPES, created_at),
                 ]
             )
         except ClientError as exc:

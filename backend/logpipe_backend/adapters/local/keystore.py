@@ -98,8 +98,9 @@ class SqliteKeyStore:
 
     # -- operator commands (``logpipe tenants``) -------------------------------------------------------
 
-    def create_tenant(self, tenant_id: str, scopes: frozenset[str] = LEGACY_SCOPES) -> str:
-        """Create (or re-activate a revoked) tenant with a new key; returns the key, keeps only its hash."""
+    def create_tenant(self, tenant_id: str) -> str:
+        """Create (or re-activate a revoked) tenant with a new (ingest) key; returns the key, keeps only its
+        hash."""
         if not valid_tenant_id(tenant_id):
             raise TenantError(
                 f"invalid tenant id {tenant_id!r}: use 2-63 lowercase letters, digits, '-' or '_'"
@@ -116,7 +117,7 @@ class SqliteKeyStore:
                 " ON CONFLICT (tenant_id) DO UPDATE SET revoked_ms = NULL",
                 (tenant_id, now),
             )
-            _insert_key(conn, key, tenant_id, scopes, now)
+            _insert_key(conn, key, tenant_id, LEGACY_SCOPES, now)
 
         self._db.transaction(create)
         return key
