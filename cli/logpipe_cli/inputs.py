@@ -8,7 +8,6 @@ import io
 import os
 import shlex
 import sys
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -82,15 +81,18 @@ def expand(args: tuple[str, ...]) -> list[Source]:
 
 @dataclass
 class ReadPosition:
-    """Where reading got to: the source being read and the ``stats.lines_read`` count its line 1 has.
+    """Where reading got to: the source being read and the ``stats.lines_read`` count before its line 1.
 
-    ``resume_at(stats)`` is the file line reading stopped before. Lines are counted as ``lines_read``
+    ``lines_done(stats)`` is how many lines of that source were read. Lines are counted as ``lines_read``
     counts them (a skipped giant line is one), so ``--skip-lines`` of that count resumes exactly there.
+    ``stopping`` (set by Ctrl-C) ends reading before the next line is handed over: a plain attribute, not an
+    ``Event``, because it is checked on every line.
     """
 
     sources: list[Source]
     index: int = 0
     base: int = 0
+    stopping: bool = False
 
     def lines_done(self, stats: SendStats) -> int:
         """Lines of ``sources[index]`` read so far (or skipped with ``--skip-lines``)."""
@@ -120,18 +122,16 @@ def read_lines(
     skipped: list[str],
     *,
     skip_lines: int = 0,
-    stop: threading.Event | None = None,
     position: ReadPosition | None = None,
 ) -> Iterator[str]:
     """Every line of every source, decoded as UTF-8 (invalid bytes become U+FFFD, so a stray byte costs
     one character, not the record). Lines over ``MAX_LINE_BYTES`` are skipped and noted in ``skipped``.
 
-    ``skip_lines``: the first source's first lines are read past (``--skip-lines``, to resume). ``stop``
-    ends the lines at once (Ctrl-C): a line read after it is not yielded nor counted, so every line up to
-    ``position`` was handed over and none after it (issue 15).
+    ``skip_lines``: the first source's first lines are read past (``--skip-lines``, to resume).
+    ``position.stopping`` ends the lines at once (Ctrl-C): a line read after it is neither yielded nor
+    counted, so every line before ``position`` was handed over and none after it (issue 15).
     """
     position = position or ReadPosition(sources)
-    stopped = (stop or threading.Event()).is_set
     for index, source in enumerate(sources):
         stream = source.open()
         position.index, position.base = index, stats.lines_read
@@ -143,7 +143,7 @@ def read_lines(
                     line = stream.readline(MAX_LINE_BYTES)
                 except (OSError, EOFError, gzip.BadGzipFile) as exc:
                     raise InputError(f"reading {source.name}: {exc}") from exc
-                if stopped():
+                if position.stopping:
                     return
                 if not line:
                     break

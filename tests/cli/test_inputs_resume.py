@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import threading
 from pathlib import Path
 
 from logpipe import SendStats
@@ -41,14 +40,13 @@ def test_stop_ends_reading_and_the_resume_command_names_the_rest(tmp_path: Path)
     second.write_text("".join(f"{i}\n" for i in range(10)))
     third.write_text("z\n")
     sources = [Source(str(p)) for p in (first, second, third)]
-    stop = threading.Event()
     stats = SendStats()
     position = ReadPosition(sources)
     taken: list[str] = []
-    for line in read_lines(sources, stats, [], stop=stop, position=position):
+    for line in read_lines(sources, stats, [], position=position):
         taken.append(line)
         if line == "3\n":
-            stop.set()
+            position.stopping = True
     assert taken == ["a\n", "b\n", "0\n", "1\n", "2\n", "3\n"]  # nothing after the stop
     assert position.lines_done(stats) == 4
     command = position.resume_command(stats)

@@ -119,6 +119,7 @@ def send(
         if stop.is_set():
             click.echo("logpipe: aborted; what was in flight may or may not have been accepted", err=True)
             os._exit(int(ExitCode.INTERRUPTED))
+        position.stopping = True
         stop.set()
         click.echo("logpipe: stopping: sending what was read (Ctrl-C again to quit at once)...", err=True)
 
@@ -126,7 +127,7 @@ def send(
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        lines = read_lines(sources, stats, skipped, skip_lines=skip_lines, stop=stop, position=position)
+        lines = read_lines(sources, stats, skipped, skip_lines=skip_lines, position=position)
         if show_progress:
             result = _with_progress(client, lines, stats, fmt, in_flight, stop)
         else:
