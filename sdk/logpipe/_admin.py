@@ -2,8 +2,11 @@
 
 With a tenant's read key instead of admin credentials it reads ``GET /logs``: the same parameters and
 answers, for the key's own tenant only (``tenant`` may then be None; naming another tenant is a 403
-``tenant_mismatch``). It picks that mode when it has a key (``api_key=``, ``LOGPIPE_API_KEY``, a profile)
-and neither an admin token nor SigV4 was asked for.
+``tenant_mismatch``). It picks that mode when it has a key (``api_key=``, ``LOGPIPE_API_KEY``, a profile),
+SigV4 was not asked for, and there is no admin token given as directly as the key: a key passed as an
+argument beats an admin token from the environment or a profile, a key from the environment beats one from
+a profile (``logpipe serve`` writes its admin token into the ``local`` profile); at the same level the admin
+token wins.
 
 How ``tail`` follows without repeating or skipping a record
 -----------------------------------------------------------
@@ -106,9 +109,10 @@ class AdminClient:
         self.endpoint = settings.endpoint
         self._on_aws = ".amazonaws.com" in self.endpoint
         #: True when reading with a tenant's read key (``GET /logs``), False with admin credentials.
-        self.tenant_key_mode = bool(
-            settings.api_key and not settings.admin_token and settings.auth is None and session is None
-        )
+        self.tenant_key_mode = bool(settings.api_key) and settings.auth is None and session is None
+        if self.tenant_key_mode and settings.admin_token:
+            sources = settings.sources
+            self.tenant_key_mode = _directness(sources["api_key"]) < _directness(sources["admin_token"])
         mode = settings.auth or ("sigv4" if session is not None or not settings.admin_token else "token")
         self._auth: httpx.Auth | None = None
         self._headers = {"user-agent": "logpipe-python/0.1.0"}
@@ -368,6 +372,13 @@ class AdminClient:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _directness(source: str) -> int:
+    """How directly a setting was given (``Settings.sources``): 0 argument, 1 environment, 2 profile."""
+    if source == "flag":
+        return 0
+    return 1 if source.startswith("env:") else 2
 
 
 def _page(response: httpx.Response) -> Page:
