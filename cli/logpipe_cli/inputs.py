@@ -135,9 +135,12 @@ def read_lines(
     for index, source in enumerate(sources):
         stream = source.open()
         position.index, position.base = index, stats.lines_read
-        if index == 0 and skip_lines:
-            position.base -= _skip_lines(stream, skip_lines)
         try:
+            if index == 0 and skip_lines:
+                try:
+                    position.base -= _skip_lines(stream, skip_lines)
+                except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                    raise InputError(f"reading {source.name}: {exc}") from exc
             while True:
                 try:
                     line = stream.readline(MAX_LINE_BYTES)
