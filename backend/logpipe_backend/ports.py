@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from logpipe_backend.core.auth import KeyGrant
 from logpipe_backend.core.query import LogQuery, QueryPage
 from logpipe_backend.core.record import Record
 
 __all__ = [
     "IdempotencyClaim",
     "IdempotencyStore",
+    "KeyGrant",
     "KeyStore",
     "LogQuery",
     "QueryPage",
@@ -53,8 +55,8 @@ class Store(Protocol):
 
 
 class KeyStore(Protocol):
-    def tenant_for_key(self, api_key: str) -> str | None:
-        """The tenant whose (hashed) key this is, or None."""
+    def grant_for_key(self, api_key: str) -> KeyGrant | None:
+        """The tenant whose (hashed) key this is and the key's scopes, or None (unknown or revoked)."""
         ...
 
     def is_admin_token(self, token: str) -> bool:

@@ -10,3 +10,4 @@ class ExitCode(IntEnum):
     NOT_ACCEPTED = 1  # some records not accepted, or the server refused
     USAGE = 2  # usage error (click uses 2 as well)
     UNREACHABLE = 3  # cannot reach the endpoint
+    INTERRUPTED = 130  # a second Ctrl-C: left at once (128 + SIGINT, the shell's convention)

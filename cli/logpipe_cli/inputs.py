@@ -6,6 +6,7 @@ import glob
 import gzip
 import io
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -78,17 +79,75 @@ def expand(args: tuple[str, ...]) -> list[Source]:
     return sources
 
 
-def read_lines(sources: list[Source], stats: SendStats, skipped: list[str]) -> Iterator[str]:
+@dataclass
+class ReadPosition:
+    """Where reading got to: the source being read and the ``stats.lines_read`` count before its line 1.
+
+    ``lines_done(stats)`` is how many lines of that source were read. Lines are counted as ``lines_read``
+    counts them (a skipped giant line is one), so ``--skip-lines`` of that count resumes exactly there.
+    ``stopping`` (set by Ctrl-C) ends reading before the next line is handed over: a plain attribute, not an
+    ``Event``, because it is checked on every line.
+    """
+
+    sources: list[Source]
+    index: int = 0
+    base: int = 0
+    stopping: bool = False
+
+    def lines_done(self, stats: SendStats) -> int:
+        """Lines of ``sources[index]`` read so far (or skipped with ``--skip-lines``)."""
+        return stats.lines_read - self.base
+
+    def resume_command(self, stats: SendStats) -> str:
+        """The ``logpipe send`` that carries on where reading stopped."""
+        rest = [shlex.quote(s.name) for s in self.sources[self.index :]]
+        return f"logpipe send {' '.join(rest)} --skip-lines {self.lines_done(stats)}"
+
+
+def _skip_lines(stream: BinaryIO, count: int) -> int:
+    """Read past ``count`` lines (however long); the number there were."""
+    done = 0
+    while done < count:
+        line = stream.readline(READ_BUFFER)
+        if not line:
+            break
+        if line.endswith(b"\n") or len(line) < READ_BUFFER:  # not a piece of a longer line
+            done += 1
+    return done
+
+
+def read_lines(
+    sources: list[Source],
+    stats: SendStats,
+    skipped: list[str],
+    *,
+    skip_lines: int = 0,
+    position: ReadPosition | None = None,
+) -> Iterator[str]:
     """Every line of every source, decoded as UTF-8 (invalid bytes become U+FFFD, so a stray byte costs
-    one character, not the record). Lines over ``MAX_LINE_BYTES`` are skipped and noted in ``skipped``."""
-    for source in sources:
+    one character, not the record). Lines over ``MAX_LINE_BYTES`` are skipped and noted in ``skipped``.
+
+    ``skip_lines``: the first source's first lines are read past (``--skip-lines``, to resume).
+    ``position.stopping`` ends the lines at once (Ctrl-C): a line read after it is neither yielded nor
+    counted, so every line before ``position`` was handed over and none after it (issue 15).
+    """
+    position = position or ReadPosition(sources)
+    for index, source in enumerate(sources):
         stream = source.open()
+        position.index, position.base = index, stats.lines_read
         try:
+            if index == 0 and skip_lines:
+                try:
+                    position.base -= _skip_lines(stream, skip_lines)
+                except (OSError, EOFError, gzip.BadGzipFile) as exc:
+                    raise InputError(f"reading {source.name}: {exc}") from exc
             while True:
                 try:
                     line = stream.readline(MAX_LINE_BYTES)
                 except (OSError, EOFError, gzip.BadGzipFile) as exc:
                     raise InputError(f"reading {source.name}: {exc}") from exc
+                if position.stopping:
+                    return
                 if not line:
                     break
                 stats.bytes_read += len(line)

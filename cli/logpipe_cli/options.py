@@ -28,6 +28,12 @@ def endpoint_options(*, admin: bool) -> Callable[[F], F]:
                 help="token (local) or sigv4 (AWS IAM, boto3's default credentials).",
             )(func)
             func = click.option("--region", default=None, help="AWS region for sigv4.")(func)
+            func = click.option(
+                "--api-key",
+                default=None,
+                help="A tenant's read key, instead of an admin token: reads that tenant's own logs "
+                "(GET /logs; default: $LOGPIPE_API_KEY, profile).",
+            )(func)
         else:
             func = click.option(
                 "--api-key", default=None, help="Tenant API key (default: $LOGPIPE_API_KEY)."

@@ -11,8 +11,11 @@ from logpipe_cli.exit_codes import ExitCode
 READ_RETRY = RetryPolicy(max_attempts=3, base_delay=0.2, max_delay=1.0)
 
 
-def require_tenant(tenant: str | None, profile: str | None) -> str:
+def require_tenant(tenant: str | None, profile: str | None, client: AdminClient | None = None) -> str | None:
+    """The tenant to read; with a tenant's read key it may be left out (the key's tenant is read)."""
     resolved = load_settings(tenant=tenant, profile=profile).tenant
+    if not resolved and client is not None and client.tenant_key_mode:
+        return None
     if not resolved:
         fail("--tenant is required (or LOGPIPE_TENANT, or `logpipe config set tenant T`)", ExitCode.USAGE)
     return resolved
@@ -25,23 +28,28 @@ def admin_client(
     auth: str | None,
     region: str | None,
     profile: str | None,
+    api_key: str | None = None,
 ) -> AdminClient:
-    """The client of ``query`` and ``tail``, from their ``endpoint_options(admin=True)``."""
+    """The client of ``query``, ``tail``, ``stats`` and ``fields``, from ``endpoint_options(admin=True)``.
+
+    With a tenant key (``--api-key``, LOGPIPE_API_KEY, profile) and no admin token it reads ``GET /logs``.
+    """
     settings = load_settings(
-        endpoint=endpoint, admin_token=admin_token, profile=profile, auth=auth, region=region
+        endpoint=endpoint, admin_token=admin_token, api_key=api_key, profile=profile, auth=auth, region=region
     )
     signs = settings.auth == "sigv4" or ".amazonaws.com" in settings.endpoint
-    if not settings.admin_token and not signs:
+    if not settings.admin_token and not settings.api_key and not signs:
         # Said here in the CLI's words: the SDK's own message names its keyword arguments.
         fail(
-            "no admin token: pass --admin-token, set LOGPIPE_ADMIN_TOKEN,"
-            " or `logpipe config set admin_token T` (`logpipe serve` writes it into the local profile);"
-            " on AWS use --auth sigv4",
+            "no credential to read with: an admin token (--admin-token, LOGPIPE_ADMIN_TOKEN, or"
+            " `logpipe config set admin_token T`; `logpipe serve` writes it into the local profile),"
+            " a tenant read key (--api-key, LOGPIPE_API_KEY), or on AWS --auth sigv4",
             ExitCode.USAGE,
         )
     return AdminClient(
         endpoint=endpoint,
         admin_token=admin_token,
+        api_key=api_key,
         profile=profile,
         auth=auth,
         region=region,

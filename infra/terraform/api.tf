@@ -139,3 +139,88 @@ resource "aws_lambda_permission" "admin" {
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/admin/*"
 }
+
+# --- tenant read keys (issue 15): GET /logs with a tenant's own read key ---
+# No authorizer: the tenant_read handler checks the key (one GetItem of its hash), as ingest does, and
+# answers for the key's tenant only. Its own function, so the admin function stays reachable only through
+# IAM-signed requests (docs/aws.md, "Tenant read keys"). Each read endpoint (handlers/reads.py: logs,
+# stats, fields) is a route pair and a permission on the same integration.
+
+resource "aws_apigatewayv2_integration" "tenant_read" {
+  api_id                 = aws_apigatewayv2_api.this.id
+  integration_type       = "AWS_PROXY"
+  integration_uri        = aws_lambda_function.tenant_read.invoke_arn
+  payload_format_version = "2.0"
+}
+
+resource "aws_apigatewayv2_route" "tenant_read_logs" {
+  #checkov:skip=CKV_AWS_309:Tenant read keys are checked by the tenant_read handler itself (the same code as the local stack, one DynamoDB GetItem of the key's hash); an API Gateway authorizer would duplicate that check and add a second Lambda invocation per request.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /logs"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.tenant_read.id}"
+}
+
+resource "aws_apigatewayv2_route" "tenant_read_logs_other_methods" {
+  #checkov:skip=CKV_AWS_309:Same handler as GET /logs, which answers 405 to every other method before looking at any credential.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /logs"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.tenant_read.id}"
+}
+
+resource "aws_lambda_permission" "tenant_read_logs" {
+  statement_id  = "AllowApiGatewayTenantReadLogs"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.tenant_read.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/logs"
+}
+
+resource "aws_apigatewayv2_route" "tenant_read_stats" {
+  #checkov:skip=CKV_AWS_309:Tenant read keys are checked by the tenant_read handler itself, as for GET /logs.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /stats"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.tenant_read.id}"
+}
+
+resource "aws_apigatewayv2_route" "tenant_read_stats_other_methods" {
+  #checkov:skip=CKV_AWS_309:Same handler as GET /stats, which answers 405 to every other method before looking at any credential.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /stats"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.tenant_read.id}"
+}
+
+resource "aws_lambda_permission" "tenant_read_stats" {
+  statement_id  = "AllowApiGatewayTenantReadStats"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.tenant_read.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/stats"
+}
+
+resource "aws_apigatewayv2_route" "tenant_read_fields" {
+  #checkov:skip=CKV_AWS_309:Tenant read keys are checked by the tenant_read handler itself, as for GET /logs.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "GET /fields"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.tenant_read.id}"
+}
+
+resource "aws_apigatewayv2_route" "tenant_read_fields_other_methods" {
+  #checkov:skip=CKV_AWS_309:Same handler as GET /fields, which answers 405 to every other method before looking at any credential.
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY /fields"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.tenant_read.id}"
+}
+
+resource "aws_lambda_permission" "tenant_read_fields" {
+  statement_id  = "AllowApiGatewayTenantReadFields"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.tenant_read.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/fields"
+}

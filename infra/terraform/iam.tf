@@ -179,12 +179,12 @@ resource "aws_iam_role_policy" "admin_records" {
 
 data "aws_iam_policy_document" "tenant_access_trust" {
   statement {
-    sid     = "WorkerAndAdminOnly"
+    sid     = "WorkerAdminAndTenantReadOnly"
     actions = ["sts:AssumeRole", "sts:TagSession"]
 
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.worker.arn, aws_iam_role.admin.arn]
+      identifiers = [aws_iam_role.worker.arn, aws_iam_role.admin.arn, aws_iam_role.tenant_read.arn]
     }
 
     # Every session carries the tenant it is for; a request without the tag cannot assume the role.
@@ -255,5 +255,71 @@ resource "aws_iam_role_policy" "admin_tenant_access" {
 
   name   = "admin-tenant-access"
   role   = aws_iam_role.admin.id
+  policy = data.aws_iam_policy_document.assume_tenant_access.json
+}
+
+# --- tenant read keys (issue 15): GET /logs with a tenant's read key ---
+# Reads the key's item (tenants table, `key#` items only, as ingest) and queries the logs table: by
+# default directly (`tenant_read_records`), under strict isolation through the per-tenant tenant-access
+# role, whose sessions reach only the key's tenant's partition (dynamodb:LeadingKeys).
+
+resource "aws_iam_role" "tenant_read" {
+  name               = "${local.name}-tenant-read"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
+}
+
+data "aws_iam_policy_document" "tenant_read" {
+  statement {
+    sid       = "TenantKeys"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.tenants.arn]
+
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["key#*"]
+    }
+  }
+
+  statement {
+    sid       = "Logs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.tenant_read.arn}:*"]
+  }
+
+  statement {
+    sid       = "Tracing"
+    actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    resources = ["*"]
+  }
+}
+
+resource "aws_iam_role_policy" "tenant_read" {
+  name   = "tenant-read"
+  role   = aws_iam_role.tenant_read.id
+  policy = data.aws_iam_policy_document.tenant_read.json
+}
+
+data "aws_iam_policy_document" "tenant_read_records" {
+  statement {
+    sid       = "Records"
+    actions   = ["dynamodb:Query"]
+    resources = [aws_dynamodb_table.logs.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "tenant_read_records" {
+  count = var.strict_isolation ? 0 : 1
+
+  name   = "tenant-read-records"
+  role   = aws_iam_role.tenant_read.id
+  policy = data.aws_iam_policy_document.tenant_read_records.json
+}
+
+resource "aws_iam_role_policy" "tenant_read_tenant_access" {
+  count = var.strict_isolation ? 1 : 0
+
+  name   = "tenant-read-tenant-access"
+  role   = aws_iam_role.tenant_read.id
   policy = data.aws_iam_policy_document.assume_tenant_access.json
 }

@@ -140,3 +140,46 @@ resource "aws_lambda_event_source_mapping" "worker" {
     maximum_concurrency = var.worker_reserved_concurrency
   }
 }
+
+# --- tenant read keys (issue 15): GET /logs with a tenant's read key (docs/aws.md, "Tenant read keys") ---
+
+resource "aws_cloudwatch_log_group" "tenant_read" {
+  #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own service key; a customer-managed KMS key (1 USD/month plus a key policy for the logs service) buys key revocation, which these operational logs (no record bodies, no credentials) do not need.
+  #checkov:skip=CKV_AWS_338:Retention is the variable function_log_retention_days (default 30): these are operational logs of the functions and API, not the tenants' records, which live in DynamoDB under their own TTL; a year of them is cost without use in a dev deployment.
+  name              = "/aws/lambda/${local.name}-tenant-read"
+  retention_in_days = var.function_log_retention_days
+}
+
+resource "aws_lambda_function" "tenant_read" {
+  #checkov:skip=CKV_AWS_116:A Lambda DLQ only catches failed asynchronous invocations; this function is only invoked synchronously (API Gateway).
+  #checkov:skip=CKV_AWS_117:The function reaches only AWS APIs (DynamoDB, X-Ray, Logs) over TLS with IAM; a VPC would need NAT or interface endpoints (cost, cold starts) and protect nothing here.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile in the deploy pipeline; the zip is built reproducibly (same input, same bytes) and pinned by source_code_hash.
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names, URLs and numbers, no secrets; Lambda encrypts it at rest with its service key.
+  #checkov:skip=CKV_AWS_115:Bounded by the API stage's throttling (api_throttling_rate_limit/burst) instead: a reservation takes concurrency out of the account pool, and an account with the default quota of 10 cannot reserve any.
+  function_name    = "${local.name}-tenant-read"
+  description      = "GET /logs with a tenant's read key (checked here, no IAM): that tenant's records only"
+  role             = aws_iam_role.tenant_read.arn
+  handler          = local.handlers.tenant_read
+  runtime          = var.lambda_runtime
+  architectures    = [var.lambda_architecture]
+  filename         = var.tenant_read_lambda_zip
+  source_code_hash = filebase64sha256(var.tenant_read_lambda_zip)
+  memory_size      = 512
+  timeout          = local.api_function_timeout_seconds
+
+  environment {
+    variables = {
+      LOGPIPE_QUEUE_URL              = aws_sqs_queue.this.url
+      LOGPIPE_TABLE_NAME             = aws_dynamodb_table.logs.name
+      LOGPIPE_TENANTS_TABLE_NAME     = aws_dynamodb_table.tenants.name
+      LOGPIPE_STRICT_ISOLATION       = var.strict_isolation ? "1" : "0"
+      LOGPIPE_TENANT_ACCESS_ROLE_ARN = join("", aws_iam_role.tenant_access[*].arn)
+    }
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  depends_on = [aws_cloudwatch_log_group.tenant_read]
+}

@@ -16,5 +16,7 @@ locals {
     ingest = "logpipe_backend.handlers.ingest.handler"
     worker = "logpipe_backend.handlers.worker.handler"
     admin  = "logpipe_backend.handlers.admin.handler"
+    # Tenant read keys (issue 15): GET /logs with a tenant's own key, checked by the handler.
+    tenant_read = "logpipe_backend.handlers.tenant_read.handler"
   }
 }

@@ -57,3 +57,8 @@ output "worker_log_group_name" {
   description = "The worker's CloudWatch log group: where `logpipe dlq list` looks up a dead letter's last error."
   value       = aws_cloudwatch_log_group.worker.name
 }
+
+output "tenant_logs_url" {
+  description = "GET a tenant's own records here with its read key (Authorization: Bearer)."
+  value       = "${aws_apigatewayv2_api.this.api_endpoint}/logs"
+}

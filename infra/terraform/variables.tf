@@ -38,6 +38,11 @@ variable "admin_lambda_zip" {
   type        = string
 }
 
+variable "tenant_read_lambda_zip" {
+  description = "Path of the tenant read (GET /logs with a read key) Lambda zip built by `make package`."
+  type        = string
+}
+
 variable "lambda_runtime" {
   description = "Python runtime of the three functions."
   type        = string

@@ -9,7 +9,7 @@ for record in logpipe.AdminClient(admin_token=...).tail(tenant="acme"): ...
 
 from __future__ import annotations
 
-from ._admin import AdminClient, Page
+from ._admin import AdminClient
 from ._async_client import AsyncClient
 from ._batcher import BatchLimits
 from ._client import Client, SendResult, SendStats
@@ -33,6 +33,7 @@ from ._exceptions import (
     UnsupportedMediaTypeError,
 )
 from ._handler import HandlerStats, LogpipeHandler
+from ._read_api import Page
 from ._retry import RetryPolicy
 
 __version__ = "0.1.0"

@@ -1,5 +1,13 @@
 """``AdminClient``: read records back through ``GET /admin/logs`` (CONTRACT §3): ``query`` and ``tail``.
 
+With a tenant's read key instead of admin credentials it reads ``GET /logs``: the same parameters and
+answers, for the key's own tenant only (``tenant`` may then be None; naming another tenant is a 403
+``tenant_mismatch``). It picks that mode when it has a key (``api_key=``, ``LOGPIPE_API_KEY``, a profile),
+SigV4 was not asked for, and there is no admin token given as directly as the key: a key passed as an
+argument beats an admin token from the environment or a profile, a key from the environment beats one from
+a profile (``logpipe serve`` writes its admin token into the ``local`` profile); at the same level the admin
+token wins.
+
 How ``tail`` follows without repeating or skipping a record
 -----------------------------------------------------------
 A log_id is a ULID whose time part is the moment ingest *accepted* the record, but the record becomes
@@ -33,7 +41,6 @@ import heapq
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, Unpack
 
 import httpx
@@ -46,8 +53,8 @@ from ._exceptions import (
     api_error_from_response,
     transport_error,
 )
-from ._filters import FilterArgs, Terms, filter_params, named
 from ._ids import log_id_after_ms, log_id_time_ms
+from ._read_api import FilterArgs, Page, Terms, filter_params, json_object, named, page_of
 from ._retry import Attempts, RetryPolicy, is_retryable_status
 
 __all__ = ["AdminClient", "Page"]
@@ -58,22 +65,22 @@ LOCAL_LOOKBACK_S = 300.0  # local redelivery backoff is seconds; 5 min leaves a 
 AWS_LOOKBACK_S = 900.0  # > the SQS visibility timeout Terraform sets (725 s): one redelivery covered
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 ErrorHook = Callable[[LogpipeError, float], None]
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+_NO_CREDENTIAL = (
+    "no admin token or read key: pass admin_token= or api_key=, set LOGPIPE_ADMIN_TOKEN or LOGPIPE_API_KEY, "
+    "or a profile"
+)
 
 
 class AdminClient:
-    """Read-only client of the admin API. Bearer admin token locally; SigV4 (``auth="sigv4"``) on AWS."""
+    """Read-only client of the admin API. Bearer admin token locally; SigV4 (``auth="sigv4"``) on AWS; or a
+    tenant's read key (``api_key=``), reading that tenant's own logs at ``GET /logs``."""
 
     def __init__(
         self,
         endpoint: str | None = None,
         admin_token: str | None = None,
         *,
+        api_key: str | None = None,
         profile: str | None = None,
         auth: str | None = None,
         region: str | None = None,
@@ -86,22 +93,36 @@ class AdminClient:
         from ._config import load_settings
 
         settings = load_settings(
-            endpoint=endpoint, admin_token=admin_token, profile=profile, auth=auth, region=region
+            endpoint=endpoint,
+            api_key=api_key,
+            admin_token=admin_token,
+            profile=profile,
+            auth=auth,
+            region=region,
         )
         self.endpoint = settings.endpoint
+        self._on_aws = ".amazonaws.com" in self.endpoint
+        #: True when reading with a tenant's read key (``GET /logs``), False with admin credentials.
+        self.tenant_key_mode = bool(settings.api_key) and settings.auth is None and session is None
+        if self.tenant_key_mode and settings.admin_token:
+            sources = settings.sources
+            self.tenant_key_mode = _directness(sources["api_key"]) < _directness(sources["admin_token"])
         mode = settings.auth or ("sigv4" if session is not None or not settings.admin_token else "token")
         self._auth: httpx.Auth | None = None
         self._headers = {"user-agent": "logpipe-python/0.1.0"}
-        if mode == "token":
+        if self.tenant_key_mode:
+            self._headers["authorization"] = f"Bearer {settings.api_key}"
+        elif mode == "token":
             if not settings.admin_token:
-                raise ConfigError("no admin token: pass admin_token=, set LOGPIPE_ADMIN_TOKEN or a profile")
+                raise ConfigError(_NO_CREDENTIAL)
             self._headers["authorization"] = f"Bearer {settings.admin_token}"
-        elif ".amazonaws.com" in self.endpoint or settings.auth == "sigv4" or session is not None:
+        elif self._on_aws or settings.auth == "sigv4" or session is not None:
             from ._sigv4 import SigV4Auth
 
             self._auth = SigV4Auth(region=settings.region, session=session)
+            self._on_aws = True
         else:
-            raise ConfigError("no admin token: pass admin_token=, set LOGPIPE_ADMIN_TOKEN or a profile")
+            raise ConfigError(_NO_CREDENTIAL)
         self.retry = retry or RetryPolicy()
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -110,18 +131,21 @@ class AdminClient:
 
     @property
     def logs_url(self) -> str:
+        path = "/logs" if self.tenant_key_mode else "/admin/logs"
         base = self.endpoint
-        if base.endswith("/admin/logs"):
+        if base.endswith(path):
             return base
-        if base.endswith("/ingest"):
-            base = base[: -len("/ingest")]
-        return base + "/admin/logs"
+        for suffix in ("/admin/logs", "/logs", "/ingest"):
+            if base.endswith(suffix):
+                base = base[: -len(suffix)]
+                break
+        return base + path
 
     # -- one page --------------------------------------------------------------------------------
 
     def query_page(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         since: str | None = None,
         until: str | None = None,
@@ -150,11 +174,11 @@ class AdminClient:
             regex=regex,
         )
         params += named(after=after, order=order, limit=None if limit is None else str(limit), cursor=cursor)
-        return _page(self._get(self.logs_url, [("tenant", tenant), *params], retry))
+        return page_of(self._get(self.logs_url, [*named(tenant=tenant), *params], retry))
 
     def stats(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         by: str | None = None,
         bucket: str | None = None,
@@ -163,12 +187,12 @@ class AdminClient:
     ) -> dict[str, Any]:
         """``GET /admin/stats``: matching records counted per ``bucket`` (``1m``…) of their timestamp, by
         ``level`` or the field ``by``; see docs/contract.md §3 for the answer's shape."""
-        params = [("tenant", tenant), *filter_params(**filters), *named(by=by, bucket=bucket)]
-        return _json_object(self._get(self._url("/admin/stats"), params, retry))
+        params = [*named(tenant=tenant), *filter_params(**filters), *named(by=by, bucket=bucket)]
+        return json_object(self._get(self._url("stats"), params, retry))
 
     def fields(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         sample: int | None = None,
         retry: RetryPolicy | None = None,
@@ -176,15 +200,15 @@ class AdminClient:
     ) -> dict[str, Any]:
         """``GET /admin/fields``: the attribute keys of the newest ``sample`` matching records, with counts
         and their most common values."""
-        params = [
-            ("tenant", tenant),
-            *filter_params(**filters),
-            *named(sample=None if sample is None else str(sample)),
-        ]
-        return _json_object(self._get(self._url("/admin/fields"), params, retry))
+        params = [*named(tenant=tenant), *filter_params(**filters)]
+        params += named(sample=None if sample is None else str(sample))
+        return json_object(self._get(self._url("fields"), params, retry))
 
-    def _url(self, path: str) -> str:
-        return self.logs_url.removesuffix("/admin/logs") + path
+    def _url(self, name: str) -> str:
+        """The URL of the read endpoint ``name`` (logs, stats, fields) for this client's credential:
+        ``/admin/<name>`` with an admin token or SigV4, ``/<name>`` with a tenant's read key."""
+        suffix = "/logs" if self.tenant_key_mode else "/admin/logs"
+        return self.logs_url.removesuffix(suffix) + suffix.removesuffix("logs") + name
 
     def _get(self, url: str, params: list[tuple[str, str]], retry: RetryPolicy | None) -> httpx.Response:
         """A GET answered 200, retried by ``retry`` (429/5xx/network); raises the SDK's errors."""
@@ -209,7 +233,7 @@ class AdminClient:
 
     def query(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         since: str | None = None,
         until: str | None = None,
@@ -261,7 +285,7 @@ class AdminClient:
 
     def tail(
         self,
-        tenant: str,
+        tenant: str | None,
         *,
         n: int = 10,
         follow: bool = True,
@@ -297,7 +321,7 @@ class AdminClient:
             "levels": levels,
         }
         if long_window is None:
-            long_window = AWS_LOOKBACK_S if self._auth is not None else LOCAL_LOOKBACK_S
+            long_window = AWS_LOOKBACK_S if self._on_aws else LOCAL_LOOKBACK_S
         short_ms, long_ms = int(short_window * 1000), int(long_window * 1000)
         seen: set[str] = set()
         expiry: list[tuple[int, str]] = []  # (ms, id) heap, to forget ids below the horizon
@@ -407,27 +431,8 @@ class AdminClient:
         self.close()
 
 
-def _json_object(response: httpx.Response) -> dict[str, Any]:
-    try:
-        data = response.json()
-    except ValueError as exc:
-        raise APIError(
-            f"unexpected response from the server: {exc}", status=200, code="bad_response"
-        ) from exc
-    if not isinstance(data, dict):
-        raise APIError("unexpected response from the server: not an object", status=200, code="bad_response")
-    return data
-
-
-def _page(response: httpx.Response) -> Page:
-    try:
-        data = response.json()
-        items = data["items"]
-        cursor = data.get("next_cursor")
-        if not isinstance(items, list):
-            raise TypeError("items")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise APIError(
-            f"unexpected response from the server: {exc}", status=200, code="bad_response"
-        ) from exc
-    return Page(items=[i for i in items if isinstance(i, dict)], next_cursor=cursor if cursor else None)
+def _directness(source: str) -> int:
+    """How directly a setting was given (``Settings.sources``): 0 argument, 1 environment, 2 profile."""
+    if source == "flag":
+        return 0
+    return 1 if source.startswith("env:") else 2

@@ -36,6 +36,10 @@ __all__ = ["Client", "SendResult", "SendStats"]
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 DEFAULT_MAX_IN_FLIGHT = 4
+# After ``stop``, how long send_lines waits for its reader to hand over what it read before taking the lines
+# itself: the reader stops at its next chunk, at once for a file; only input that blocks (an idle stdin)
+# makes it wait this long.
+STOP_GRACE_S = 0.5
 # gzip level 1: logs still shrink 5-10x, at a fraction of the CPU of level 6 (sending is often CPU-bound
 # on the client before the network is).
 DEFAULT_COMPRESSLEVEL = 1
@@ -340,7 +344,11 @@ class Client(_Base):
         403 ``tenant_mismatch``) is split in halves and resent (new keys) until the bad records are
         isolated; they are counted ``rejected`` and the rest is accepted. Sending stops at the first
         error that no retry can fix (401, 404, 415, or a failure that outlasts the retries): ``fatal``.
-        Setting ``stop`` stops reading and waits for the requests in flight.
+
+        Setting ``stop`` (``logpipe send``'s first Ctrl-C, issue 15) stops reading at the next chunk and sends
+        every line already taken from ``lines``: each one ends accepted, rejected or failed, none is
+        dropped unsaid, so a caller that counts what it yielded knows where to resume. When the input
+        blocks (an idle stdin), the lines read so far are sent after ``STOP_GRACE_S`` without waiting.
         """
         self._check_open()
         if format not in ("auto", "json", "text"):
@@ -355,6 +363,7 @@ class Client(_Base):
         ready: queue.Queue[Batch | None] = queue.Queue(maxsize=max(1, max_in_flight))
         reader_error: list[BaseException] = []
         skipped = [0]  # lines not sent because sending halted
+        intake_closed = [False]  # set when stop could not wait for the reader: it may hand over no more
 
         def put(batch: Batch) -> None:
             while not halt.is_set():
@@ -378,6 +387,9 @@ class Client(_Base):
             n = len(buffered)
             chunk = buffered[:n]
             del buffered[:n]  # only the taken ones: the reader may have appended since
+            if intake_closed[0]:
+                skipped[0] += n
+                return []
             if reader_error:
                 return []
             if joiner is not None:
@@ -446,19 +458,26 @@ class Client(_Base):
             max_workers=max(1, max_in_flight), thread_name_prefix="logpipe.send"
         )
         futures: set[concurrent.futures.Future[None]] = set()
+        last_handover = time.monotonic()  # when the reader last handed a batch over (or stop was seen)
         try:
             done_reading = False
             while not done_reading:
-                if stop.is_set():
-                    halt.set()
                 if on_tick is not None:
                     on_tick(stats)
                 try:
                     item = ready.get(timeout=0.1)
                 except queue.Empty:
                     with lock:
-                        pending = take() + batcher.due()
+                        if not stop.is_set():
+                            last_handover = time.monotonic()
+                            pending = take() + batcher.due()
+                        elif time.monotonic() - last_handover < STOP_GRACE_S:
+                            pending = []  # the reader is finishing its chunk and will flush
+                        else:  # the reader is blocked on input: send what it read, take nothing more
+                            pending = take(final=True) + batcher.flush()
+                            intake_closed[0] = done_reading = True
                 else:
+                    last_handover = time.monotonic()
                     if item is None:
                         done_reading = True
                         pending = []
@@ -490,6 +509,7 @@ class Client(_Base):
                 _, futures = concurrent.futures.wait(futures, timeout=0.1)
                 if on_tick is not None:
                     on_tick(stats)
+            _drain(ready, skipped)  # a batch the reader handed over after the intake closed: not sent
         finally:
             halt.set()  # also on KeyboardInterrupt: the reader must stop, not read on in the background
             pool.shutdown(wait=False, cancel_futures=True)

@@ -24,10 +24,10 @@ from moto import mock_aws
 # The moto helpers of the AWS adapter tests (uniquely named modules, not conftest).
 sys.path.insert(0, str(REPO / "tests" / "backend" / "aws"))
 from aws_fixtures import REGION, CallLog, create_resources, spy
-from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event
+from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event, tenant_event
 from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
-from logpipe_backend.handlers import admin, ingest, worker
+from logpipe_backend.handlers import admin, ingest, tenant_read, worker
 
 # API operation → the IAM action that authorizes it.
 IAM_ACTION = {
@@ -111,7 +111,9 @@ class World:
         self.admin_sqs = boto3.client("sqs", region_name=REGION)
         self.admin_dynamodb = boto3.client("dynamodb", region_name=REGION)
         self.queue_url, self.dlq_url = create_resources(self.admin_sqs, self.admin_dynamodb)
-        self.key = DynamoKeyStore(self.admin_dynamodb, "tenants").create_tenant("acme")
+        operator_keys = DynamoKeyStore(self.admin_dynamodb, "tenants")
+        self.key = operator_keys.create_tenant("acme")
+        self.read_key = operator_keys.create_key("acme", frozenset({"read"}))
 
         self.tenant_access_role_arn = boto3.client("iam", region_name=REGION).create_role(
             RoleName=TENANT_ACCESS_ROLE_NAME, AssumeRolePolicyDocument="{}"
@@ -167,7 +169,7 @@ def world(monkeypatch: pytest.MonkeyPatch, mode: str) -> Iterator[World]:
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
-        for module in (ingest, worker, admin):
+        for module in (ingest, worker, admin, tenant_read):
             monkeypatch.setattr(module, "_deps", None)
         yield w
     aws_wiring.reset_clients()
@@ -221,7 +223,19 @@ def _run_admin(w: World) -> CallLog:
     return log
 
 
-RUNNERS = {"ingest": _run_ingest, "worker": _run_worker, "admin": _run_admin}
+def _run_tenant_read(w: World) -> CallLog:
+    _run_worker(w)
+    log = CallLog()
+    w.function_clients(log)
+    for params in ({}, {"tenant": "acme", "level": "warn", "order": "asc", "limit": "1"}):
+        assert tenant_read.handler(tenant_event(w.read_key, params), FakeContext())["statusCode"] == 200
+    refusals = ((w.key, {}, 403), ("lp_unknown", {}, 401), (w.read_key, {"tenant": "beta"}, 403))
+    for key, params, status in refusals:
+        assert tenant_read.handler(tenant_event(key, params), FakeContext())["statusCode"] == status
+    return log
+
+
+RUNNERS = {"ingest": _run_ingest, "worker": _run_worker, "admin": _run_admin, "tenant_read": _run_tenant_read}
 
 
 def _tf(mode: str) -> TfModel:
@@ -248,9 +262,12 @@ def test_role_allows_exactly_the_calls_the_code_makes(world: World, mode: str, n
     assert {action for action, _ in tenant_made} == policy_actions
 
 
-def test_ingest_reads_only_key_items_as_its_leading_keys_condition_requires(world: World) -> None:
+@pytest.mark.parametrize("name", ["ingest", "tenant_read"])
+def test_key_readers_read_only_key_items_as_their_leading_keys_condition_requires(
+    world: World, name: str
+) -> None:
     """The TenantKeys statement allows GetItem only on `key#…` partition keys: the code must stay inside."""
-    (statement,) = [s for s in statements(_tf("default"), "ingest") if '"TenantKeys"' in s["sid"]]
+    (statement,) = [s for s in statements(_tf("default"), name) if '"TenantKeys"' in s["sid"]]
     tf = _tf("default")
     (condition,) = tf.eval(statement["condition"])
     assert condition == {
@@ -258,7 +275,7 @@ def test_ingest_reads_only_key_items_as_its_leading_keys_condition_requires(worl
         "variable": "dynamodb:LeadingKeys",
         "values": ["key#*"],
     }
-    log = _run_ingest(world)
+    log = RUNNERS[name](world)
     keys = [p["Key"]["pk"]["S"] for p in log.of("GetItem") if p["TableName"] == "tenants"]
     assert keys and all(k.startswith("key#") for k in keys)
 

@@ -21,6 +21,7 @@ MAX_CODE_BYTES = 200_000  # "small": our own code is ~40 files of Python; the re
 ARCHITECTURES = sorted(package_lambdas.MACHINES)
 # ELF e_machine (System V ABI): what each Lambda architecture's native modules must be built for.
 E_MACHINE = {"arm64": 183, "x86_64": 62}  # EM_AARCH64, EM_X86_64
+FUNCTION_NAMES = ["ingest", "worker", "admin", "tenant_read"]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,7 @@ def built(built_all: dict[str, dict[str, Path]]) -> dict[str, Path]:
 
 def test_one_zip_per_function_within_lambda_s_limits(built_all: dict[str, dict[str, Path]]) -> None:
     for zips in built_all.values():
-        assert set(zips) == {"ingest", "worker", "admin"}
+        assert set(zips) == set(FUNCTION_NAMES)
         for path in zips.values():
             with zipfile.ZipFile(path) as archive:
                 infos = archive.infolist()
@@ -99,7 +100,7 @@ def _dist_info(path: str) -> tuple[str, str]:
     return package_lambdas.normalize(name), version
 
 
-@pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
 def test_zip_holds_the_backend_modules_it_imports_and_its_bundled_distributions(
     built: dict[str, Path], name: str
 ) -> None:
@@ -124,7 +125,7 @@ def test_zip_holds_the_backend_modules_it_imports_and_its_bundled_distributions(
     on_disk = {p.relative_to(SRC).as_posix() for p in (SRC / "logpipe_backend").rglob("*.py")}
     assert set(ours) <= on_disk
     # Only what this function runs: no other handler, no other function's wiring, no local stack.
-    for other in {"ingest", "worker", "admin"} - {name}:
+    for other in set(FUNCTION_NAMES) - {name}:
         assert f"logpipe_backend/handlers/{other}.py" not in names
         assert f"logpipe_backend/wiring/{other}.py" not in names
     assert not [n for n in names if n.startswith("logpipe_backend/adapters/local/")]
@@ -344,6 +345,18 @@ RUNNER = textwrap.dedent(
             response = module.handler({"Records": [{"messageId": "m1", "body": body}]}, Ctx())
             assert response == {"batchItemFailures": []}, response
             assert ddb.scan(TableName="logs")["Count"] == 1
+        elif name == "tenant_read":
+            from logpipe_backend.adapters.aws.dynamodb import DynamoStore
+            from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
+            keys = DynamoKeyStore(ddb, "tenants")
+            keys.create_tenant("acme")
+            key = keys.create_key("acme", frozenset({"read"}))
+            DynamoStore(ddb, "logs").put_records([record])
+            event = {"version": "2.0", "headers": {"authorization": "Bearer " + key},
+                     "requestContext": {"http": {"method": "GET", "path": "/logs"}}}
+            response = module.handler(event, None)
+            assert response["statusCode"] == 200, response
+            assert json.loads(response["body"])["items"][0]["message"] == "hi"
         else:
             from logpipe_backend.adapters.aws.dynamodb import DynamoStore
             DynamoStore(ddb, "logs").put_records([record])
@@ -359,7 +372,7 @@ RUNNER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("name", ["ingest", "worker", "admin"])
+@pytest.mark.parametrize("name", FUNCTION_NAMES)
 def test_each_zip_runs_its_handler_alone(built: dict[str, Path], name: str, tmp_path: Path) -> None:
     site_packages = sysconfig.get_paths()["purelib"]
     env = {

@@ -30,10 +30,11 @@ from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
 from logpipe_backend.wiring import admin as admin_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
+from logpipe_backend.wiring import tenant_read as tenant_read_wiring
 from logpipe_backend.wiring import worker as worker_wiring
 
 TERRAFORM = REPO / ".venv" / "bin" / "terraform"
-FUNCTIONS = ("ingest", "worker", "admin")
+FUNCTIONS = ("ingest", "worker", "admin", "tenant_read")
 API_GATEWAY_TIMEOUT_S = 30
 
 # LOGPIPE_* settings the code of a function's zip mentions but that Terraform deliberately does not set.
@@ -70,6 +71,16 @@ NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
         "LOGPIPE_SIMULATED_WORK_PER_CHAR": "worker only",
         "LOGPIPE_REDACT_PATTERNS": "worker only",
         "LOGPIPE_LOG_RETENTION_DAYS": "worker only: the TTL is set when records are written",
+    },
+    "tenant_read": {
+        "LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "ingest only (per-tenant rate limit)",
+        "LOGPIPE_RATE_LIMIT_BURST": "ingest only (per-tenant rate limit)",
+        "LOGPIPE_IDEMPOTENCY_TABLE_NAME": "ingest only",
+        "LOGPIPE_MAX_QUEUE_DEPTH": "ingest only (backpressure)",
+        "LOGPIPE_SIMULATED_WORK_PER_CHAR": "worker only",
+        "LOGPIPE_REDACT_PATTERNS": "worker only",
+        "LOGPIPE_LOG_RETENTION_DAYS": "worker only: the TTL is set when records are written",
+        "LOGPIPE_ADMIN_AUTH": "admin only: tenant reads authenticate with the tenant's key",
     },
 }
 
@@ -172,7 +183,7 @@ def test_function_basics(tf: TfModel, name: str) -> None:
 
 
 def test_api_functions_answer_within_api_gateway_timeout(tf: TfModel) -> None:
-    for name in ("ingest", "admin"):
+    for name in ("ingest", "admin", "tenant_read"):
         assert tf.eval(_function(tf, name)["timeout"]) < API_GATEWAY_TIMEOUT_S
 
 
@@ -249,7 +260,12 @@ def injected_clients() -> Iterator[None]:
 
 
 def _builder(name: str) -> Any:
-    return {"ingest": ingest_wiring.deps, "worker": worker_wiring.deps, "admin": admin_wiring.deps}[name]
+    return {
+        "ingest": ingest_wiring.deps,
+        "worker": worker_wiring.deps,
+        "admin": admin_wiring.deps,
+        "tenant_read": tenant_read_wiring.deps,
+    }[name]
 
 
 def _allowed_unset(name: str, var: str) -> bool:
@@ -271,7 +287,7 @@ def test_the_code_builds_each_function_from_exactly_its_terraform_settings(
     if name != "ingest":
         store = deps.store
         assert isinstance(store, TenantScopedStore if strict else aws_dynamodb.DynamoStore)
-        if strict:  # the worker's sessions may only write, admin's only read
+        if strict:  # the worker's sessions may only write, admin's and tenant reads' only read
             expected = ("dynamodb:BatchWriteItem",) if name == "worker" else ("dynamodb:Query",)
             assert store.sessions.actions == expected
     unset = {v for v in env.read if v.startswith("LOGPIPE_") and v not in env}
@@ -404,20 +420,30 @@ def test_routes_and_their_authorization(tf: TfModel) -> None:
     routes = _routes(tf)
     assert tf.eval(routes["POST /ingest"]["authorization_type"]) == "NONE"  # tenant keys, checked in code
     assert tf.eval(routes["GET /admin/logs"]["authorization_type"]) == "AWS_IAM"
-    for path in ADMIN_PATHS:  # every read path of the admin handler has its route
+    for path in ADMIN_PATHS:  # every read path of the admin handler has its route, and a tenant's twin
         assert tf.eval(routes[f"GET {path}"]["authorization_type"]) == "AWS_IAM"
+        tenant_path = path.removeprefix("/admin")
+        assert tf.eval(routes[f"GET {tenant_path}"]["authorization_type"]) == "NONE"  # the key: in code
     for key, route in routes.items():
-        if " /admin/" in key:
+        path = key.split(" ", 1)[1]
+        if path.startswith("/admin/"):
             assert tf.eval(route["authorization_type"]) == "AWS_IAM", f"{key} must be IAM-authorized"
         target = tf.eval(route["target"])
-        expected = "admin" if " /admin/" in key else "ingest"
+        tenant_paths = {p.removeprefix("/admin") for p in ADMIN_PATHS}
+        expected = "ingest" if path == "/ingest" else "tenant_read" if path in tenant_paths else "admin"
         assert target == f"integrations/{Ref(f'aws_apigatewayv2_integration.{expected}', 'id')}"
-    for name in ("ingest", "admin"):
+    for name, permission_name, path in (
+        ("ingest", "ingest", "/ingest"),
+        ("admin", "admin", "/admin/*"),
+        ("tenant_read", "tenant_read_logs", "/logs"),
+        ("tenant_read", "tenant_read_stats", "/stats"),
+        ("tenant_read", "tenant_read_fields", "/fields"),
+    ):
         integration = tf.resources[f"aws_apigatewayv2_integration.{name}"]
         assert tf.eval(integration["payload_format_version"]) == "2.0"  # what core/http.py reads
         assert tf.eval(integration["integration_uri"]) == Ref(f"aws_lambda_function.{name}", "invoke_arn")
-        permission = tf.resources[f"aws_lambda_permission.{name}"]
-        path = "/ingest" if name == "ingest" else "/admin/*"
+        permission = tf.resources[f"aws_lambda_permission.{permission_name}"]
+        assert tf.eval(permission["function_name"]) == Ref(f"aws_lambda_function.{name}", "function_name")
         assert tf.eval(permission["source_arn"]).endswith(f"/*/*{path}")
 
 
@@ -448,6 +474,7 @@ def test_outputs(tf: TfModel) -> None:
     out = {name: tf.eval(body["value"]) for name, body in tf.outputs.items()}
     assert out["ingest_url"].endswith("/ingest")
     assert out["admin_url"].endswith("/admin/logs")
+    assert out["tenant_logs_url"].endswith("/logs")
     assert out["queue_url"] == Ref("aws_sqs_queue.this", "url")
     assert out["dlq_url"] == Ref("aws_sqs_queue.dlq", "url")
     assert out["logs_table_name"] == Ref("aws_dynamodb_table.logs", "name")

@@ -153,3 +153,27 @@ def test_dlq_redrive_server_side_starts_sqs_move_task(aws: dict[str, Any]) -> No
         code, _, err = run("dlq", "redrive", "--server-side")
     assert code == 0 and "task-7" in err, err
     stubber.assert_no_pending_responses()
+
+
+def test_tenants_create_key_read_only_on_aws(aws: dict[str, Any]) -> None:
+    from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
+    from logpipe_backend.core.auth import KeyGrant
+
+    assert run("tenants", "create", "acme")[0] == 0
+    code, out, err = run("tenants", "create-key", "acme", "--read-only")
+    assert code == 0, err
+    key = out.strip()
+    assert out == key + "\n" and key.startswith("lp_")  # the key alone on stdout
+    code, out, err = run("tenants", "create-key", "acme", "--scopes", "ingest,read")
+    assert code == 0, err
+    both = out.strip()
+    store = DynamoKeyStore(aws["dynamodb"], "logpipe-tenants")
+    assert store.grant_for_key(key) == KeyGrant("acme", frozenset({"read"}))
+    assert store.grant_for_key(both) == KeyGrant("acme", frozenset({"ingest", "read"}))
+    code, out, _ = run("tenants", "list", "--output", "json")
+    assert json.loads(out)["active_keys"] == 3
+    code, out, err = run("tenants", "create-key", "nobody", "--read-only")
+    assert code == 1 and out == "" and "no tenant 'nobody'" in err
+    assert run("tenants", "revoke", "acme")[0] == 0
+    fresh = DynamoKeyStore(aws["dynamodb"], "logpipe-tenants")  # `store` caches what it found
+    assert fresh.grant_for_key(key) is None and fresh.grant_for_key(both) is None

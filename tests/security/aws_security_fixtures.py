@@ -31,7 +31,13 @@ from aws_fixtures import (  # noqa: E402
     spy,
     stored_records,
 )
-from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event  # noqa: E402
+from aws_lambda_sim import (  # noqa: E402
+    EventSourceMapping,
+    FakeContext,
+    admin_event,
+    ingest_event,
+    tenant_event,
+)
 from infra_tf import Ref, TfModel  # noqa: E402
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore  # noqa: E402
 from logpipe_backend.handlers import worker  # noqa: E402
@@ -56,6 +62,7 @@ __all__ = [
     "query",
     "spy",
     "stored_records",
+    "tenant_event",
 ]
 
 

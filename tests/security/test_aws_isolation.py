@@ -95,7 +95,11 @@ def test_the_tenant_access_role_is_limited_to_the_tagged_tenant(strict_tf: TfMod
     assert set(trust["actions"]) == {"sts:AssumeRole", "sts:TagSession"}
     (principals,) = trust["principals"]
     assert principals["type"] == "AWS"
-    assert principals["identifiers"] == [Ref("aws_iam_role.worker", "arn"), Ref("aws_iam_role.admin", "arn")]
+    assert principals["identifiers"] == [
+        Ref("aws_iam_role.worker", "arn"),
+        Ref("aws_iam_role.admin", "arn"),
+        Ref("aws_iam_role.tenant_read", "arn"),  # GET /logs with a tenant's read key (issue 15)
+    ]
     conditions = {(c["test"], c["variable"]): c["values"] for c in trust["condition"]}
     assert conditions == {
         ("StringLike", "aws:RequestTag/tenant_id"): ["?*"],
@@ -115,7 +119,7 @@ def test_the_tenant_access_role_is_limited_to_the_tagged_tenant(strict_tf: TfMod
     assert tf.eval(policy["role"]) == Ref("aws_iam_role.tenant_access", "id")
 
 
-@pytest.mark.parametrize("name", ["worker", "admin"])
+@pytest.mark.parametrize("name", ["worker", "admin", "tenant_read"])
 def test_in_strict_mode_worker_and_admin_cannot_touch_the_logs_table_themselves(
     strict_tf: TfModel, name: str
 ) -> None:
@@ -126,7 +130,13 @@ def test_in_strict_mode_worker_and_admin_cannot_touch_the_logs_table_themselves(
             attached.append(tf.eval(body["policy"]).resource.split(".")[-1])
     assert sorted(attached) == sorted([name, "assume_tenant_access"])
     granted = [s for doc in attached for s in _statements(tf, doc)]
-    assert not [s for s in granted if any(a.startswith("dynamodb:") for a in s["actions"])]
+    on_logs = [s for s in granted if Ref("aws_dynamodb_table.logs", "arn") in s["resources"]]
+    assert not on_logs
+    # The only table access left: tenant_read's key lookup on the tenants table.
+    other = [s for s in granted if any(a.startswith("dynamodb:") for a in s["actions"])]
+    assert [(s["actions"], s["resources"]) for s in other] == (
+        [(["dynamodb:GetItem"], [Ref("aws_dynamodb_table.tenants", "arn")])] if name == "tenant_read" else []
+    )
     (assume,) = _statements(tf, "assume_tenant_access")
     assert set(assume["actions"]) == {"sts:AssumeRole", "sts:TagSession"}
     assert assume["resources"] == [Ref("aws_iam_role.tenant_access", "arn")]

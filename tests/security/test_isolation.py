@@ -254,3 +254,99 @@ def test_repeated_tenant_parameter_is_refused(reader: LocalServer, stored: dict[
         timeout=10,
     )
     assert_error(response, 400, "invalid_query", parameter="tenant")
+
+
+# -- tenant read keys (issue 15): GET /logs answers for the key's own tenant only --------------------------
+
+
+def _read_key(server: LocalServer, tenant: str, scopes: str = "read") -> str:
+    from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+    from logpipe_backend.core.auth import parse_scopes
+
+    keys = SqliteKeyStore(Path(server.data_dir) / "tenants.db")
+    try:
+        return keys.create_key(tenant, parse_scopes(scopes))
+    finally:
+        keys.close()
+
+
+def _logs_get(server: LocalServer, key: str, params: dict[str, Any]) -> httpx.Response:
+    return httpx.get(
+        f"{server.url}/logs", params=params, headers={"Authorization": f"Bearer {key}"}, timeout=10
+    )
+
+
+def _all_logs(server: LocalServer, key: str, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"limit": 5, **params}
+    for _ in range(100):
+        response = _logs_get(server, key, query)
+        assert response.status_code == 200, response.text
+        items.extend(response.json()["items"])
+        if not response.json()["next_cursor"]:
+            return items
+        query["cursor"] = response.json()["next_cursor"]
+    raise AssertionError("too many pages")
+
+
+@pytest.mark.parametrize("tenant", READ_TENANTS)
+def test_a_read_key_reads_only_its_own_tenant(
+    reader: LocalServer, stored: dict[str, list[str]], tenant: str
+) -> None:
+    key = _read_key(reader, tenant)
+    for params in ({}, {"tenant": tenant}, {"order": "asc"}, {"level": "warn"}, {"after": "0" * 26}):
+        items = _all_logs(reader, key, **params)
+        _only(items, tenant)
+        if "level" not in params:
+            assert sorted(r["log_id"] for r in items) == sorted(stored[tenant])
+    for other in (t for t in READ_TENANTS if t != tenant):
+        assert_error(_logs_get(reader, key, {"tenant": other}), 403, "tenant_mismatch")
+    assert_error(_logs_get(reader, key, {"tenant": f"{tenant},globex"}), 403, "tenant_mismatch")
+
+
+def test_read_key_cursors_are_bound_to_the_keys_tenant(
+    reader: LocalServer, stored: dict[str, list[str]]
+) -> None:
+    acme, globex = _read_key(reader, "acme"), _read_key(reader, "globex")
+    globex_cursor = _logs_get(reader, globex, {"limit": 2}).json()["next_cursor"]
+    assert globex_cursor
+    assert_error(_logs_get(reader, acme, {"cursor": globex_cursor}), 400, "invalid_cursor")
+    admin_cursor = _admin_get(reader, {"tenant": "globex", "limit": 2}).json()["next_cursor"]
+    assert_error(_logs_get(reader, acme, {"cursor": admin_cursor}), 400, "invalid_cursor")
+    # Forged: names acme but points into globex's key range: acme's records only.
+    for order in ("desc", "asc"):
+        payload = json.dumps({"tenant": "acme", "order": order, "last": stored["globex"][3]}).encode()
+        forged = base64.urlsafe_b64encode(payload).rstrip(b"=").decode()
+        response = _logs_get(reader, acme, {"cursor": forged, "order": order, "limit": 1000})
+        assert response.status_code == 200, response.text
+        _only(response.json()["items"], "acme")
+
+
+def test_scopes_are_enforced_on_both_paths(reader: LocalServer, stored: dict[str, list[str]]) -> None:
+    ingest_key = reader.create_tenant("scoped")
+    read_key = _read_key(reader, "scoped")
+    both = _read_key(reader, "scoped", "ingest,read")
+    assert_error(_logs_get(reader, ingest_key, {}), 403, "insufficient_scope")
+    assert_error(ingest(reader, read_key, b'{"m":"from a read key"}'), 403, "insufficient_scope")
+    assert ingest(reader, both, b'{"message":"secret-of-scoped #1"}').status_code == 202
+    reader.wait_drained()
+    assert [r["message"] for r in _all_logs(reader, both)] == ["secret-of-scoped #1"]
+    assert [r["message"] for r in _all_logs(reader, read_key)] == ["secret-of-scoped #1"]
+    # A read key is still a tenant key: never an admin credential.
+    assert_error(_admin_get(reader, {"tenant": "scoped"}, token=read_key), 403, "forbidden")
+
+
+def test_a_revoked_tenants_read_key_is_refused(reader: LocalServer, stored: dict[str, list[str]]) -> None:
+    reader.create_tenant("leaver")
+    key = _read_key(reader, "leaver")
+    assert _logs_get(reader, key, {}).status_code == 200
+    from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+
+    keys = SqliteKeyStore(Path(reader.data_dir) / "tenants.db")
+    try:
+        keys.revoke_tenant("leaver")
+    finally:
+        keys.close()
+    assert_error(_logs_get(reader, key, {}), 401, "unauthorized")
+    for bad in ("lp_" + "x" * 43, key[:-1] + ("A" if key[-1] != "A" else "B"), key + "x"):
+        assert_error(_logs_get(reader, bad, {}), 401, "unauthorized")

@@ -57,6 +57,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
 
 
 @pytest.fixture(scope="module")
+def read_key(server: LocalServer, tenant_key: str) -> str:
+    """acme's read key (issue 15): what GET /logs takes."""
+    from pathlib import Path
+
+    from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+    from logpipe_backend.core.auth import parse_scopes
+
+    keys = SqliteKeyStore(Path(server.data_dir) / "tenants.db")
+    try:
+        return keys.create_key("acme", parse_scopes("read"))
+    finally:
+        keys.close()
+
+
+@pytest.fixture(scope="module")
 def tenant_key(server: LocalServer) -> str:
     key = server.create_tenant("acme")
     body = json.dumps([{"message": f"seed {i}", "level": "warn", "n": i} for i in range(30)])
@@ -74,7 +89,8 @@ def test_document_is_openapi_3_1_and_served(server: LocalServer) -> None:
     assert httpx.post(f"{server.url}/openapi.json", timeout=10).status_code == 405
     # Every route the server has is described, with the error schema on every error status.
     assert set(DOCUMENT["paths"]) == {
-        "/ingest", "/admin/logs", "/admin/stats", "/admin/fields", "/healthz", "/openapi.json"
+        "/ingest", "/admin/logs", "/admin/stats", "/admin/fields", "/logs", "/stats", "/fields",
+        "/healthz", "/openapi.json",
     }  # fmt: skip
     for path, method in OPERATIONS:
         for status, answer in DOCUMENT["paths"][path][method.lower()]["responses"].items():
@@ -93,7 +109,9 @@ def _operations(schema: Any) -> list[Any]:
 # Invalid data (wrong types, missing required parameters, bodies off the schema) only where there is
 # something to get wrong: the two operations without parameters or body have no invalid form.
 RUNS = [(p, m, GenerationMode.POSITIVE) for p, m in OPERATIONS] + [
-    (p, m, GenerationMode.NEGATIVE) for p, m in OPERATIONS if p == "/ingest" or p.startswith("/admin/")
+    (p, m, GenerationMode.NEGATIVE)
+    for p, m in OPERATIONS
+    if p == "/ingest" or p.startswith("/admin/") or p in ("/logs", "/stats", "/fields")
 ]
 
 
@@ -101,11 +119,14 @@ RUNS = [(p, m, GenerationMode.POSITIVE) for p, m in OPERATIONS] + [
     ("path", "method", "mode"), RUNS, ids=[f"{m} {p} {mode.value}" for p, m, mode in RUNS]
 )
 def test_schemathesis(
-    server: LocalServer, tenant_key: str, path: str, method: str, mode: GenerationMode
+    server: LocalServer, tenant_key: str, read_key: str, path: str, method: str, mode: GenerationMode
 ) -> None:
     schema = schemathesis.openapi.from_dict(DOCUMENT)
     operation = schema[path][method]
-    credential = server.admin_token if path.startswith("/admin/") else tenant_key
+    if path.startswith("/admin/"):
+        credential = server.admin_token
+    else:
+        credential = read_key if path in ("/logs", "/stats", "/fields") else tenant_key
     headers = {"Authorization": f"Bearer {credential}"}
     seen: list[int] = []
 

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 API_KEY_PREFIX: Final = "lp_"
@@ -20,6 +21,41 @@ _SECRET_BYTES: Final = 32  # 256 bits; token_urlsafe(32) gives 43 base64url char
 
 # Lowercase letters, digits, "-" and "_", 2–63 characters: safe in URLs, SQL, DynamoDB keys and file names.
 TENANT_ID_RE: Final = re.compile(r"[a-z0-9_-]{2,63}")
+
+
+# What a tenant key may do (issue 15). A key created before scopes existed has none stored and is an
+# ingest key, as it always was: reading with it would widen what an already-issued secret can do.
+SCOPE_INGEST: Final = "ingest"
+SCOPE_READ: Final = "read"
+SCOPES: Final = (SCOPE_INGEST, SCOPE_READ)
+LEGACY_SCOPES: Final = frozenset({SCOPE_INGEST})
+
+
+@dataclass(frozen=True)
+class KeyGrant:
+    """Whose key it is and what it may do."""
+
+    tenant_id: str
+    scopes: frozenset[str]
+
+
+def parse_scopes(text: str | Iterable[str] | None) -> frozenset[str]:
+    """Scopes from ``"ingest,read"`` (or an iterable of names); ValueError naming an unknown one.
+
+    None or empty is a key stored before scopes existed: ``LEGACY_SCOPES``.
+    """
+    names = text.split(",") if isinstance(text, str) else list(text or ())
+    scopes = frozenset(n.strip().lower() for n in names if n.strip())
+    unknown = sorted(scopes - set(SCOPES))
+    if unknown:
+        raise ValueError(f"unknown scope {unknown[0]!r}: use {', '.join(SCOPES)}")
+    return scopes or LEGACY_SCOPES
+
+
+def scopes_text(scopes: Iterable[str]) -> str:
+    """The stored form: names in ``SCOPES`` order, comma-separated."""
+    wanted = set(scopes)
+    return ",".join(s for s in SCOPES if s in wanted)
 
 
 def new_api_key() -> str:

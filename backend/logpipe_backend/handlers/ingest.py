@@ -1,11 +1,11 @@
 """``POST /ingest``: authenticate, validate, normalize, queue; 202 only once the queue has the records.
 
 Checks run in this order, each before anything is written, so an error changes nothing stored or queued:
-method (405) → credential (401) → ``X-Tenant-Id`` (403) → tenant's rate bucket in debt (429) → content
-type / encoding (415) → body size and decoding (413/400) → parse (400/413) → normalize each record, which
-also refuses a record naming another tenant (403) or too big once normalized (413) → ``Idempotency-Key``
-shape (400) → rate limit, one token per record (429) → queue depth (429) →
-idempotency claim (422 for a reused key) → queue (503 when unavailable) → 202.
+method (405) → credential (401) → the key's ``ingest`` scope (403 ``insufficient_scope``) → ``X-Tenant-Id``
+(403) → tenant's rate bucket in debt (429) → content type / encoding (415) → body size and decoding
+(413/400) → parse (400/413) → normalize each record, which also refuses a record naming another tenant
+(403) or too big once normalized (413) → ``Idempotency-Key`` shape (400) → rate limit, one token per record
+(429) → queue depth (429) → idempotency claim (422 for a reused key) → queue (503 when unavailable) → 202.
 
 With an ``Idempotency-Key`` the log ids are derived from (tenant, key) and the first acceptance time, and
 ``received_at`` is that time too, so a retried request yields byte-identical records: the store's upsert
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from logpipe_backend.core.auth import credential_from_headers
+from logpipe_backend.core.auth import SCOPE_INGEST, credential_from_headers
 from logpipe_backend.core.body import decode_body, media_type, parse_records
 from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.errors import ApiError, bad_request, forbidden, too_many_requests, unauthorized
@@ -64,9 +64,13 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
         raise ApiError(405, "method_not_allowed", "use POST /ingest", allow="POST")
 
     credential = credential_from_headers(event.get("headers") or {})
-    tenant_id = deps.keys.tenant_for_key(credential) if credential else None
-    if tenant_id is None:
+    grant = deps.keys.grant_for_key(credential) if credential else None
+    if grant is None:
         raise unauthorized()
+    if SCOPE_INGEST not in grant.scopes:
+        # RFC 6750 §3.1's name for a valid token without the scope the request needs.
+        raise forbidden("insufficient_scope", "this key can only read; send logs with an ingest key")
+    tenant_id = grant.tenant_id
     claimed_tenant = header(event, "x-tenant-id")
     if claimed_tenant is not None and claimed_tenant.strip() != tenant_id:
         raise forbidden("tenant_mismatch", "X-Tenant-Id does not match the key's tenant")

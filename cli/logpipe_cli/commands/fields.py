@@ -43,15 +43,16 @@ def command(
     admin_token: str | None,
     auth: str | None,
     region: str | None,
+    api_key: str | None,
     profile: str | None,
 ) -> None:
     """List the fields of a tenant's newest records, with counts and common values (like logcli series)."""
     view = make_view(color, zone_name)
     since_at = resolve_time("--since", since, view.zone)
-    tenant_id = require_tenant(tenant, profile)
     with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
     ) as admin:
+        tenant_id = require_tenant(tenant, profile, admin)
         fields = admin.fields(
             tenant_id,
             sample=sample,

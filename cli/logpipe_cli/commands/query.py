@@ -1,4 +1,5 @@
-"""``logpipe query``: one tenant's records, newest first, through ``GET /admin/logs``."""
+"""``logpipe query``: one tenant's records, newest first, through ``GET /admin/logs`` (or ``GET /logs`` with a
+tenant's read key)."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def command(
     admin_token: str | None,
     auth: str | None,
     region: str | None,
+    api_key: str | None,
     profile: str | None,
 ) -> None:
     """Print a tenant's records (pages through all of them up to --limit)."""
@@ -50,10 +52,10 @@ def command(
     until_at = resolve_time("--until", until, view.zone)
     if since_at is not None and until_at is not None and since_at >= until_at:
         raise click.BadParameter(f"{until!r} is not later than --since {since!r}", param_hint="'--until'")
-    tenant_id = require_tenant(tenant, profile)
     with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
     ) as admin:
+        tenant_id = require_tenant(tenant, profile, admin)
         # One record past the limit tells whether the limit cut the answer, without a count query.
         records = admin.query(
             tenant_id,

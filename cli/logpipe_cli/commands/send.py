@@ -1,7 +1,13 @@
-"""``logpipe send``: stream files, globs, ``.gz`` and stdin to ``POST /ingest``."""
+"""``logpipe send``: stream files, globs, ``.gz`` and stdin to ``POST /ingest``.
+
+Ctrl-C (issue 15): the first stops reading and sends every line already read (each ends accepted, rejected
+or counted "not accepted"; none is dropped unsaid), then names where to resume (``--skip-lines``). The
+second leaves at once, whatever is in flight.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sys
@@ -16,7 +22,7 @@ from logpipe import Client, SendResult, SendStats, TransportError
 from logpipe_cli.errors import credential_hint, describe, fail, handle_errors
 from logpipe_cli.exit_codes import ExitCode
 from logpipe_cli.format import format_summary
-from logpipe_cli.inputs import InputError, expand, read_lines
+from logpipe_cli.inputs import InputError, ReadPosition, expand, read_lines
 from logpipe_cli.options import endpoint_options, tenant_option
 
 MAX_ERRORS_SHOWN = 5
@@ -53,6 +59,13 @@ MAX_ERRORS_SHOWN = 5
 @click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
 )
+@click.option(
+    "--skip-lines",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Skip the first N lines of the first input: resume an interrupted send (Ctrl-C prints the command).",
+)
 @endpoint_options(admin=False)
 @handle_errors
 def command(
@@ -64,6 +77,7 @@ def command(
     in_flight: int,
     retries: int,
     progress: bool | None,
+    skip_lines: int,
     endpoint: str | None,
     api_key: str | None,
     profile: str | None,
@@ -90,7 +104,13 @@ def command(
     show_progress = sys.stderr.isatty() if progress is None else progress
     with client:
         code = send(
-            client, sources, fmt=fmt, multiline=multiline, in_flight=in_flight, show_progress=show_progress
+            client,
+            sources,
+            fmt=fmt,
+            multiline=multiline,
+            in_flight=in_flight,
+            show_progress=show_progress,
+            skip_lines=skip_lines,
         )
     raise SystemExit(int(code))
 
@@ -113,25 +133,30 @@ def send(
     in_flight: int,
     show_progress: bool,
     multiline: str = "auto",
+    skip_lines: int = 0,
 ) -> ExitCode:
     """Run the upload, print the summary line, and return the exit code."""
     stats = SendStats()
+    position = ReadPosition(sources)
     skipped: list[str] = []
     stop = threading.Event()
     started = time.monotonic()
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
-        # First Ctrl-C: stop reading, let the requests in flight finish, report. Second: leave now.
+        # First Ctrl-C: stop reading, send what was read, report. Second: leave now — os._exit, since a
+        # KeyboardInterrupt would still wait at exit for the sending threads' requests to finish.
         if stop.is_set():
-            raise KeyboardInterrupt
+            click.echo("logpipe: aborted; what was in flight may or may not have been accepted", err=True)
+            os._exit(int(ExitCode.INTERRUPTED))
+        position.stopping = True
         stop.set()
-        click.echo("logpipe: stopping (Ctrl-C again to quit at once)...", err=True)
+        click.echo("logpipe: stopping: sending what was read (Ctrl-C again to quit at once)...", err=True)
 
     previous = None
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        lines = read_lines(sources, stats, skipped)
+        lines = read_lines(sources, stats, skipped, skip_lines=skip_lines, position=position)
         if show_progress:
             result = _with_progress(client, lines, stats, fmt, multiline, in_flight, stop)
         else:
@@ -161,6 +186,14 @@ def send(
         ),
         err=True,
     )
+    if result.interrupted:
+        name = sources[position.index].name
+        where = f"{'stdin' if name == '-' else name} line {position.lines_done(stats) + 1}"
+        click.echo(
+            f"logpipe: interrupted at {where}: the lines before it were sent (counted above); "
+            f"resume with: {position.resume_command(stats)}",
+            err=True,
+        )
     return _exit_code(result)
 
 

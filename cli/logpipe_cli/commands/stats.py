@@ -45,16 +45,17 @@ def command(
     admin_token: str | None,
     auth: str | None,
     region: str | None,
+    api_key: str | None,
     profile: str | None,
 ) -> None:
     """Count a tenant's records per time bucket, by level or a field, drawn as bars."""
     view = make_view(color, zone_name)
     since_at = resolve_time("--since", since, view.zone)
     until_at = resolve_time("--until", until, view.zone)
-    tenant_id = require_tenant(tenant, profile)
     with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
     ) as admin:
+        tenant_id = require_tenant(tenant, profile, admin)
         stats = admin.stats(
             tenant_id,
             by=by,

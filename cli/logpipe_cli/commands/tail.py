@@ -55,19 +55,20 @@ def command(
     admin_token: str | None,
     auth: str | None,
     region: str | None,
+    api_key: str | None,
     profile: str | None,
 ) -> None:
     """Print the last N records, oldest first; -f follows."""
     view = make_view(color, zone_name)
     since_at = resolve_time("--since", since, view.zone)
-    tenant_id = require_tenant(tenant, profile)
 
     def on_error(exc: LogpipeError, delay: float) -> None:
         click.echo(f"logpipe: {describe(exc)}; retrying in {delay:.1f}s", err=True)
 
     with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile
+        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
     ) as admin:
+        tenant_id = require_tenant(tenant, profile, admin)
         records = admin.tail(
             tenant_id,
             n=n,

@@ -1,8 +1,12 @@
-"""``logpipe tenants create T | list | revoke T`` (operator; CONTRACT §4).
+"""``logpipe tenants create T | create-key T | list | revoke T`` (operator; CONTRACT §4).
 
 ``--backend local`` (default) acts on the data dir of ``logpipe serve``; ``--backend aws`` on the DynamoDB
 tenants table named by ``LOGPIPE_TENANTS_TABLE_NAME``, with boto3's default credentials and region
 (``AWS_ENDPOINT_URL`` honoured). Either way the key is printed once, alone on stdout, and only its hash kept.
+
+A key has scopes (issue 15): ``ingest`` (send logs; what ``create`` gives, and what every key made before
+scopes is) and ``read`` (read the tenant's own logs at ``GET /logs``). ``create-key`` adds a key to an
+existing tenant: ``--read-only`` for a read key, ``--scopes ingest,read`` for one that does both.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 import click
 
 from logpipe_cli.commands._local import backend_option, data_dir_option, fail
+from logpipe_cli.exit_codes import ExitCode
 
 T = TypeVar("T")
 
@@ -25,11 +30,12 @@ class Tenant:
     tenant_id: str
     status: str  # "active" | "revoked"
     created_at: str
-    active_keys: int | None = None  # known locally; on AWS a tenant has exactly one key
+    active_keys: int | None = None
 
 
 class TenantOps(Protocol):
     def create(self, tenant_id: str) -> str: ...
+    def create_key(self, tenant_id: str, scopes: frozenset[str]) -> str: ...
     def list(self) -> list[Tenant]: ...
     def revoke(self, tenant_id: str) -> None: ...
     def close(self) -> None: ...
@@ -57,6 +63,14 @@ class _LocalOps:
 
         try:
             return self._keys.create_tenant(tenant_id)
+        except TenantError as exc:
+            raise _Refused(str(exc)) from exc
+
+    def create_key(self, tenant_id: str, scopes: frozenset[str]) -> str:
+        from logpipe_backend.adapters.local.keystore import TenantError
+
+        try:
+            return self._keys.create_key(tenant_id, scopes)
         except TenantError as exc:
             raise _Refused(str(exc)) from exc
 
@@ -96,8 +110,18 @@ class _AwsOps:
                 f"invalid tenant id {tenant_id!r}: use 2-63 lowercase letters, digits, '-' or '_'"
             ) from exc
 
+    def create_key(self, tenant_id: str, scopes: frozenset[str]) -> str:
+        from logpipe_backend.adapters.aws.tenants import TenantNotFound, TooManyKeys
+
+        try:
+            return self._keys.create_key(tenant_id, scopes)
+        except TenantNotFound as exc:
+            raise _Refused(f"no tenant {tenant_id!r}") from exc
+        except TooManyKeys as exc:
+            raise _Refused(str(exc)) from exc
+
     def list(self) -> list[Tenant]:
-        return [Tenant(t.tenant_id, "active", t.created_at, 1) for t in self._keys.list_tenants()]
+        return [Tenant(t.tenant_id, "active", t.created_at, t.keys) for t in self._keys.list_tenants()]
 
     def revoke(self, tenant_id: str) -> None:
         if not self._keys.revoke_tenant(tenant_id):
@@ -143,6 +167,36 @@ def command() -> None:
 def create(tenant: str, backend: str, data_dir: str | None) -> None:
     """Create TENANT and print its new key (alone, on stdout). Only the key's hash is kept."""
     click.echo(_run(backend, data_dir, lambda ops: ops.create(tenant)))
+
+
+def _scopes(read_only: bool, scopes: str | None) -> frozenset[str]:
+    from logpipe_backend.core.auth import SCOPE_READ, parse_scopes
+
+    if read_only and scopes is not None:
+        fail("--read-only and --scopes cannot be combined", ExitCode.USAGE)
+    if read_only:
+        return frozenset({SCOPE_READ})
+    try:
+        return parse_scopes(scopes)
+    except ValueError as exc:
+        fail(f"--scopes: {exc}", ExitCode.USAGE)
+
+
+@command.command("create-key")
+@click.argument("tenant")
+@click.option("--read-only", is_flag=True, help="A read key: GET /logs of TENANT only; it cannot ingest.")
+@click.option(
+    "--scopes",
+    default=None,
+    metavar="ingest,read",
+    help="What the key may do: ingest, read, or both (ingest,read). Default: ingest.",
+)
+@backend_option
+@data_dir_option
+def create_key(tenant: str, read_only: bool, scopes: str | None, backend: str, data_dir: str | None) -> None:
+    """Add a key to TENANT and print it (alone, on stdout). Only the key's hash is kept."""
+    wanted = _scopes(read_only, scopes)
+    click.echo(_run(backend, data_dir, lambda ops: ops.create_key(tenant, wanted)))
 
 
 @command.command("list")

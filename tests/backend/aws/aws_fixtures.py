@@ -23,7 +23,7 @@ from logpipe_backend.adapters.aws.chunks import decode_chunk
 from logpipe_backend.adapters.aws.dynamodb import DYNAMODB_ITEM_LIMIT, item_size
 from logpipe_backend.core.envelope import sqs_safe
 from logpipe_backend.core.record import Record
-from logpipe_backend.handlers import admin, ingest, worker
+from logpipe_backend.handlers import admin, ingest, tenant_read, worker
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -184,7 +184,7 @@ def lambdas_fixture(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.delenv("LOGPIPE_STRICT_ISOLATION", raising=False)
     aws_wiring.set_client("sqs", aws.sqs)
     aws_wiring.set_client("dynamodb", aws.dynamodb)
-    for module in (ingest, worker, admin):  # a cold start for each test
+    for module in (ingest, worker, admin, tenant_read):  # a cold start for each test
         monkeypatch.setattr(module, "_deps", None)
     yield aws
     aws_wiring.reset_clients()

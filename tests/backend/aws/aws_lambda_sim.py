@@ -77,6 +77,18 @@ def admin_event(
     return event
 
 
+def tenant_event(api_key: str | None, params: Mapping[str, str], *, method: str = "GET") -> dict[str, Any]:
+    """A tenant's ``GET /logs`` with its key (a route without an authorizer), as API Gateway sends it."""
+    event = copy.deepcopy(_recorded("apigw_tenant_logs.json"))
+    event["queryStringParameters"] = dict(params)
+    event["rawQueryString"] = urllib.parse.urlencode(params)
+    event["requestContext"]["http"]["method"] = method
+    event["headers"].pop("authorization", None)
+    if api_key is not None:
+        event["headers"]["authorization"] = f"Bearer {api_key}"
+    return event
+
+
 class FakeContext:
     """A Lambda context with scripted remaining time: each call gives the next value, the last repeats."""
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from logpipe_backend.core.auth import LEGACY_SCOPES, SCOPE_READ, KeyGrant
 from logpipe_backend.core.query import LogQuery, QueryPage
 from logpipe_backend.core.record import Record
 from logpipe_backend.ports import IdempotencyClaim, QueueUnavailable
@@ -15,6 +16,7 @@ from logpipe_backend.ports import IdempotencyClaim, QueueUnavailable
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 ACME_KEY = "lp_acme_test_key_0000000000000000000000000000000"
 BETA_KEY = "lp_beta_test_key_0000000000000000000000000000000"
+ACME_READ_KEY = "lp_acme_read_key_000000000000000000000000000000"
 ADMIN_TOKEN = "lpadm_test_admin_token_00000000000000000000000000000"
 
 
@@ -39,10 +41,12 @@ class MemoryQueue:
 
 class MemoryKeys:
     def __init__(self) -> None:
-        self.keys = {ACME_KEY: "acme", BETA_KEY: "beta"}
+        self.keys = {ACME_KEY: "acme", BETA_KEY: "beta", ACME_READ_KEY: "acme"}
+        self.scopes = {ACME_READ_KEY: frozenset({SCOPE_READ})}
 
-    def tenant_for_key(self, api_key: str) -> str | None:
-        return self.keys.get(api_key)
+    def grant_for_key(self, api_key: str) -> KeyGrant | None:
+        tenant = self.keys.get(api_key)
+        return None if tenant is None else KeyGrant(tenant, self.scopes.get(api_key, LEGACY_SCOPES))
 
     def is_admin_token(self, token: str) -> bool:
         return token == ADMIN_TOKEN

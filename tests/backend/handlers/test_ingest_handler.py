@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from handler_fakes import BETA_KEY, MemoryIdempotency, MemoryKeys, MemoryQueue, load_event
+from handler_fakes import ACME_READ_KEY, BETA_KEY, MemoryIdempotency, MemoryKeys, MemoryQueue, load_event
+from logpipe_backend.core.auth import KeyGrant
 from logpipe_backend.core.envelope import unpack
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.handlers import ingest
@@ -212,10 +213,10 @@ def test_idempotent_retry_returns_same_ids_and_identical_records() -> None:
 def test_unexpected_error_is_500_without_details() -> None:
     env = Env()
 
-    def explode(api_key: str) -> str | None:
+    def explode(api_key: str) -> KeyGrant | None:
         raise RuntimeError("secret internal detail")
 
-    env.deps.keys.tenant_for_key = explode  # type: ignore[method-assign]
+    env.deps.keys.grant_for_key = explode  # type: ignore[method-assign]
     status, _, body = env.call(_json_event())
     assert status == 500 and body["error"]["code"] == "internal_error"
     assert "secret internal detail" not in json.dumps(body) and "Traceback" not in json.dumps(body)
@@ -228,3 +229,12 @@ def test_log_ids_are_ordered_ulids() -> None:
     ids = body["log_ids"]
     assert len(ids) == 3 and all(len(i) == 26 for i in ids) and ids == sorted(ids)
     assert [r["log_id"] for r in env.records()] == ids
+
+
+def test_a_read_only_key_cannot_ingest() -> None:
+    env = Env()
+    event = _json_event()
+    event["headers"]["authorization"] = f"Bearer {ACME_READ_KEY}"
+    status, _, body = env.call(event)
+    assert status == 403 and body["error"]["code"] == "insufficient_scope"
+    assert env.queue.bodies == []

@@ -65,3 +65,34 @@ def test_default_data_dir() -> None:
     assert default_data_dir({"LOGPIPE_DATA_DIR": "/x/y"}) == Path("/x/y")
     assert default_data_dir({"XDG_DATA_HOME": "/xdg"}) == Path("/xdg/logpipe")
     assert default_data_dir({"XDG_DATA_HOME": "relative"}) == Path.home() / ".local/share/logpipe"
+
+
+def test_key_scopes_and_a_database_made_before_them(tmp_path: Path) -> None:
+    from logpipe_backend.core.auth import KeyGrant, hash_secret, parse_scopes
+
+    path = tmp_path / "tenants.db"
+    legacy = "lp_" + "L" * 43
+    with sqlite3.connect(path) as conn:  # the schema before issue 15: no scopes column
+        conn.executescript(
+            "CREATE TABLE tenants (tenant_id TEXT PRIMARY KEY, created_ms INTEGER NOT NULL,"
+            " revoked_ms INTEGER);"
+            "CREATE TABLE api_keys (key_hash TEXT PRIMARY KEY, tenant_id TEXT NOT NULL,"
+            " created_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+        )
+        conn.execute("INSERT INTO tenants VALUES ('old', 1, NULL)")
+        conn.execute("INSERT INTO api_keys VALUES (?, 'old', 1, NULL)", (hash_secret(legacy),))
+    keys = SqliteKeyStore(path)
+    assert keys.grant_for_key(legacy) == KeyGrant("old", frozenset({"ingest"}))
+    read_key = keys.create_key("old", parse_scopes("read"))
+    both = keys.create_key("old", parse_scopes("ingest,read"))
+    assert keys.grant_for_key(read_key) == KeyGrant("old", frozenset({"read"}))
+    assert keys.grant_for_key(both) == KeyGrant("old", frozenset({"ingest", "read"}))
+    assert [t.active_keys for t in keys.list_tenants()] == [3]
+    with pytest.raises(TenantError, match="no active tenant 'ghost'"):
+        keys.create_key("ghost", parse_scopes("read"))
+    keys.revoke_tenant("old")
+    assert keys.grant_for_key(read_key) is None and keys.grant_for_key(legacy) is None
+    with pytest.raises(TenantError):
+        keys.create_key("old", parse_scopes("read"))
+    keys.close()
+    assert SqliteKeyStore(path).grant_for_key(both) is None  # reopening migrates nothing twice

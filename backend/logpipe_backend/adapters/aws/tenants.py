@@ -1,15 +1,19 @@
 """``ports.KeyStore`` on the DynamoDB tenants table (hash key ``pk``, a string), plus the operator's calls.
 
-Two kinds of item, told apart by a key prefix so one ``GetItem`` answers an ingest request:
+Two kinds of item, told apart by a key prefix so one ``GetItem`` answers a request:
 
 | ``pk`` | other attributes | read by |
 | --- | --- | --- |
-| ``key#<sha256 hex of the API key>`` | ``tenant_id``, ``created_at`` | ingest (``GetItem``) |
-| ``tenant#<tenant_id>`` | ``tenant_id``, ``key_hash``, ``created_at`` | the operator (``logpipe tenants``) |
+| ``key#<sha256 hex of the key>`` | ``tenant_id``, ``created_at``, ``scopes`` | ingest, tenant reads |
+| ``tenant#<tenant_id>`` | ``tenant_id``, ``key_hash``, ``created_at``, ``more_key_hashes`` | the operator |
+
+``scopes`` is ``"ingest"``, ``"read"`` or ``"ingest,read"`` (issue 15); a key item written before scopes
+existed has none and is an ingest key, as it always was. ``key_hash`` is the tenant's first key,
+``more_key_hashes`` (a string set) the keys added by ``create-key``, so revoking finds and deletes them all.
 
 Only the hash of a key is stored (``core.auth.hash_secret``): a read of the table does not yield a usable key.
-Revoking deletes both items; a warm ingest Lambda may keep accepting a revoked key for up to
-``CACHE_SECONDS``, the price of not reading DynamoDB on every request.
+Revoking deletes every item; a warm Lambda may keep accepting a revoked key for up to ``CACHE_SECONDS``, the
+price of not reading DynamoDB on every request.
 """
 
 from __future__ import annotations
@@ -21,13 +25,24 @@ from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from logpipe_backend.core.auth import hash_secret, new_api_key, valid_tenant_id
+from logpipe_backend.core.auth import (
+    LEGACY_SCOPES,
+    KeyGrant,
+    hash_secret,
+    new_api_key,
+    parse_scopes,
+    scopes_text,
+    valid_tenant_id,
+)
 from logpipe_backend.core.errors import ApiError
 
 KEY_PREFIX: Final = "key#"
 TENANT_PREFIX: Final = "tenant#"
 CACHE_SECONDS: Final = 60.0
 CACHE_MAX_ENTRIES: Final = 1024  # bounded: only keys that were found are cached, so guessing cannot fill it
+# Revoking deletes the tenant item and every key item in one TransactWriteItems, which takes at most 100
+# actions (DynamoDB's limit): a tenant's keys are capped well below it.
+MAX_KEYS_PER_TENANT: Final = 20
 
 
 class KeyStoreUnavailable(ApiError):
@@ -44,10 +59,19 @@ class TenantExists(Exception):
     pass
 
 
+class TenantNotFound(Exception):
+    pass
+
+
+class TooManyKeys(Exception):
+    pass
+
+
 @dataclass(frozen=True)
 class TenantInfo:
     tenant_id: str
     created_at: str
+    keys: int = 1
 
 
 class DynamoKeyStore:
@@ -61,13 +85,18 @@ class DynamoKeyStore:
         self._client = client
         self._table = table_name
         self._clock = clock
-        self._cache: dict[str, tuple[str, float]] = {}
+        self._cache: dict[str, tuple[KeyGrant, float]] = {}
 
     @property
     def table_name(self) -> str:
         return self._table
 
     def tenant_for_key(self, api_key: str) -> str | None:
+        """The key's tenant whatever its scopes (operator checks and tests)."""
+        grant = self.grant_for_key(api_key)
+        return None if grant is None else grant.tenant_id
+
+    def grant_for_key(self, api_key: str) -> KeyGrant | None:
         key_hash = hash_secret(api_key)
         now = self._clock()
         cached = self._cache.get(key_hash)
@@ -77,7 +106,7 @@ class DynamoKeyStore:
             response = self._client.get_item(
                 TableName=self._table,
                 Key={"pk": {"S": KEY_PREFIX + key_hash}},
-                ProjectionExpression="tenant_id",
+                ProjectionExpression="tenant_id, scopes",
             )
         except (ClientError, BotoCoreError) as exc:
             raise KeyStoreUnavailable(f"GetItem on the tenants table failed: {exc}") from exc
@@ -85,11 +114,11 @@ class DynamoKeyStore:
         if item is None:
             self._cache.pop(key_hash, None)
             return None
-        tenant_id = str(item["tenant_id"]["S"])
+        grant = KeyGrant(str(item["tenant_id"]["S"]), parse_scopes(item.get("scopes", {}).get("S")))
         if len(self._cache) >= CACHE_MAX_ENTRIES:
             self._cache.clear()
-        self._cache[key_hash] = (tenant_id, now)
-        return tenant_id
+        self._cache[key_hash] = (grant, now)
+        return grant
 
     def is_admin_token(self, token: str) -> bool:
         # On AWS the admin route is authorised by IAM (SigV4) at API Gateway; there is no admin token.
@@ -98,7 +127,7 @@ class DynamoKeyStore:
     # --- operator calls (`logpipe tenants … --backend aws`), made with the operator's own credentials ---
 
     def create_tenant(self, tenant_id: str, *, now: Callable[[], float] = time.time) -> str:
-        """Create the tenant and return its new API key (shown once; only its hash is kept)."""
+        """Create the tenant and return its new (ingest) key (shown once; only its hash is kept)."""
         if not valid_tenant_id(tenant_id):
             raise ValueError(f"invalid tenant id: {tenant_id!r}")
         api_key = new_api_key()
@@ -120,17 +149,7 @@ class DynamoKeyStore:
                             "ConditionExpression": "attribute_not_exists(pk)",
                         }
                     },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": {
-                                "pk": {"S": KEY_PREFIX + key_hash},
-                                "tenant_id": {"S": tenant_id},
-                                "created_at": {"S": created_at},
-                            },
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
+                    self._put_key(key_hash, tenant_id, LEGACY_SCOPES, created_at),
                 ]
             )
         except ClientError as exc:
@@ -138,6 +157,62 @@ class DynamoKeyStore:
                 raise TenantExists(tenant_id) from exc
             raise
         return api_key
+
+    def create_key(
+        self, tenant_id: str, scopes: frozenset[str], *, now: Callable[[], float] = time.time
+    ) -> str:
+        """One more key of an existing tenant, with these scopes; returns it (only its hash is kept)."""
+        if not scopes:
+            raise ValueError("a key needs at least one scope")
+        api_key = new_api_key()
+        key_hash = hash_secret(api_key)
+        created_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now()))
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": {"pk": {"S": TENANT_PREFIX + tenant_id}},
+                            "UpdateExpression": "ADD more_key_hashes :h",
+                            # The tenant exists and has room: revoke must fit in one transaction.
+                            "ConditionExpression": "attribute_exists(pk) AND"
+                            " (attribute_not_exists(more_key_hashes) OR size(more_key_hashes) < :max)",
+                            "ExpressionAttributeValues": {
+                                ":h": {"SS": [key_hash]},
+                                ":max": {"N": str(MAX_KEYS_PER_TENANT - 1)},
+                            },
+                        }
+                    },
+                    self._put_key(key_hash, tenant_id, scopes, created_at),
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            found = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": TENANT_PREFIX + tenant_id}}, ConsistentRead=True
+            ).get("Item")
+            if found is None:
+                raise TenantNotFound(tenant_id) from exc
+            raise TooManyKeys(f"tenant {tenant_id!r} has {MAX_KEYS_PER_TENANT} keys already") from exc
+        return api_key
+
+    def _put_key(
+        self, key_hash: str, tenant_id: str, scopes: frozenset[str], created_at: str
+    ) -> dict[str, Any]:
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": {
+                    "pk": {"S": KEY_PREFIX + key_hash},
+                    "tenant_id": {"S": tenant_id},
+                    "created_at": {"S": created_at},
+                    "scopes": {"S": scopes_text(scopes)},
+                },
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def list_tenants(self) -> list[TenantInfo]:
         """Every tenant (a Scan: an operator's call on a small table, never on the request path)."""
@@ -150,29 +225,30 @@ class DynamoKeyStore:
         while True:
             response = self._client.scan(**params)
             for item in response.get("Items", []):
-                tenants.append(TenantInfo(item["tenant_id"]["S"], item.get("created_at", {}).get("S", "")))
+                more = item.get("more_key_hashes", {}).get("SS", [])
+                created_at = item.get("created_at", {}).get("S", "")
+                tenants.append(TenantInfo(item["tenant_id"]["S"], created_at, 1 + len(more)))
             if "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return sorted(tenants, key=lambda t: t.tenant_id)
 
     def revoke_tenant(self, tenant_id: str) -> bool:
-        """Delete the tenant and its key; False when there was no such tenant."""
+        """Delete the tenant and all its keys; False when there was no such tenant."""
         response = self._client.get_item(
             TableName=self._table, Key={"pk": {"S": TENANT_PREFIX + tenant_id}}, ConsistentRead=True
         )
         item = response.get("Item")
         if item is None:
             return False
+        hashes = [item["key_hash"]["S"], *item.get("more_key_hashes", {}).get("SS", [])]
         self._client.transact_write_items(
             TransactItems=[
                 {"Delete": {"TableName": self._table, "Key": {"pk": {"S": TENANT_PREFIX + tenant_id}}}},
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": {"pk": {"S": KEY_PREFIX + item["key_hash"]["S"]}},
-                    }
-                },
+                *(
+                    {"Delete": {"TableName": self._table, "Key": {"pk": {"S": KEY_PREFIX + h}}}}
+                    for h in hashes
+                ),
             ]
         )
         self._cache.clear()

@@ -2,6 +2,10 @@
 
 A key is 256 random bits, so a fast hash is as safe as a slow one here (there is nothing to brute-force),
 and it lets a lookup be one primary-key read. Revoking a tenant revokes all its keys at once.
+
+Each key has ``scopes`` (``"ingest"``, ``"read"`` or ``"ingest,read"``; issue 15). A ``tenants.db`` made
+before scopes existed gains the column on open, NULL for its keys, which ``core.auth.parse_scopes`` reads
+as ingest only: existing keys keep doing exactly what they did.
 """
 
 from __future__ import annotations
@@ -12,7 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logpipe_backend.adapters.local._sqlite import Database
-from logpipe_backend.core.auth import hash_secret, new_api_key, secrets_equal, valid_tenant_id
+from logpipe_backend.core.auth import (
+    LEGACY_SCOPES,
+    KeyGrant,
+    hash_secret,
+    new_api_key,
+    parse_scopes,
+    scopes_text,
+    secrets_equal,
+    valid_tenant_id,
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
@@ -24,7 +37,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     key_hash TEXT PRIMARY KEY,
     tenant_id TEXT NOT NULL REFERENCES tenants (tenant_id),
     created_ms INTEGER NOT NULL,
-    revoked_ms INTEGER
+    revoked_ms INTEGER,
+    scopes TEXT
 );
 CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant_id)
 """
@@ -46,25 +60,38 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _add_scopes_column(conn: sqlite3.Connection) -> None:
+    """Migrate a ``tenants.db`` made before key scopes: its keys get NULL scopes (ingest only)."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
+    if "scopes" not in columns:
+        conn.execute("ALTER TABLE api_keys ADD COLUMN scopes TEXT")
+
+
 class SqliteKeyStore:
     """Implements ``ports.KeyStore``; ``admin_token`` is the one the local admin route accepts."""
 
     def __init__(self, path: Path, *, admin_token: str | None = None) -> None:
         self._db = Database(path, _SCHEMA)
+        self._db.transaction(_add_scopes_column)
         self._admin_token = admin_token
 
     # -- ports.KeyStore --------------------------------------------------------------------------------
 
-    def tenant_for_key(self, api_key: str) -> str | None:
+    def grant_for_key(self, api_key: str) -> KeyGrant | None:
         digest = hash_secret(api_key)
         row = self._db.read(
             lambda conn: conn.execute(
-                "SELECT k.tenant_id FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id"
+                "SELECT k.tenant_id, k.scopes FROM api_keys k JOIN tenants t ON t.tenant_id = k.tenant_id"
                 " WHERE k.key_hash = ? AND k.revoked_ms IS NULL AND t.revoked_ms IS NULL",
                 (digest,),
             ).fetchone()
         )
-        return None if row is None else str(row[0])
+        return None if row is None else KeyGrant(str(row[0]), parse_scopes(row[1]))
+
+    def tenant_for_key(self, api_key: str) -> str | None:
+        """The key's tenant whatever its scopes (operator checks and tests)."""
+        grant = self.grant_for_key(api_key)
+        return None if grant is None else grant.tenant_id
 
     def is_admin_token(self, token: str) -> bool:
         return self._admin_token is not None and secrets_equal(token, self._admin_token)
@@ -72,7 +99,8 @@ class SqliteKeyStore:
     # -- operator commands (``logpipe tenants``) -------------------------------------------------------
 
     def create_tenant(self, tenant_id: str) -> str:
-        """Create (or re-activate a revoked) tenant with a new key; returns the key, keeps only its hash."""
+        """Create (or re-activate a revoked) tenant with a new (ingest) key; returns the key, keeps only its
+        hash."""
         if not valid_tenant_id(tenant_id):
             raise TenantError(
                 f"invalid tenant id {tenant_id!r}: use 2-63 lowercase letters, digits, '-' or '_'"
@@ -89,10 +117,21 @@ class SqliteKeyStore:
                 " ON CONFLICT (tenant_id) DO UPDATE SET revoked_ms = NULL",
                 (tenant_id, now),
             )
-            conn.execute(
-                "INSERT INTO api_keys (key_hash, tenant_id, created_ms) VALUES (?, ?, ?)",
-                (hash_secret(key), tenant_id, now),
-            )
+            _insert_key(conn, key, tenant_id, LEGACY_SCOPES, now)
+
+        self._db.transaction(create)
+        return key
+
+    def create_key(self, tenant_id: str, scopes: frozenset[str]) -> str:
+        """One more key of an active tenant, with these scopes; returns it (only its hash is kept)."""
+        key = new_api_key()
+        now = _now_ms()
+
+        def create(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT revoked_ms FROM tenants WHERE tenant_id = ?", (tenant_id,)).fetchone()
+            if row is None or row[0] is not None:
+                raise TenantError(f"no active tenant {tenant_id!r}")
+            _insert_key(conn, key, tenant_id, scopes, now)
 
         self._db.transaction(create)
         return key
@@ -129,3 +168,12 @@ class SqliteKeyStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _insert_key(conn: sqlite3.Connection, key: str, tenant_id: str, scopes: frozenset[str], now: int) -> None:
+    if not scopes:
+        raise TenantError("a key needs at least one scope")
+    conn.execute(
+        "INSERT INTO api_keys (key_hash, tenant_id, created_ms, scopes) VALUES (?, ?, ?, ?)",
+        (hash_secret(key), tenant_id, now, scopes_text(scopes)),
+    )

@@ -24,13 +24,12 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
+from logpipe_backend.adapters.local.routes import Event, LambdaHandler, Response, Routes
 
 log = logging.getLogger("logpipe.serve")
 
@@ -42,19 +41,7 @@ _READ_CHUNK = 64 * 1024
 LINGER_S = 2.0  # how long an unread, refused body is drained so the client can read our 413
 LINGER_MAX_BYTES = 64 * 1024 * 1024
 
-Event = dict[str, Any]
-Response = dict[str, Any]
-LambdaHandler = Callable[[Event], Response]
-
-
-@dataclass(frozen=True)
-class Routes:
-    """What the server calls: the two handlers (event → response) and the health check."""
-
-    ingest: LambdaHandler
-    admin: LambdaHandler
-    health: Callable[[], dict[str, Any]]
-    max_body_bytes: int
+__all__ = ["Event", "LambdaHandler", "LocalHttpServer", "Response", "Routes", "build_event", "response_parts"]
 
 
 def _json_bytes(body: object) -> bytes:
@@ -281,12 +268,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             self._send(200, {"content-type": "application/json"}, openapi_document())
             return
-        target: LambdaHandler
-        if path == "/ingest":
-            target = routes.ingest
-        elif path in ADMIN_PATHS:
-            target = routes.admin
-        else:
+        target: LambdaHandler | None = routes.target(path)
+        if target is None:
             self._send(*_error(404, "not_found", f"no route for {path}"))
             return
         event = build_event(

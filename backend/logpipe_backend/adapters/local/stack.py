@@ -30,7 +30,8 @@ from logpipe_backend.adapters.local import malloc_tuning, wiring
 from logpipe_backend.adapters.local.datadir import DataDir
 from logpipe_backend.adapters.local.queue import DEFAULT_MAX_RECEIVES, DEFAULT_VISIBILITY_TIMEOUT_S
 from logpipe_backend.adapters.local.server import LocalHttpServer, Routes
-from logpipe_backend.handlers import admin, ingest
+from logpipe_backend.handlers import admin, ingest, tenant_read
+from logpipe_backend.handlers.reads import READ_ENDPOINTS
 
 log = logging.getLogger("logpipe.serve")
 
@@ -87,6 +88,7 @@ class LocalStack:
         # One process serves every request, so the in-memory per-tenant rate limiter is exact here.
         ingest_deps = wiring.ingest_deps(ports)
         admin_deps = wiring.admin_deps(ports)
+        tenant_read_deps = wiring.tenant_read_deps(ports)
 
         def health() -> dict[str, Any]:
             queued, dead = ports.queue.depths()
@@ -98,6 +100,8 @@ class LocalStack:
             admin=lambda event: admin.handle(event, admin_deps),
             health=health,
             max_body_bytes=ingest_deps.limits.body_bytes,
+            tenant_read=lambda event: tenant_read.handle(event, tenant_read_deps),
+            reads=frozenset(READ_ENDPOINTS),
         )
         try:
             httpd = LocalHttpServer((opts.host, opts.port), routes)

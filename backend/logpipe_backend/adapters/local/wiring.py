@@ -18,6 +18,7 @@ from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.ratelimit import rate_limiter_from_env
 from logpipe_backend.handlers.admin import AdminDeps
 from logpipe_backend.handlers.ingest import IngestDeps, max_queue_depth_from_env
+from logpipe_backend.handlers.tenant_read import TenantReadDeps
 
 
 @dataclass(frozen=True)
@@ -71,3 +72,7 @@ def ingest_deps(ports: LocalPorts, environ: Mapping[str, str] | None = None) -> 
 
 def admin_deps(ports: LocalPorts) -> AdminDeps:
     return AdminDeps(store=ports.store, keys=ports.keys, auth_mode="token")
+
+
+def tenant_read_deps(ports: LocalPorts) -> TenantReadDeps:
+    return TenantReadDeps(store=ports.store, keys=ports.keys)

@@ -1,9 +1,15 @@
-"""The record filters of the read paths as query parameters (docs/contract.md §3), shared by every read."""
+"""The read paths' side of the wire (docs/contract.md §3): the record filters as query parameters, shared by
+every read, and the answers read back (a page of records, or a JSON object)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypedDict
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+import httpx
+
+from ._exceptions import APIError
 
 # A filter that may be given once or several times: one value, or a sequence of them (all must hold).
 Terms = str | Sequence[str] | None
@@ -50,3 +56,37 @@ def filter_params(
     for name, terms in (("where", where), ("contains", contains), ("not_contains", not_contains)):
         params += [(name, term) for term in listed(terms)]
     return params
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _bad_response(detail: object) -> APIError:
+    return APIError(f"unexpected response from the server: {detail}", status=200, code="bad_response")
+
+
+def page_of(response: httpx.Response) -> Page:
+    """The page a ``/logs`` answer holds (records that are not objects are left out)."""
+    try:
+        data = response.json()
+        items = data["items"]
+        cursor = data.get("next_cursor")
+        if not isinstance(items, list):
+            raise TypeError("items")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise _bad_response(exc) from exc
+    return Page(items=[i for i in items if isinstance(i, dict)], next_cursor=cursor if cursor else None)
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A ``/stats`` or ``/fields`` answer: a JSON object."""
+    try:
+        data = response.json()
+    except ValueError as exc:
+        raise _bad_response(exc) from exc
+    if not isinstance(data, dict):
+        raise _bad_response("not an object")
+    return data
