@@ -54,7 +54,9 @@ RECORDS = st.lists(
     st.tuples(
         st.lists(st.sampled_from(WORDS), max_size=4).map(" ".join),
         st.sampled_from(LEVELS),
-        st.dictionaries(st.sampled_from(["status", "host", "db", "k.x", 'q"t']), VALUES, max_size=3),
+        st.dictionaries(
+            st.sampled_from(["status", "host", "db", "k.x", 'q"t', "o'k", "a[0]", "$"]), VALUES, max_size=3
+        ),
         st.integers(0, 5),
     ),
     min_size=1,
@@ -64,7 +66,8 @@ WHERES = st.sampled_from(
     [
         "status>=500", "status<0", "status=500", "status=5e2", "status!=500", "status", "host=db1",
         "host", "db.host=db2", "level=WARN", "level=error", "message=ss", "status=true", "status=null",
-        "status~^5", "k", "missing", "status<=-1.5", "host>1",
+        "status~^5", "k", "missing", "status<=-1.5", "host>1", "o'k=db1", "o'k", "a[0]>0", "$=500",
+        "x') OR 1=1 --", "q\"t=5",
     ]
 )  # fmt: skip
 FILTERS = st.fixed_dictionaries(
@@ -148,7 +151,11 @@ def test_what_sql_decides() -> None:
     assert "json_extract(doc, '$.level') IN (?, ?, ?)" in where.sql and {"warn", "error", "fatal"} <= set(
         where.args
     )
-    assert """json_extract(doc, '$."attributes"."status"') >= ?""" in where.sql and 500.0 in where.args
+    assert (
+        "json_extract(doc, ?) >= ?" in where.sql
+        and '$."attributes"."status"' in where.args
+        and 500.0 in where.args
+    )
     assert "plain IS NOT 1 OR doc LIKE ? ESCAPE '!'" in where.sql and "%disk%" in where.args
     # What SQL cannot decide exactly adds nothing: Python alone judges those rows.
     for params in (
@@ -171,3 +178,15 @@ def test_plain_flag(doc: str, plain: int) -> None:
 def test_like_patterns_escape_wildcards() -> None:
     assert sql_filters._like_pattern("50%_off!") == "%50!%!_off!!%"
     assert sql_filters._like_pattern("a/b") is None and sql_filters._like_pattern("") is None
+
+
+@pytest.mark.parametrize("name", ["o'k", "x') OR (1) --", "a[0]", "$", "é ü"])
+def test_any_field_name_is_data_never_sql(tmp_path: Path, name: str) -> None:
+    """A field name is the caller's input: it reaches SQLite as a bound parameter, so a quote cannot end the
+    SQL text and widen (or break) the query."""
+    store = SqliteStore(tmp_path / "logs.db")
+    records = _records([("m", "info", {name: "db1"}, 0), ("m", "info", {"other": "db1"}, 0)])
+    store.put_records(records)
+    for where, expected in ((f"{name}=db1", 1), (name, 1), (f"{name}>1", 0), (f"{name}=db2", 0)):
+        query = LogQuery(tenant_id="acme", filter=parse_filter({"where": [where]}), limit=10)
+        assert len(store.query(query).items) == expected, where

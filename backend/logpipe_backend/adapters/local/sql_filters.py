@@ -64,29 +64,31 @@ def _number(text: str) -> float | None:
 
 
 def _condition(where: SqlFilter, condition: Condition) -> None:
+    # The path is a bound parameter, never SQL text: a field name is the caller's input (a quote in it would
+    # otherwise end the SQL string). The operator is one of core.filters.OPERATORS.
     path = _json_path(condition.path)
     if path is None:
         return
-    value = f"json_extract(doc, '{path}')"
+    value = "json_extract(doc, ?)"
     if condition.op == "exists":
-        where.add(f"json_type(doc, '{path}') IS NOT NULL")
+        where.add("json_type(doc, ?) IS NOT NULL", path)
     elif condition.op in NUMERIC_OPERATORS and condition.number is not None:
         if abs(condition.number) < _SQL_NUMBER_LIMIT:
             # A TEXT value sorts above every number in SQLite, so strings pass through to Python, which
             # compares those holding a number numerically; NULL (missing, null) fails, as in Python.
-            where.add(f"{value} {condition.op} ?", condition.number)
+            where.add(f"{value} {condition.op} ?", path, condition.number)
     elif condition.op == "=":
         operand = condition.operand
         if condition.path == ("level",):
-            where.add(f"{value} = ?", operand.lower())
+            where.add(f"{value} = ?", path, operand.lower())
         elif operand.lower() in ("true", "false", "null") or operand[:1] in ("[", "{"):
             return  # booleans, null, arrays and objects: Python alone (their SQL forms differ)
         else:
             number = _number(operand)
             if number is None:
-                where.add(f"{value} = ?", operand)
+                where.add(f"{value} = ?", path, operand)
             else:
-                where.add(f"{value} = ? OR {value} = ?", number, operand)
+                where.add(f"{value} = ? OR {value} = ?", path, number, path, operand)
 
 
 def sql_filter(query: LogQuery) -> SqlFilter:
