@@ -89,3 +89,8 @@ def log_id_time_ms(log_id: str) -> int:
     for char in log_id[:10]:
         value = (value << 5) | _CROCKFORD_VALUE[char]
     return value
+
+
+def lowest_log_id(time_ms: int) -> str:
+    """The smallest log id with time part ``time_ms``: ids below it were made before that millisecond."""
+    return _encode_time(time_ms) + "0" * (LOG_ID_LENGTH - 10)

@@ -45,7 +45,11 @@ class SqliteStore:
     """Implements ``ports.Store``."""
 
     def __init__(self, path: Path) -> None:
-        self._db = Database(path, _SCHEMA, page_size=PAGE_SIZE)
+        self._db = Database(path, _SCHEMA, page_size=PAGE_SIZE, incremental_vacuum=True)
+
+    @property
+    def path(self) -> Path:
+        return self._db.path
 
     def put_records(self, records: Sequence[Record], docs: Sequence[str | None] | None = None) -> None:
         encode = _ENCODE
@@ -144,6 +148,42 @@ class SqliteStore:
                 c.execute("SELECT count(*) FROM records WHERE tenant_id = ?", (tenant_id,)).fetchone()[0]
             )
         )
+
+    # -- retention and erasure (adapters/local/retention.py, purge.py) ----------------------------------
+
+    def tenant_ids(self) -> list[str]:
+        """Every tenant with a stored record: a skip-scan of the key, one index seek a tenant."""
+
+        def scan(conn: sqlite3.Connection) -> list[str]:
+            found: list[str] = []
+            while True:
+                row = conn.execute(
+                    "SELECT tenant_id FROM records WHERE tenant_id > ? ORDER BY tenant_id LIMIT 1",
+                    (found[-1] if found else "",),
+                ).fetchone()
+                if row is None:
+                    return found
+                found.append(str(row[0]))
+
+        return self._db.read(scan)
+
+    def delete_range(self, tenant_id: str, below: str | None, limit: int) -> int:
+        """Delete at most ``limit`` of the tenant's oldest records (those with log_id < ``below``; all when
+        None) in one short transaction; how many went. A small ``limit`` keeps the write lock brief."""
+        bound = "" if below is None else " AND log_id < ?"
+        args: tuple[object, ...] = (tenant_id,) if below is None else (tenant_id, below)
+        sql = (
+            "DELETE FROM records WHERE tenant_id = ? AND log_id IN"
+            f" (SELECT log_id FROM records WHERE tenant_id = ?{bound} ORDER BY log_id LIMIT ?)"
+        )
+        return self._db.transaction(lambda c: c.execute(sql, (tenant_id, *args, limit)).rowcount)
+
+    def free_pages(self) -> int:
+        return self._db.read(lambda c: int(c.execute("PRAGMA freelist_count").fetchone()[0]))
+
+    def give_back(self, pages: int) -> None:
+        """Return up to ``pages`` free pages to the file system (the file shrinks), in one transaction."""
+        self._db.transaction(lambda c: c.execute(f"PRAGMA incremental_vacuum({int(pages)})").fetchall())
 
     def close(self) -> None:
         self._db.close()
