@@ -41,7 +41,7 @@ def format_duration(seconds: int | None) -> str:
         return "default"
     if seconds == FOREVER:
         return "forever"
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds % _UNIT_S[unit] == 0:
             return f"{seconds // _UNIT_S[unit]}{unit}"
     return f"{seconds}s"

@@ -99,7 +99,7 @@ def _receive(sqs: Any, url: str, count: int, wait_seconds: int) -> list[dict[str
     return messages
 
 
-def _release(sqs: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
+def release(sqs: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
     """Make leased messages visible again at once (a listing must not hide them from a redrive)."""
     for start in range(0, len(messages), BATCH):
         entries = [
@@ -159,7 +159,7 @@ def list_dlq(
                 break
             seen += got
     finally:
-        _release(sqs, url, seen)
+        release(sqs, url, seen)
     letters: list[DeadLetter] = []
     for index, message in enumerate(seen[:limit]):
         tenant, count = _summary(message.get("Body", ""))
@@ -236,7 +236,7 @@ def redrive(
                 delete_failed += len(undeleted)
                 moved += len(done) - len(undeleted)
     finally:
-        _release(sqs, url, keep)
+        release(sqs, url, keep)
     return RedriveResult(moved=moved, send_failed=send_failed, delete_failed=delete_failed)
 
 

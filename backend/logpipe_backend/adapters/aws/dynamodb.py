@@ -8,7 +8,9 @@ Item layout (low-level attribute values, so no Decimal conversion anywhere):
 - ``attributes`` (S): the record's attributes as a JSON string, not a DynamoDB map. Maps nest only 32 levels
   and our JSON may nest 64; a string also round-trips every JSON value exactly (no Decimal, no set rules).
 - ``client_log_id`` (S): only when the record had one. ``redactions`` (N).
-- ``expires_at`` (N): epoch seconds, the table's TTL attribute; absent when retention is 0 (keep forever).
+- ``expires_at`` (N): epoch seconds, the table's TTL attribute: when the record was received plus its
+  tenant's retention (``retention_seconds_for``, cached per tenant: ``adapters/aws/retention.py``), else the
+  store's ``retention_days`` (``LOGPIPE_LOG_RETENTION_DAYS``); absent when retention is 0 (keep forever).
 
 DynamoDB refuses items over 400 KB (names plus values). A record is at most 256 KiB when ingested, but
 redaction can make it longer (``[REDACTED:secret]`` replacing a one-letter value), so :func:`fit_item` checks
@@ -35,6 +37,7 @@ from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.ids import is_log_id, log_id_time_ms
 from logpipe_backend.core.query import matches
 from logpipe_backend.core.record import Record
+from logpipe_backend.core.retention import expires_at
 from logpipe_backend.ports import LogQuery, QueryPage
 
 log = logging.getLogger(__name__)
@@ -93,7 +96,10 @@ def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def to_item(record: Record, *, retention_days: int) -> dict[str, dict[str, str]]:
+def to_item(
+    record: Record, *, retention_days: int, retention_s: int | None = None
+) -> dict[str, dict[str, str]]:
+    """The item of ``record``; ``retention_s`` (the tenant's own, in seconds) wins over ``retention_days``."""
     item: dict[str, dict[str, str]] = {
         "tenant_id": {"S": record["tenant_id"]},
         "log_id": {"S": record["log_id"]},
@@ -107,11 +113,10 @@ def to_item(record: Record, *, retention_days: int) -> dict[str, dict[str, str]]
     }
     if "client_log_id" in record:
         item["client_log_id"] = {"S": record["client_log_id"]}
-    if retention_days > 0:
-        arrived_ms = (
-            log_id_time_ms(record["log_id"]) if is_log_id(record["log_id"]) else int(time.time() * 1000)
-        )
-        item["expires_at"] = {"N": str(arrived_ms // 1000 + retention_days * 86_400)}
+    arrived_ms = log_id_time_ms(record["log_id"]) if is_log_id(record["log_id"]) else int(time.time() * 1000)
+    expiry = expires_at(arrived_ms, retention_days * 86_400 if retention_s is None else retention_s)
+    if expiry is not None:
+        item["expires_at"] = {"N": str(expiry)}
     return item
 
 
@@ -139,7 +144,9 @@ def _cut_utf8(text: str, max_bytes: int) -> str:
     return text.encode("utf-8")[:max_bytes].decode("utf-8", errors="ignore")
 
 
-def fit_item(record: Record, *, retention_days: int, budget: int = ITEM_BUDGET) -> dict[str, dict[str, str]]:
+def fit_item(
+    record: Record, *, retention_days: int, retention_s: int | None = None, budget: int = ITEM_BUDGET
+) -> dict[str, dict[str, str]]:
     """The item for ``record``, shortened to fit ``budget`` bytes if it does not.
 
     Shortening keeps the key, times, level and source, keeps as much of ``message`` as fits (ending in
@@ -148,7 +155,7 @@ def fit_item(record: Record, *, retention_days: int, budget: int = ITEM_BUDGET) 
     and how much was cut. The message is kept first because it is what people search for. A
     ``client_log_id`` over 1 KiB is cut too (and ``client_log_id_bytes`` added to the marker).
     """
-    item = to_item(record, retention_days=retention_days)
+    item = to_item(record, retention_days=retention_days, retention_s=retention_s)
     if item_size(item) <= budget:
         return item
     message_bytes = len(record["message"].encode("utf-8"))
@@ -215,10 +222,13 @@ class DynamoStore:
         filtered_page_items: int = FILTERED_PAGE_ITEMS,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        retention_seconds_for: Callable[[str], int | None] | None = None,
     ) -> None:
         self._client = client
         self._table = table_name
         self._retention_days = retention_days
+        # A tenant's own retention in seconds (0: keep forever), None for the store's default.
+        self._retention_seconds_for = retention_seconds_for
         self._max_query_pages = max_query_pages
         self._filtered_page_items = filtered_page_items
         self._sleep = sleep
@@ -232,9 +242,14 @@ class DynamoStore:
         # ``docs`` is not used: items keep each field as an attribute, so they are built from the records.
         # The same (tenant_id, log_id) twice in one call is refused by AWS; the last copy wins, as an upsert.
         unique: dict[tuple[str, str], dict[str, dict[str, str]]] = {}
+        own: dict[str, int | None] = {}
+        lookup = self._retention_seconds_for
         for record in records:
-            unique[(record["tenant_id"], record["log_id"])] = fit_item(
-                record, retention_days=self._retention_days
+            tenant_id = record["tenant_id"]
+            if tenant_id not in own:
+                own[tenant_id] = None if lookup is None else lookup(tenant_id)
+            unique[(tenant_id, record["log_id"])] = fit_item(
+                record, retention_days=self._retention_days, retention_s=own[tenant_id]
             )
         for chunk in chunks(list(unique.values())):
             self._write_chunk(chunk)

@@ -5,9 +5,13 @@ Two kinds of item, told apart by a key prefix so one ``GetItem`` answers an inge
 | ``pk`` | other attributes | read by |
 | --- | --- | --- |
 | ``key#<sha256 hex of the API key>`` | ``tenant_id``, ``created_at`` | ingest (``GetItem``) |
-| ``tenant#<tenant_id>`` | ``tenant_id``, ``key_hash``, ``created_at`` | the operator (``logpipe tenants``) |
+| ``tenant#<tenant_id>`` | ``tenant_id``, ``key_hash``, ``created_at`` (+ see below) | the operator; worker |
 
 Only the hash of a key is stored (``core.auth.hash_secret``): a read of the table does not yield a usable key.
+``retention_s`` (N, seconds, 0 = forever) is the tenant's own retention (``tenants set-retention``); absent,
+the worker's ``LOGPIPE_LOG_RETENTION_DAYS`` applies. ``purge_started_at`` marks a ``tenants purge`` under way
+(its key item is gone already); the purge deletes the tenant item when it is done.
+
 Revoking deletes both items; a warm ingest Lambda may keep accepting a revoked key for up to
 ``CACHE_SECONDS``, the price of not reading DynamoDB on every request.
 """
@@ -48,6 +52,12 @@ class TenantExists(Exception):
 class TenantInfo:
     tenant_id: str
     created_at: str
+    retention_s: int | None = None
+    purge_started_at: str | None = None
+
+
+def _utc(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
 
 
 class DynamoKeyStore:
@@ -150,11 +160,72 @@ class DynamoKeyStore:
         while True:
             response = self._client.scan(**params)
             for item in response.get("Items", []):
-                tenants.append(TenantInfo(item["tenant_id"]["S"], item.get("created_at", {}).get("S", "")))
+                retention = item.get("retention_s", {}).get("N")
+                tenants.append(
+                    TenantInfo(
+                        item["tenant_id"]["S"],
+                        item.get("created_at", {}).get("S", ""),
+                        None if retention is None else int(retention),
+                        item.get("purge_started_at", {}).get("S"),
+                    )
+                )
             if "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return sorted(tenants, key=lambda t: t.tenant_id)
+
+    def set_retention(self, tenant_id: str, retention_s: int | None) -> bool:
+        """Set (None: remove) the tenant's own retention; False when there is no such tenant. Workers see
+        it within their cache time (``adapters/aws/retention.py``)."""
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": TENANT_PREFIX + tenant_id}},
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        if retention_s is None:
+            update["UpdateExpression"] = "REMOVE retention_s"
+        else:
+            update["UpdateExpression"] = "SET retention_s = :r"
+            update["ExpressionAttributeValues"] = {":r": {"N": str(int(retention_s))}}
+        try:
+            self._client.update_item(**update)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def begin_purge(self, tenant_id: str, *, now: Callable[[], float] = time.time) -> str:
+        """Revoke the tenant's key and mark the purge on its tenant item (made if missing: a tenant
+        revoked earlier, or a purge resumed); the mark's time, kept from a purge that was interrupted."""
+        response = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": TENANT_PREFIX + tenant_id}}, ConsistentRead=True
+        )
+        item = response.get("Item") or {}
+        started = item.get("purge_started_at", {}).get("S") or _utc(now())
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": TENANT_PREFIX + tenant_id},
+                        "tenant_id": {"S": tenant_id},
+                        "created_at": item.get("created_at", {"S": ""}),
+                        "purge_started_at": {"S": started},
+                    },
+                }
+            }
+        ]
+        if "key_hash" in item:  # one transaction: the key stops working as the mark appears
+            key = {"pk": {"S": KEY_PREFIX + item["key_hash"]["S"]}}
+            writes.append({"Delete": {"TableName": self._table, "Key": key}})
+        self._client.transact_write_items(TransactItems=writes)
+        self._cache.clear()
+        return started
+
+    def end_purge(self, tenant_id: str) -> None:
+        """The purge is done: the tenant item goes too (nothing of the tenant is left)."""
+        self._client.delete_item(TableName=self._table, Key={"pk": {"S": TENANT_PREFIX + tenant_id}})
 
     def revoke_tenant(self, tenant_id: str) -> bool:
         """Delete the tenant and its key; False when there was no such tenant."""

@@ -112,21 +112,23 @@ class RetentionSweep:
                 if gone < BATCH_ROWS:
                     break
                 time.sleep(self._pause_s)
-        freed = self.give_back_space()
+        freed = give_back_space(self._store, self._pause_s)
         if deleted:
             log.info("retention: %d expired record(s) deleted, %d page(s) freed", deleted, freed)
         return SweepResult(deleted=deleted, tenants=len(tenants), pages_freed=freed)
 
-    def give_back_space(self) -> int:
-        freed = 0
-        while (free := self._store.free_pages()) > 0:
-            self._store.give_back(VACUUM_PAGES)
-            after = self._store.free_pages()
-            if after >= free:  # nothing more can go now (e.g. auto_vacuum is off): do not spin
-                break
-            freed += free - after
-            time.sleep(self._pause_s)
-        return freed
+
+def give_back_space(store: SqliteStore, pause_s: float = PAUSE_S) -> int:
+    """Return logs.db's free pages to the file system, VACUUM_PAGES per transaction; how many went."""
+    freed = 0
+    while (free := store.free_pages()) > 0:
+        store.give_back(VACUUM_PAGES)
+        after = store.free_pages()
+        if after >= free:  # nothing more can go now (e.g. auto_vacuum is off): do not spin
+            break
+        freed += free - after
+        time.sleep(pause_s)
+    return freed
 
 
 def run_sweeps(sweep: RetentionSweep, interval_s: float, stop: threading.Event) -> None:
