@@ -19,6 +19,7 @@ _COMMANDS: dict[str, str] = {
     "tenants": "tenants",
     "dlq": "dlq",
     "config": "config",
+    "backup": "backup",
 }
 
 
