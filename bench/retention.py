@@ -37,7 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import TENANT, Stack, machine, make_line
+from _common import TENANT, Stack, machine, make_line, percentile
+from logpipe_backend.adapters.local import _sqlite as sqlite_plumbing
 from logpipe_backend.adapters.local.keystore import SqliteKeyStore
 from logpipe_backend.adapters.local.retention import RetentionSweep
 from logpipe_backend.adapters.local.store import SqliteStore
@@ -122,9 +123,32 @@ def size_part(retention_s: int, sweep_s: int, rate: float, cycles: int) -> dict[
     }
 
 
-def _sweeper(data_dir: str, retention_s: int, sweep_s: float, on: Any, done: Any, deleted: Any) -> None:
+def _sweeper(
+    data_dir: str, retention_s: int, sweep_s: float, on: Any, done: Any, deleted: Any, out: Any
+) -> None:
     store = SqliteStore(Path(data_dir) / "logs.db")
     keys = SqliteKeyStore(Path(data_dir) / "tenants.db")
+    # Seconds each write transaction of the sweep (deletes, vacuum steps) held logs.db's write lock: from
+    # the moment BEGIN IMMEDIATE got it to the end of COMMIT. What a worker's write can wait on a sweep.
+    held: list[float] = []
+    acquired = [0.0]
+    begin = sqlite_plumbing._begin_immediate
+
+    def timed_begin(conn: Any) -> None:
+        begin(conn)
+        acquired[0] = time.perf_counter()
+
+    sqlite_plumbing._begin_immediate = timed_begin
+    for name in ("delete_range", "give_back"):
+        real = getattr(store, name)
+
+        def timed(*args: Any, _real: Any = real) -> Any:
+            try:
+                return _real(*args)
+            finally:
+                held.append(time.perf_counter() - acquired[0])
+
+        setattr(store, name, timed)
     sweep = RetentionSweep(store, keys, retention_s)
     while not done.is_set():
         if on.wait(0.05):
@@ -132,16 +156,19 @@ def _sweeper(data_dir: str, retention_s: int, sweep_s: float, on: Any, done: Any
             with deleted.get_lock():
                 deleted.value += result.deleted
             time.sleep(sweep_s)
+    out.put(held)
 
 
 def rate_part(retention_s: int, sweep_s: int, window_s: float, windows: int, senders: int) -> dict[str, Any]:
     env = {"LOGPIPE_LOG_RETENTION": f"{retention_s}s", "LOGPIPE_RETENTION_SWEEP": "1d"}
     ctx = multiprocessing.get_context("spawn")
-    on, done, deleted = ctx.Event(), ctx.Event(), ctx.Value("q", 0)
+    on, done, deleted, out = ctx.Event(), ctx.Event(), ctx.Value("q", 0), ctx.Queue()
     with Stack(env=env) as stack:
         key = stack.create_tenant()
         sweeper = ctx.Process(
-            target=_sweeper, args=(str(stack.data_dir), retention_s, sweep_s, on, done, deleted), daemon=True
+            target=_sweeper,
+            args=(str(stack.data_dir), retention_s, sweep_s, on, done, deleted, out),
+            daemon=True,
         )
         sweeper.start()
         threads = [Sender(stack.url, key, None, seed=i) for i in range(senders)]
@@ -165,6 +192,7 @@ def rate_part(retention_s: int, sweep_s: int, window_s: float, windows: int, sen
             t.stop.set()
         for t in threads:
             t.join(30)
+        held = sorted(out.get(timeout=30))
         sweeper.join(30)
         refused = sum(t.refused for t in threads)
     off_rate = totals["off"][0] / totals["off"][1]
@@ -183,6 +211,11 @@ def rate_part(retention_s: int, sweep_s: int, window_s: float, windows: int, sen
         "rate_with_sweeps": on_rate,
         "rate_ratio": on_rate / off_rate,
         "records_deleted_by_sweeps": sweep_deleted,
+        # How long each write transaction of the sweeps held logs.db's write lock (see _sweeper).
+        "sweep_transactions": len(held),
+        "sweep_transaction_p50_ms": percentile(held, 50) * 1000,
+        "sweep_transaction_p99_ms": percentile(held, 99) * 1000,
+        "sweep_transaction_max_ms": held[-1] * 1000 if held else 0.0,
         "refused": refused,
         "passed": on_rate >= MIN_RATE_RATIO * off_rate,
     }
@@ -216,6 +249,9 @@ def main() -> int:
               f"{rate['rate_with_sweeps']:.0f} with ({rate['records_deleted_by_sweeps']} deleted): "
               f"ratio {rate['rate_ratio']:.3f} (limit {MIN_RATE_RATIO}): "
               f"{'ok' if rate['passed'] else 'FAILED'}")  # fmt: skip
+        print(f"      sweep write transactions: {rate['sweep_transactions']}, p50 "
+              f"{rate['sweep_transaction_p50_ms']:.1f} ms, p99 {rate['sweep_transaction_p99_ms']:.1f} ms, "
+              f"max {rate['sweep_transaction_max_ms']:.1f} ms")  # fmt: skip
     return 0
 
 
