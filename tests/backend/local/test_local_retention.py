@@ -253,3 +253,21 @@ def test_backup_refuses_what_it_cannot_do(tmp_path: Path) -> None:
     done = backup(data, tmp_path / "copy")
     assert done.databases == ("queue.db", "logs.db", "tenants.db")
     assert SqliteStore(tmp_path / "copy" / "logs.db").count() == store.count()
+
+
+def test_a_stopped_stack_sweeps_no_further(tmp_path: Path) -> None:
+    import threading
+
+    store = SqliteStore(tmp_path / "logs.db")
+    keys = SqliteKeyStore(tmp_path / "tenants.db")
+    for tenant in ("acme", "globex"):
+        put(store, tenant, 2 * DAY_MS, BATCH_ROWS * 3)
+    stop = threading.Event()
+    stop.set()
+    result = RetentionSweep(store, keys, 86_400, clock_ms=lambda: NOW_MS, pause_s=0, stop=stop).run_once()
+    assert result.deleted == 0 and store.count() == BATCH_ROWS * 6
+    stop.clear()
+    assert (
+        RetentionSweep(store, keys, 86_400, clock_ms=lambda: NOW_MS, pause_s=0).run_once().deleted
+        == BATCH_ROWS * 6
+    )

@@ -90,12 +90,15 @@ class RetentionSweep:
         *,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         pause_s: float = PAUSE_S,
+        stop: threading.Event | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
         self._default = default_retention_s
         self._clock_ms = clock_ms
         self._pause_s = pause_s
+        # Set when the stack stops: a long sweep ends between two batches (the next one goes on from there).
+        self._stop = stop or threading.Event()
 
     def run_once(self) -> SweepResult:
         own = self._keys.retentions()
@@ -106,13 +109,15 @@ class RetentionSweep:
             cutoff = cutoff_log_id(now, own.get(tenant_id, self._default))
             if cutoff is None:
                 continue
+            if self._stop.is_set():
+                break
             while True:
                 gone = self._store.delete_range(tenant_id, cutoff, BATCH_ROWS)
                 deleted += gone
-                if gone < BATCH_ROWS:
+                if gone < BATCH_ROWS or self._stop.is_set():
                     break
                 time.sleep(self._pause_s)
-        freed = give_back_space(self._store, self._pause_s)
+        freed = 0 if self._stop.is_set() else give_back_space(self._store, self._pause_s)
         if deleted:
             log.info("retention: %d expired record(s) deleted, %d page(s) freed", deleted, freed)
         return SweepResult(deleted=deleted, tenants=len(tenants), pages_freed=freed)

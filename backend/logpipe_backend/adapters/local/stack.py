@@ -137,7 +137,7 @@ class LocalStack:
                 target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="logpipe-http", daemon=True
             )
             server_thread.start()
-            sweep = RetentionSweep(ports.store, ports.keys, opts.retention_s)
+            sweep = RetentionSweep(ports.store, ports.keys, opts.retention_s, stop=self._stop)
             sweeper = threading.Thread(
                 target=run_sweeps,
                 args=(sweep, opts.retention_sweep_s, self._stop),
@@ -153,7 +153,7 @@ class LocalStack:
             httpd.stop()
             server_thread.join(timeout=5)
             self._stop_workers()
-            sweeper.join(timeout=5)  # a batch is short; its database must not be closed under it
+            sweeper.join(timeout=5)  # it ends after its current batch; the store must not close under it
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
