@@ -11,7 +11,8 @@ WAL) is read. Passed when, over the ``--cycles`` cycles after the first, it stay
 the first cycle (``max_ratio``) - the store keeps about R + S seconds of records however long it runs.
 The WAL is the one part that does not follow the records: SQLite checkpoints it every 1,000 pages (16 MiB at
 logs.db's page size) and reuses the file at its largest, so it grows to ~16 MiB in the first seconds and
-stays there; the defaults ingest enough for it to be full by the end of the first cycle. ``wal_bytes`` and
+stays there; the defaults ingest enough for it to have been checkpointed a few times by the end of the first
+cycle (before that, the records are in the WAL only and logs.db itself is nearly empty). ``wal_bytes`` and
 ``db_file_max_ratio`` (logs.db without its WAL) show the two parts apart.
 
 Part 2, rate: another fresh stack whose own sweep is off (``--retention-sweep`` of a day), sent to as fast as
@@ -223,9 +224,9 @@ def rate_part(retention_s: int, sweep_s: int, window_s: float, windows: int, sen
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--retention", type=int, default=5, help="seconds (part 1 and 2)")
+    parser.add_argument("--retention", type=int, default=10, help="seconds (part 1 and 2)")
     parser.add_argument("--sweep", type=int, default=1, help="seconds between sweeps")
-    parser.add_argument("--rate", type=float, default=4000.0, help="part 1: records/s, constant")
+    parser.add_argument("--rate", type=float, default=3000.0, help="part 1: records/s, constant")
     parser.add_argument("--cycles", type=int, default=10, help="part 1: cycles after the first")
     parser.add_argument("--window", type=float, default=3.0, help="part 2: seconds per window")
     parser.add_argument("--windows", type=int, default=6, help="part 2: windows of each kind")

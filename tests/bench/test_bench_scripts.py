@@ -70,7 +70,7 @@ def test_cost_counts_requests_and_beats_the_original_design() -> None:
 def test_retention_store_levels_off_and_reports_rates_with_and_without_sweeps() -> None:
     r = _run(
         "retention.py",
-        *("--retention", "6", "--rate", "3000", "--cycles", "3", "--windows", "2", "--window", "1.5"),
+        *("--retention", "10", "--rate", "3000", "--cycles", "3", "--windows", "2", "--window", "1.5"),
         timeout=240,
     )
     size, rate = r["size"], r["rate"]
