@@ -107,18 +107,15 @@ def serve(
     workers: int,
     visibility_timeout: float,
     max_receives: int,
-    verbose: int = 0,
+    verbose: int,
     *,
-    retention_s: int | None = None,
-    retention_sweep_s: float | None = None,
-    min_free: MinFree | None = None,
+    retention_s: int,
+    retention_sweep_s: float,
+    min_free: MinFree,
 ) -> int:
     # The backend is imported here so that other commands never pay for it.
     from logpipe_backend.adapters.local.datadir import DataDir, DataDirError, min_free_bytes_from_env
-    from logpipe_backend.adapters.local.diskspace import MinFree as DefaultMinFree
-    from logpipe_backend.adapters.local.retention import DEFAULT_SWEEP_S
     from logpipe_backend.adapters.local.stack import LocalStack, StackOptions
-    from logpipe_backend.core.retention import DEFAULT_RETENTION_S
 
     level = ("WARNING", "INFO", "DEBUG")[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -148,9 +145,9 @@ def serve(
         max_receives=max_receives,
         admin_token=token,
         log_level=level,
-        retention_s=DEFAULT_RETENTION_S if retention_s is None else retention_s,
-        retention_sweep_s=DEFAULT_SWEEP_S if retention_sweep_s is None else retention_sweep_s,
-        min_free=min_free or DefaultMinFree(),
+        retention_s=retention_s,
+        retention_sweep_s=retention_sweep_s,
+        min_free=min_free,
     )
     try:
         return LocalStack(options, on_ready=on_ready).run()
