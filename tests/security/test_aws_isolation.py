@@ -126,7 +126,19 @@ def test_in_strict_mode_worker_and_admin_cannot_touch_the_logs_table_themselves(
             attached.append(tf.eval(body["policy"]).resource.split(".")[-1])
     assert sorted(attached) == sorted([name, "assume_tenant_access"])
     granted = [s for doc in attached for s in _statements(tf, doc)]
-    assert not [s for s in granted if any(a.startswith("dynamodb:") for a in s["actions"])]
+    dynamodb = [s for s in granted if any(a.startswith("dynamodb:") for a in s["actions"])]
+    assert not [s for s in dynamodb if Ref("aws_dynamodb_table.logs", "arn") in s["resources"]]
+    # The one DynamoDB grant left (worker only, issue 16): each tenant's retention, read from the tenants
+    # table's `tenant#<id>` items only - never a key item, never the logs table.
+    if name == "worker":
+        (retention,) = dynamodb
+        assert retention["actions"] == ["dynamodb:GetItem"]
+        assert retention["resources"] == [Ref("aws_dynamodb_table.tenants", "arn")]
+        assert retention["condition"] == [
+            {"test": "ForAllValues:StringLike", "variable": "dynamodb:LeadingKeys", "values": ["tenant#*"]}
+        ]
+    else:
+        assert not dynamodb
     (assume,) = _statements(tf, "assume_tenant_access")
     assert set(assume["actions"]) == {"sts:AssumeRole", "sts:TagSession"}
     assert assume["resources"] == [Ref("aws_iam_role.tenant_access", "arn")]
