@@ -28,6 +28,10 @@ def no_progress(kind: str, count: int) -> None:
     """A :data:`Progress` that shows nothing."""
 
 
+class UnknownTenant(Exception):
+    """Nothing to purge: no such tenant, and no record stored under that id (a typo, most likely)."""
+
+
 @dataclass
 class PurgeCounts:
     records: int = 0

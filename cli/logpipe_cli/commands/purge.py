@@ -112,6 +112,10 @@ def purge(
     except click.exceptions.Exit:
         raise
     except Exception as exc:
+        from logpipe_backend.core.purge import UnknownTenant
+
+        if isinstance(exc, UnknownTenant):
+            fail(str(exc))
         fail(f"purge of {tenant} stopped: {type(exc).__name__}: {exc} (run it again to finish)")
     finally:
         close()

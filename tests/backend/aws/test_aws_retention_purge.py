@@ -239,3 +239,16 @@ def test_purge_cli_aws(lambdas: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
             "retention_s": 12 * 3600,
         }
     ]
+
+
+def test_purging_an_unknown_tenant_is_refused_and_changes_nothing(lambdas: Aws) -> None:
+    from logpipe_backend.core.purge import UnknownTenant
+
+    aws = lambdas
+    keys, _, _ = _world(aws, records=3)
+    with pytest.raises(UnknownTenant, match="no tenant 'acmee'"):
+        _purger(aws, keys).purge("acmee")
+    assert [t.tenant_id for t in keys.list_tenants()] == ["acme", "globex"]
+    assert len(_items(aws, "acme")) == 3 and _visible(aws, aws.queue_url) == 2
+    done = CliRunner().invoke(cli, ["tenants", "purge", "acmee", "--yes", "--backend", "aws"])
+    assert done.exit_code == 1 and "no tenant 'acmee'" in done.stderr

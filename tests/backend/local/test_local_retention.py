@@ -271,3 +271,13 @@ def test_a_stopped_stack_sweeps_no_further(tmp_path: Path) -> None:
         RetentionSweep(store, keys, 86_400, clock_ms=lambda: NOW_MS, pause_s=0).run_once().deleted
         == BATCH_ROWS * 6
     )
+
+
+def test_purging_an_unknown_tenant_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    from logpipe_backend.core.purge import UnknownTenant
+
+    data, store, queue, keys, _ = _stack(tmp_path)
+    before = (store.count(), queue.depths(), [t.tenant_id for t in keys.list_tenants()])
+    with pytest.raises(UnknownTenant, match="no tenant 'acmee'"):
+        LocalPurge(data).purge("acmee")
+    assert (store.count(), queue.depths(), [t.tenant_id for t in keys.list_tenants()]) == before

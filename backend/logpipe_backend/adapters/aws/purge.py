@@ -28,7 +28,7 @@ from logpipe_backend.adapters.aws._retry import full_jitter_delay
 from logpipe_backend.adapters.aws.dlq import BATCH, dlq_url_for, release
 from logpipe_backend.adapters.aws.dynamodb import MAX_BATCH_WRITE_ITEMS, StoreError
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
-from logpipe_backend.core.purge import Progress, PurgeCounts, no_progress, tenant_of
+from logpipe_backend.core.purge import Progress, PurgeCounts, UnknownTenant, no_progress, tenant_of
 
 HOLD_SECONDS: Final = 120  # a scanned message of another tenant is hidden at most this long
 EMPTY_RECEIVES: Final = 2  # receives that bring nothing new before a queue counts as scanned
@@ -67,6 +67,9 @@ class AwsPurge:
         return counts
 
     def purge(self, tenant_id: str, progress: Progress = no_progress) -> PurgeCounts:
+        known = any(t.tenant_id == tenant_id for t in self._keys.list_tenants())
+        if not known and not next(self._key_pages(tenant_id, limit=1)):
+            raise UnknownTenant(f"no tenant {tenant_id!r}, and no item stored for it")
         self._keys.begin_purge(tenant_id)
         counts = PurgeCounts()
         for kind, url in self._queues():
@@ -80,7 +83,7 @@ class AwsPurge:
         self._keys.end_purge(tenant_id)
         return counts
 
-    def _key_pages(self, tenant_id: str) -> Iterator[list[dict[str, Any]]]:
+    def _key_pages(self, tenant_id: str, limit: int = QUERY_PAGE_KEYS) -> Iterator[list[dict[str, Any]]]:
         """Pages of the keys of the tenant's items (a partition read; no scan of the table)."""
         params: dict[str, Any] = {
             "TableName": self._table,
@@ -88,7 +91,7 @@ class AwsPurge:
             "ExpressionAttributeValues": {":t": {"S": tenant_id}},
             "ProjectionExpression": "tenant_id, log_id",
             "ConsistentRead": True,
-            "Limit": QUERY_PAGE_KEYS,
+            "Limit": limit,
         }
         while True:
             response = self._ddb.query(**params)

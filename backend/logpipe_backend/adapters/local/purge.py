@@ -21,7 +21,7 @@ from logpipe_backend.adapters.local.keystore import SqliteKeyStore
 from logpipe_backend.adapters.local.queue import read_body
 from logpipe_backend.adapters.local.retention import BATCH_ROWS, PAUSE_S, give_back_space
 from logpipe_backend.adapters.local.store import SqliteStore
-from logpipe_backend.core.purge import Progress, PurgeCounts, no_progress, tenant_of
+from logpipe_backend.core.purge import Progress, PurgeCounts, UnknownTenant, no_progress, tenant_of
 
 SCAN_ROWS: Final = 200  # queue rows read per transaction while looking for the tenant's messages
 
@@ -45,6 +45,9 @@ class LocalPurge:
         return PurgeCounts(records=self._store.count(tenant_id), queued=len(queued), dead=len(dead))
 
     def purge(self, tenant_id: str, progress: Progress = no_progress) -> PurgeCounts:
+        known = any(t.tenant_id == tenant_id for t in self._keys.list_tenants())
+        if not known and self._store.count(tenant_id) == 0:
+            raise UnknownTenant(f"no tenant {tenant_id!r}, and no record stored for it")
         counts = PurgeCounts()
         self._keys.mark_purge(tenant_id, _now_ms())  # makes the tenant's row if there was none
         self._keys.revoke_tenant(tenant_id)
