@@ -7,7 +7,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: all venv test pytest check demo package checkov clean bench-throughput bench-latency bench-cost bench-send-memory canary
+.PHONY: all venv test pytest check demo package checkov clean bench-throughput bench-latency bench-cost bench-send-memory bench-retention canary
 
 all: test
 
@@ -63,6 +63,9 @@ bench-cost: $(STAMP)
 
 bench-send-memory: $(STAMP)
 	$(BIN)/python bench/send_memory.py $(ARGS)
+
+bench-retention: $(STAMP)
+	$(BIN)/python bench/retention.py $(ARGS)
 
 # The canary soak: make canary ARGS="--minutes 10"
 canary: $(STAMP)

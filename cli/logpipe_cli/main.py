@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "config": "config",
     "stats": "stats",
     "fields": "fields",
+    "backup": "backup",
 }
 
 

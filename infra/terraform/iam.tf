@@ -98,6 +98,19 @@ data "aws_iam_policy_document" "worker" {
   }
 
   statement {
+    sid       = "TenantRetention"
+    actions   = ["dynamodb:GetItem"]
+    resources = [aws_dynamodb_table.tenants.arn]
+
+    # Each tenant's own retention (the TTL of its items) is on its `tenant#<id>` item; never a key item.
+    condition {
+      test     = "ForAllValues:StringLike"
+      variable = "dynamodb:LeadingKeys"
+      values   = ["tenant#*"]
+    }
+  }
+
+  statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]

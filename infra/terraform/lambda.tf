@@ -78,6 +78,7 @@ resource "aws_lambda_function" "worker" {
     variables = {
       LOGPIPE_QUEUE_URL               = aws_sqs_queue.this.url
       LOGPIPE_TABLE_NAME              = aws_dynamodb_table.logs.name
+      LOGPIPE_TENANTS_TABLE_NAME      = aws_dynamodb_table.tenants.name
       LOGPIPE_SIMULATED_WORK_PER_CHAR = tostring(var.simulated_work_seconds_per_char)
       LOGPIPE_REDACT_PATTERNS         = var.redact_patterns
       LOGPIPE_LOG_RETENTION_DAYS      = tostring(var.log_retention_days)

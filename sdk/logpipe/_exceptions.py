@@ -16,7 +16,8 @@ with ``raise ... from`` so callers catch one tree::
         ├── PayloadTooLargeError    413 (``limit`` names which)
         ├── UnsupportedMediaTypeError  415
         ├── RateLimitedError        429 (``retry_after`` in seconds, when sent)
-        └── ServerError             5xx (503: queue unavailable)
+        └── ServerError             5xx (503: queue unavailable; 507: the server's disk is nearly full;
+                                    ``retry_after`` in seconds, when sent)
 """
 
 from __future__ import annotations
@@ -133,7 +134,12 @@ class RateLimitedError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: the server failed (503: the queue is unreachable)."""
+    """5xx: the server failed (503: the queue is unreachable; 507: its disk is nearly full). Retried, as
+    a 503; ``retry_after`` is the server's ``Retry-After`` when it sent one."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 _BY_STATUS: dict[int, type[APIError]] = {
@@ -201,8 +207,9 @@ def api_error_from_response(
         text = body[:200].decode("utf-8", "replace").strip()
         if text:
             message = text
-    if status == 429:
-        return RateLimitedError(
+    if status == 429 or status >= 500:
+        waiting = RateLimitedError if status == 429 else ServerError
+        return waiting(
             message,
             retry_after=parse_retry_after(headers.get("retry-after")),
             status=status,
@@ -210,9 +217,8 @@ def api_error_from_response(
             detail=detail,
             request_id=request_id,
         )
-    if status >= 500:
-        cls: type[APIError] = ServerError
-    elif status == 422 and code != "idempotency_key_reused":
+    cls: type[APIError]
+    if status == 422 and code != "idempotency_key_reused":
         cls = BadRequestError
     else:
         cls = _BY_STATUS.get(status, BadRequestError)

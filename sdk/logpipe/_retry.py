@@ -1,6 +1,7 @@
 """When and how long to wait before retrying a request.
 
-Retried: 429, 5xx (but 501, which will not change), and transport errors (refused, reset, timeout).
+Retried: 429, 5xx (but 501, which will not change; 507, the server's disk nearly full, as a 503), and
+transport errors (refused, reset, timeout).
 Delays follow "full jitter" exponential backoff (AWS Architecture Blog, 2015): a uniform draw in
 ``[0, min(cap, base * 2**attempt)]``, which spreads the retries of many clients instead of letting them
 stampede together. A ``Retry-After`` from the server is a floor: we never come back sooner than asked.
@@ -11,11 +12,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from ._exceptions import APIError, LogpipeError, RateLimitedError
+from ._exceptions import APIError, LogpipeError, RateLimitedError, ServerError
 
 __all__ = ["RETRYABLE_STATUSES", "Attempts", "RetryPolicy", "is_retryable_status"]
 
-RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504, 507})
 
 
 def is_retryable_status(status: int) -> bool:
@@ -64,7 +65,7 @@ class Attempts:
         self.count += 1
         if self.count >= self.policy.max_attempts:
             return None
-        retry_after = error.retry_after if isinstance(error, RateLimitedError) else None
+        retry_after = error.retry_after if isinstance(error, (RateLimitedError, ServerError)) else None
         delay = self.policy.delay(self.count, retry_after)
         if (
             self._throttle_budget

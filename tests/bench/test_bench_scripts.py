@@ -1,4 +1,4 @@
-"""The three benchmarks of bench/ run on a small N, so they cannot rot: each must finish, store every
+"""The benchmarks of bench/ run on a small N, so they cannot rot: each must finish, store every
 record it sent, and print figures that make sense. No timing assertions: machines are noisy."""
 
 from __future__ import annotations
@@ -104,3 +104,24 @@ def test_query_bench_finds_the_needle_and_reports_its_figures() -> None:
     )
     assert r["needle"]["pages"] >= 1 and r["needle"]["cli_ms"] > r["needle"]["cli_start_ms"] > 0
     assert r["stats_ms"] > 0
+
+
+@pytest.mark.slow
+def test_retention_store_levels_off_and_reports_rates_with_and_without_sweeps() -> None:
+    r = _run(
+        "retention.py",
+        *("--retention", "10", "--rate", "3000", "--cycles", "3", "--windows", "2", "--window", "1.5"),
+        timeout=240,
+    )
+    size, rate = r["size"], r["rate"]
+    assert size["refused"] == 0 and size["accepted"] > 0
+    sizes = size["store_bytes"]
+    assert len(sizes) == 4 and all(s > 0 for s in sizes) and sizes[0] == size["first_cycle_bytes"]
+    # Records go as they come: the store keeps about one retention's worth (+ a sweep interval), never all.
+    assert max(size["stored_records"]) < 0.7 * size["accepted"]
+    assert size["max_ratio"] == max(sizes[1:]) / sizes[0]
+    assert size["max_ratio"] <= 1.5 and size["passed"]  # the size levels off (issue 16)
+    assert rate["records_deleted_by_sweeps"] > 0 and rate["refused"] == 0  # the sweeps really deleted
+    assert rate["rate_without_sweeps"] > 0 and rate["rate_with_sweeps"] > 0
+    assert rate["rate_ratio"] == rate["rate_with_sweeps"] / rate["rate_without_sweeps"]
+    assert rate["passed"] == (rate["rate_ratio"] >= 0.9)

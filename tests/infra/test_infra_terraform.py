@@ -43,6 +43,7 @@ NOT_SET: dict[str, str] = {
     "LOGPIPE_DATA_DIR": "local stack only: read only when LOGPIPE_QUEUE_URL is unset",
     "LOGPIPE_ADMIN_TOKEN": "local stack only: on AWS the admin route is authorized by IAM",
     "LOGPIPE_LIMIT_": "optional overrides (LOGPIPE_LIMIT_<NAME>); the defaults are CONTRACT §3's limits",
+    "LOGPIPE_LOG_RETENTION": "local stack only (serve --retention); on AWS: LOGPIPE_LOG_RETENTION_DAYS",
 }
 NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
     "ingest": {
@@ -57,7 +58,6 @@ NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
     "worker": {
         "LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "ingest only (per-tenant rate limit)",
         "LOGPIPE_RATE_LIMIT_BURST": "ingest only (per-tenant rate limit)",
-        "LOGPIPE_TENANTS_TABLE_NAME": "the worker trusts the envelope's tenant (set by ingest)",
         "LOGPIPE_IDEMPOTENCY_TABLE_NAME": "ingest only",
         "LOGPIPE_MAX_QUEUE_DEPTH": "ingest only (backpressure)",
         "LOGPIPE_ADMIN_AUTH": "admin only",

@@ -372,3 +372,18 @@ def test_async_send_lines_isolates_refused_records_and_rides_out_throttling(
     assert len(delays) == 8 and sum(delays) >= 16
     assert (result.accepted, result.rejected, result.failed) == (98, 2, 0)
     assert result.fatal is None and not result.ok
+
+
+@respx.mock
+def test_507_is_retried_like_503_after_its_retry_after(client: Client, no_sleep: list[float]) -> None:
+    """The local stack's disk nearly full (docs/contract.md §3): retried, no sooner than Retry-After."""
+    full = httpx.Response(
+        507, headers={"retry-after": "4"}, json={"error": {"code": "insufficient_storage", "message": "full"}}
+    )
+    route = respx.post(URL).mock(side_effect=[full, full, ok])
+    assert client.send("x").accepted == 1
+    assert route.call_count == 3 and len(no_sleep) == 2 and all(4.0 <= d <= 4.5 for d in no_sleep)
+    respx.post(URL).mock(return_value=full)
+    with pytest.raises(ServerError) as info:
+        client.send("x")
+    assert info.value.status == 507 and info.value.retry_after == 4.0

@@ -130,13 +130,23 @@ def test_in_strict_mode_worker_and_admin_cannot_touch_the_logs_table_themselves(
             attached.append(tf.eval(body["policy"]).resource.split(".")[-1])
     assert sorted(attached) == sorted([name, "assume_tenant_access"])
     granted = [s for doc in attached for s in _statements(tf, doc)]
-    on_logs = [s for s in granted if Ref("aws_dynamodb_table.logs", "arn") in s["resources"]]
-    assert not on_logs
-    # The only table access left: tenant_read's key lookup on the tenants table.
-    other = [s for s in granted if any(a.startswith("dynamodb:") for a in s["actions"])]
-    assert [(s["actions"], s["resources"]) for s in other] == (
-        [(["dynamodb:GetItem"], [Ref("aws_dynamodb_table.tenants", "arn")])] if name == "tenant_read" else []
-    )
+    dynamodb = [s for s in granted if any(a.startswith("dynamodb:") for a in s["actions"])]
+    assert not [s for s in dynamodb if Ref("aws_dynamodb_table.logs", "arn") in s["resources"]]
+    # The one DynamoDB grant left: the worker's read of each tenant's retention (issue 16) from the tenants
+    # table's `tenant#<id>` items only, and tenant_read's key lookup (issue 15); never the logs table.
+    if name == "worker":
+        (retention,) = dynamodb
+        assert retention["actions"] == ["dynamodb:GetItem"]
+        assert retention["resources"] == [Ref("aws_dynamodb_table.tenants", "arn")]
+        assert retention["condition"] == [
+            {"test": "ForAllValues:StringLike", "variable": "dynamodb:LeadingKeys", "values": ["tenant#*"]}
+        ]
+    elif name == "tenant_read":
+        assert [(s["actions"], s["resources"]) for s in dynamodb] == [
+            (["dynamodb:GetItem"], [Ref("aws_dynamodb_table.tenants", "arn")])
+        ]
+    else:
+        assert not dynamodb
     (assume,) = _statements(tf, "assume_tenant_access")
     assert set(assume["actions"]) == {"sts:AssumeRole", "sts:TagSession"}
     assert assume["resources"] == [Ref("aws_iam_role.tenant_access", "arn")]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import TYPE_CHECKING
 
 import click
 
 from logpipe_cli.commands._local import data_dir_option, fail
 from logpipe_cli.exit_codes import ExitCode
+
+if TYPE_CHECKING:
+    from logpipe_backend.adapters.local.diskspace import MinFree
 
 
 @click.command("serve")
@@ -32,6 +36,29 @@ from logpipe_cli.exit_codes import ExitCode
     type=click.IntRange(1, 1000),
     help="Receives before the DLQ.",
 )
+@click.option(
+    "--retention",
+    envvar="LOGPIPE_LOG_RETENTION",
+    default="30d",
+    show_default=True,
+    help="Keep records this long after they were received (90s, 12h, 30d; 0: forever)."
+    " A tenant's own retention (tenants set-retention) wins. Env: LOGPIPE_LOG_RETENTION.",
+)
+@click.option(
+    "--retention-sweep",
+    envvar="LOGPIPE_RETENTION_SWEEP",
+    default="60s",
+    show_default=True,
+    help="How often expired records are deleted. Env: LOGPIPE_RETENTION_SWEEP.",
+)
+@click.option(
+    "--min-free",
+    envvar="LOGPIPE_MIN_FREE",
+    default="default",
+    show_default=True,
+    help="Below this much free disk, ingest answers 507: a size (1GiB), a percentage (5%) or 0 (never);"
+    " default: the smaller of 1 GiB and 5 %. Env: LOGPIPE_MIN_FREE.",
+)
 @click.option("-v", "--verbose", count=True, help="-v: access log; -vv: debug.")
 def command(
     host: str,
@@ -40,10 +67,37 @@ def command(
     workers: int,
     visibility_timeout: float,
     max_receives: int,
+    retention: str,
+    retention_sweep: str,
+    min_free: str,
     verbose: int,
 ) -> None:
     """Run the HTTP API, the queue and the workers locally, until Ctrl-C or SIGTERM."""
-    raise SystemExit(serve(host, port, data_dir, workers, visibility_timeout, max_receives, verbose))
+    from logpipe_backend.adapters.local.diskspace import MinFree
+    from logpipe_backend.core.retention import parse_duration
+
+    try:
+        retention_s = parse_duration(retention)
+        sweep_s = parse_duration(retention_sweep)
+        threshold = MinFree.parse(min_free)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if sweep_s < 1:
+        raise click.UsageError("--retention-sweep must be at least 1s")
+    raise SystemExit(
+        serve(
+            host,
+            port,
+            data_dir,
+            workers,
+            visibility_timeout,
+            max_receives,
+            verbose,
+            retention_s=retention_s,
+            retention_sweep_s=float(sweep_s),
+            min_free=threshold,
+        )
+    )
 
 
 def serve(
@@ -53,7 +107,11 @@ def serve(
     workers: int,
     visibility_timeout: float,
     max_receives: int,
-    verbose: int = 0,
+    verbose: int,
+    *,
+    retention_s: int,
+    retention_sweep_s: float,
+    min_free: MinFree,
 ) -> int:
     # The backend is imported here so that other commands never pay for it.
     from logpipe_backend.adapters.local.datadir import DataDir, DataDirError, min_free_bytes_from_env
@@ -87,6 +145,9 @@ def serve(
         max_receives=max_receives,
         admin_token=token,
         log_level=level,
+        retention_s=retention_s,
+        retention_sweep_s=retention_sweep_s,
+        min_free=min_free,
     )
     try:
         return LocalStack(options, on_ready=on_ready).run()

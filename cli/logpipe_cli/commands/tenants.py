@@ -1,4 +1,5 @@
-"""``logpipe tenants create T | create-key T | list | revoke T`` (operator; CONTRACT §4).
+"""``logpipe tenants create T | create-key T | list | revoke T | set-retention T D | purge T`` (operator;
+CONTRACT §4).
 
 ``--backend local`` (default) acts on the data dir of ``logpipe serve``; ``--backend aws`` on the DynamoDB
 tenants table named by ``LOGPIPE_TENANTS_TABLE_NAME``, with boto3's default credentials and region
@@ -20,6 +21,7 @@ from typing import Any, Protocol, TypeVar
 import click
 
 from logpipe_cli.commands._local import backend_option, data_dir_option, fail
+from logpipe_cli.commands.purge import purge
 from logpipe_cli.exit_codes import ExitCode
 
 T = TypeVar("T")
@@ -28,9 +30,10 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Tenant:
     tenant_id: str
-    status: str  # "active" | "revoked"
+    status: str  # "active" | "revoked" | "purging" (a purge began and has not finished)
     created_at: str
     active_keys: int | None = None
+    retention_s: int | None = None  # the tenant's own; None: the stack's default
 
 
 class TenantOps(Protocol):
@@ -38,6 +41,7 @@ class TenantOps(Protocol):
     def create_key(self, tenant_id: str, scopes: frozenset[str]) -> str: ...
     def list(self) -> list[Tenant]: ...
     def revoke(self, tenant_id: str) -> None: ...
+    def set_retention(self, tenant_id: str, retention_s: int | None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -76,9 +80,23 @@ class _LocalOps:
 
     def list(self) -> list[Tenant]:
         return [
-            Tenant(t.tenant_id, "revoked" if t.revoked_ms else "active", _ts(t.created_ms), t.active_keys)
+            Tenant(
+                t.tenant_id,
+                "purging" if t.purge_started_ms else "revoked" if t.revoked_ms else "active",
+                _ts(t.created_ms),
+                t.active_keys,
+                t.retention_s,
+            )
             for t in self._keys.list_tenants()
         ]
+
+    def set_retention(self, tenant_id: str, retention_s: int | None) -> None:
+        from logpipe_backend.adapters.local.keystore import TenantError
+
+        try:
+            self._keys.set_retention(tenant_id, retention_s)
+        except TenantError as exc:
+            raise _Refused(str(exc)) from exc
 
     def revoke(self, tenant_id: str) -> None:
         from logpipe_backend.adapters.local.keystore import TenantError
@@ -121,7 +139,20 @@ class _AwsOps:
             raise _Refused(str(exc)) from exc
 
     def list(self) -> list[Tenant]:
-        return [Tenant(t.tenant_id, "active", t.created_at, t.keys) for t in self._keys.list_tenants()]
+        return [
+            Tenant(
+                t.tenant_id,
+                "purging" if t.purge_started_at else "active",
+                t.created_at,
+                t.keys,
+                t.retention_s,
+            )
+            for t in self._keys.list_tenants()
+        ]
+
+    def set_retention(self, tenant_id: str, retention_s: int | None) -> None:
+        if not self._keys.set_retention(tenant_id, retention_s):
+            raise _Refused(f"no tenant {tenant_id!r}")
 
     def revoke(self, tenant_id: str) -> None:
         if not self._keys.revoke_tenant(tenant_id):
@@ -157,7 +188,7 @@ def _run(backend: str, data_dir: str | None, action: Callable[[TenantOps], T]) -
 
 @click.group("tenants")
 def command() -> None:
-    """Create, list and revoke tenants and their keys (operator)."""
+    """Create, list, revoke and purge tenants; set their retention (operator)."""
 
 
 @command.command("create")
@@ -204,16 +235,21 @@ def create_key(tenant: str, read_only: bool, scopes: str | None, backend: str, d
 @data_dir_option
 @click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def list_(backend: str, data_dir: str | None, output: str) -> None:
-    """List tenants: id, status, active keys, creation time."""
+    """List tenants: id, status, active keys, creation time, retention."""
+    from logpipe_backend.core.retention import format_duration
+
     for t in _run(backend, data_dir, lambda ops: ops.list()):
+        retention = format_duration(t.retention_s)
         if output == "json":
             row: dict[str, Any] = {"tenant_id": t.tenant_id, "status": t.status, "created_at": t.created_at}
             if t.active_keys is not None:
                 row["active_keys"] = t.active_keys
+            row["retention"] = retention
+            row["retention_s"] = t.retention_s
             click.echo(json.dumps(row))
         else:
             keys = "" if t.active_keys is None else f"\tkeys={t.active_keys}"
-            click.echo(f"{t.tenant_id}\t{t.status}{keys}\tcreated={t.created_at}")
+            click.echo(f"{t.tenant_id}\t{t.status}{keys}\tcreated={t.created_at}\tretention={retention}")
 
 
 @command.command("revoke")
@@ -224,3 +260,23 @@ def revoke(tenant: str, backend: str, data_dir: str | None) -> None:
     """Revoke TENANT: its keys stop working; its stored logs are kept."""
     _run(backend, data_dir, lambda ops: ops.revoke(tenant))
     click.echo(f"revoked {tenant}", err=True)
+
+
+@command.command("set-retention")
+@click.argument("tenant")
+@click.argument("duration")
+@backend_option
+@data_dir_option
+def set_retention(tenant: str, duration: str, backend: str, data_dir: str | None) -> None:
+    """Keep TENANT's records DURATION after receipt (90s, 12h, 30d, 1w; 0: forever; default: the stack's)."""
+    from logpipe_backend.core.retention import format_duration, parse_duration
+
+    try:
+        seconds = None if duration.strip().lower() == "default" else parse_duration(duration)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
+    _run(backend, data_dir, lambda ops: ops.set_retention(tenant, seconds))
+    click.echo(f"{tenant}: retention {format_duration(seconds)}", err=True)
+
+
+command.add_command(purge)

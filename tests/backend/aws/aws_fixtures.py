@@ -54,8 +54,11 @@ def _check(operation: str, params: dict[str, Any], log: CallLog) -> None:
             keys = [json.dumps(r["PutRequest"]["Item"].get("log_id")) for r in requests if "PutRequest" in r]
             if len(keys) != len(set(keys)):
                 log.violations.append("BatchWriteItem names the same key twice")
+            deletes = [json.dumps(r["DeleteRequest"]["Key"]) for r in requests if "DeleteRequest" in r]
+            if len(deletes) != len(set(deletes)):
+                log.violations.append("BatchWriteItem deletes the same key twice")
             for request in requests:
-                item = request["PutRequest"]["Item"]
+                item = request.get("PutRequest", {}).get("Item", {})
                 if item_size(item) > DYNAMODB_ITEM_LIMIT:
                     log.violations.append(f"item of {item_size(item)} bytes")
     elif operation == "PutItem":

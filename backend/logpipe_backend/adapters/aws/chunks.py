@@ -34,6 +34,7 @@ from logpipe_backend.core import jsonfast, zlibfast
 from logpipe_backend.core.ids import is_log_id, log_id_time_ms
 from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.record import Record
+from logpipe_backend.core.retention import expires_at
 from logpipe_backend.core.timefmt import parse_event_time
 
 CHUNK_VERSION: Final = 1
@@ -124,12 +125,12 @@ def plan_chunks(
     return planned
 
 
-def _expires_at(records: Sequence[Record], retention_seconds: int) -> int:
+def _newest_received_ms(records: Sequence[Record]) -> int:
     # Stored times are fixed-width RFC 3339 UTC (CONTRACT §2): the greatest string is the newest time.
     newest_ms = parse_event_time(max(r["received_at"] for r in records))
     if newest_ms is None:  # not a time we wrote: the arrival the newest log_id says
         newest_ms = max(log_id_time_ms(r["log_id"]) for r in records)
-    return newest_ms // 1000 + retention_seconds
+    return newest_ms
 
 
 def _compress(texts: Sequence[str]) -> bytes:
@@ -157,8 +158,9 @@ def chunk_item(chunk: PlannedChunk, *, retention_seconds: int) -> dict[str, dict
         "v": {"N": str(CHUNK_VERSION)},
         "z": {"B": payload},
     }
-    if retention_seconds > 0:
-        item["expires_at"] = {"N": str(_expires_at(records, retention_seconds))}
+    expiry = expires_at(_newest_received_ms(records), retention_seconds)
+    if expiry is not None:
+        item["expires_at"] = {"N": str(expiry)}
     return item
 
 

@@ -106,7 +106,7 @@ def _receive(sqs: Any, url: str, count: int, wait_seconds: int) -> list[dict[str
     return messages
 
 
-def _release(sqs: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
+def release(sqs: Any, url: str, messages: Sequence[dict[str, Any]]) -> None:
     """Make leased messages visible again at once (a listing must not hide them from a redrive)."""
     for start in range(0, len(messages), BATCH):
         entries = [
@@ -166,7 +166,7 @@ def list_dlq(
                 break
             seen += got
     finally:
-        _release(sqs, url, seen)
+        release(sqs, url, seen)
     letters: list[DeadLetter] = []
     for index, message in enumerate(seen[:limit]):
         tenant, count = _summary(message.get("Body", ""))
@@ -221,7 +221,7 @@ def redrive(
             if not got:
                 break
             again = [m for m in got if m["MessageId"] in failed_ids]
-            _release(sqs, url, again)
+            release(sqs, url, again)
             if len(again) == len(got):
                 break
             fresh = [m for m in got if m["MessageId"] not in failed_ids]
@@ -231,7 +231,7 @@ def redrive(
                 sent = _send(sqs, queue_url, group)
                 not_sent = [m for m in group if m["MessageId"] not in sent]
                 if not_sent:
-                    _release(sqs, url, not_sent)  # at once: not hidden until the lease runs out
+                    release(sqs, url, not_sent)  # at once: not hidden until the lease runs out
                     failed_ids.update(m["MessageId"] for m in not_sent)
                 done = [m for m in group if m["MessageId"] in sent]
                 undeleted = _delete(sqs, url, done)
@@ -241,7 +241,7 @@ def redrive(
                 delete_failed += len(undeleted)
                 moved += len(done) - len(undeleted)
     finally:
-        _release(sqs, url, keep)
+        release(sqs, url, keep)
     return RedriveResult(moved=moved, send_failed=len(failed_ids), delete_failed=delete_failed)
 
 

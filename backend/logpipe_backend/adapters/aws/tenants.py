@@ -5,13 +5,17 @@ Two kinds of item, told apart by a key prefix so one ``GetItem`` answers a reque
 | ``pk`` | other attributes | read by |
 | --- | --- | --- |
 | ``key#<sha256 hex of the key>`` | ``tenant_id``, ``created_at``, ``scopes`` | ingest, tenant reads |
-| ``tenant#<tenant_id>`` | ``tenant_id``, ``key_hash``, ``created_at``, ``more_key_hashes`` | the operator |
+| ``tenant#<id>`` | ``tenant_id``, ``key_hash``, ``more_key_hashes``, ``created_at`` (+) | operator, worker |
 
 ``scopes`` is ``"ingest"``, ``"read"`` or ``"ingest,read"`` (issue 15); a key item written before scopes
 existed has none and is an ingest key, as it always was. ``key_hash`` is the tenant's first key,
 ``more_key_hashes`` (a string set) the keys added by ``create-key``, so revoking finds and deletes them all.
 
 Only the hash of a key is stored (``core.auth.hash_secret``): a read of the table does not yield a usable key.
+``retention_s`` (N, seconds, 0 = forever) is the tenant's own retention (``tenants set-retention``); absent,
+the worker's ``LOGPIPE_LOG_RETENTION_DAYS`` applies. ``purge_started_at`` marks a ``tenants purge`` under way
+(its key items are gone already); the purge deletes the tenant item when it is done.
+
 Revoking deletes every item; a warm Lambda may keep accepting a revoked key for up to ``CACHE_SECONDS``, the
 price of not reading DynamoDB on every request.
 """
@@ -72,6 +76,18 @@ class TenantInfo:
     tenant_id: str
     created_at: str
     keys: int = 1
+    retention_s: int | None = None
+    purge_started_at: str | None = None
+
+
+def _utc(epoch_s: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch_s))
+
+
+def _key_hashes(tenant_item: dict[str, Any]) -> list[str]:
+    """The hashes of every key of the tenant (none once a purge has begun)."""
+    first = [tenant_item["key_hash"]["S"]] if "key_hash" in tenant_item else []
+    return first + list(tenant_item.get("more_key_hashes", {}).get("SS", []))
 
 
 class DynamoKeyStore:
@@ -226,12 +242,75 @@ class DynamoKeyStore:
             response = self._client.scan(**params)
             for item in response.get("Items", []):
                 more = item.get("more_key_hashes", {}).get("SS", [])
-                created_at = item.get("created_at", {}).get("S", "")
-                tenants.append(TenantInfo(item["tenant_id"]["S"], created_at, 1 + len(more)))
+                retention = item.get("retention_s", {}).get("N")
+                tenants.append(
+                    TenantInfo(
+                        tenant_id=item["tenant_id"]["S"],
+                        created_at=item.get("created_at", {}).get("S", ""),
+                        keys=(1 if "key_hash" in item else 0) + len(more),
+                        retention_s=None if retention is None else int(retention),
+                        purge_started_at=item.get("purge_started_at", {}).get("S"),
+                    )
+                )
             if "LastEvaluatedKey" not in response:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return sorted(tenants, key=lambda t: t.tenant_id)
+
+    def set_retention(self, tenant_id: str, retention_s: int | None) -> bool:
+        """Set (None: remove) the tenant's own retention; False when there is no such tenant. Workers see
+        it within their cache time (``adapters/aws/retention.py``)."""
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": {"pk": {"S": TENANT_PREFIX + tenant_id}},
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        if retention_s is None:
+            update["UpdateExpression"] = "REMOVE retention_s"
+        else:
+            update["UpdateExpression"] = "SET retention_s = :r"
+            update["ExpressionAttributeValues"] = {":r": {"N": str(int(retention_s))}}
+        try:
+            self._client.update_item(**update)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def begin_purge(self, tenant_id: str, *, now: Callable[[], float] = time.time) -> str:
+        """Revoke the tenant's key and mark the purge on its tenant item (made if missing: a tenant
+        revoked earlier, or a purge resumed); the mark's time, kept from a purge that was interrupted."""
+        response = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": TENANT_PREFIX + tenant_id}}, ConsistentRead=True
+        )
+        item = response.get("Item") or {}
+        started = item.get("purge_started_at", {}).get("S") or _utc(now())
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        "pk": {"S": TENANT_PREFIX + tenant_id},
+                        "tenant_id": {"S": tenant_id},
+                        "created_at": item.get("created_at", {"S": ""}),
+                        "purge_started_at": {"S": started},
+                    },
+                }
+            }
+        ]
+        # One transaction: the keys stop working as the mark appears.
+        writes += (
+            {"Delete": {"TableName": self._table, "Key": {"pk": {"S": KEY_PREFIX + h}}}}
+            for h in _key_hashes(item)
+        )
+        self._client.transact_write_items(TransactItems=writes)
+        self._cache.clear()
+        return started
+
+    def end_purge(self, tenant_id: str) -> None:
+        """The purge is done: the tenant item goes too (nothing of the tenant is left)."""
+        self._client.delete_item(TableName=self._table, Key={"pk": {"S": TENANT_PREFIX + tenant_id}})
 
     def revoke_tenant(self, tenant_id: str) -> bool:
         """Delete the tenant and all its keys; False when there was no such tenant."""
@@ -241,7 +320,7 @@ class DynamoKeyStore:
         item = response.get("Item")
         if item is None:
             return False
-        hashes = [item["key_hash"]["S"], *item.get("more_key_hashes", {}).get("SS", [])]
+        hashes = _key_hashes(item)
         self._client.transact_write_items(
             TransactItems=[
                 {"Delete": {"TableName": self._table, "Key": {"pk": {"S": TENANT_PREFIX + tenant_id}}}},

@@ -12,9 +12,10 @@ Settings read here (Terraform sets each one the function needs, see infra/terraf
 | --- | --- | --- |
 | ``LOGPIPE_QUEUE_URL`` | ingest | the SQS queue |
 | ``LOGPIPE_TABLE_NAME`` | worker, admin | the logs table |
-| ``LOGPIPE_TENANTS_TABLE_NAME`` | ingest | hashed API keys |
+| ``LOGPIPE_TENANTS_TABLE_NAME`` | ingest, worker | hashed API keys; each tenant's own retention |
 | ``LOGPIPE_IDEMPOTENCY_TABLE_NAME`` | ingest | Idempotency-Key claims |
 | ``LOGPIPE_LOG_RETENTION_DAYS`` | worker | TTL of stored records in days (default 30; 0 keeps them forever) |
+|  |  | for tenants without their own retention (``tenants set-retention``) |
 | ``LOGPIPE_STRICT_ISOLATION`` | worker, admin | ``1``: records are read/written with per-tenant credentials |
 | ``LOGPIPE_TENANT_ACCESS_ROLE_ARN`` | worker, admin | the role assumed per tenant (strict isolation only) |
 
@@ -39,6 +40,7 @@ from logpipe_backend.adapters.aws.isolation import (
     TenantSessions,
     table_arn_for,
 )
+from logpipe_backend.adapters.aws.retention import TenantRetention
 from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 
@@ -170,8 +172,11 @@ def store_from_env(
         raise ConfigError(f"{ENV_RETENTION_DAYS} must be 0 or more")
     table = _required(e, ENV_TABLE_NAME)
     base = dynamodb if dynamodb is not None else client("dynamodb")
+    # Read with the function's own client, also under strict isolation: the tenants table is not a tenant's.
+    tenants_table = e.get(ENV_TENANTS_TABLE_NAME, "").strip()
+    own = TenantRetention(base, tenants_table) if tenants_table else None
     if not strict_isolation(e):
-        return DynamoStore(base, table, retention_days=days)
+        return DynamoStore(base, table, retention_days=days, retention_seconds_for=own)
     if purpose not in ACTIONS_BY_PURPOSE:
         raise ConfigError(f"unknown store purpose {purpose!r}")
     role_arn = _required(e, ENV_TENANT_ACCESS_ROLE_ARN)
@@ -186,7 +191,9 @@ def store_from_env(
         _tenant_client_factory,
         actions=ACTIONS_BY_PURPOSE[purpose],
     )
-    return TenantScopedStore(sessions, lambda c: DynamoStore(c, table, retention_days=days))
+    return TenantScopedStore(
+        sessions, lambda c: DynamoStore(c, table, retention_days=days, retention_seconds_for=own)
+    )
 
 
 def key_store_from_env(env: Mapping[str, str] | None = None, *, dynamodb: Any = None) -> DynamoKeyStore:

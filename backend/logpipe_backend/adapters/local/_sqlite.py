@@ -13,7 +13,7 @@ import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -30,12 +30,14 @@ WRITE_WAIT_MAX_S = 0.001
 POOL_MAX_IDLE = 8  # connections kept open for reuse; more can exist while in use
 
 
-def connect(path: Path, page_size: int | None = None) -> sqlite3.Connection:
+def connect(path: Path, page_size: int | None = None, *, pragmas: Sequence[str] = ()) -> sqlite3.Connection:
     """A connection in autocommit mode (we issue BEGIN ourselves), WAL, synchronous=FULL, secure_delete."""
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
     if page_size is not None:
         # Taken only by a new database, before WAL mode is set; one that exists keeps its own page size.
         conn.execute(f"PRAGMA page_size={int(page_size)}")
+    for pragma in pragmas:  # a database's own settings (e.g. auto_vacuum: before its first table)
+        conn.execute(f"PRAGMA {pragma}")
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL, not WAL's usual NORMAL: NORMAL may lose the last commits on power loss, and a 202 is a promise.
     conn.execute("PRAGMA synchronous=FULL")
@@ -59,9 +61,12 @@ class Database:
     retries it whole when the database is busy.
     """
 
-    def __init__(self, path: Path, schema: str, *, page_size: int | None = None) -> None:
+    def __init__(
+        self, path: Path, schema: str, *, page_size: int | None = None, pragmas: Sequence[str] = ()
+    ) -> None:
         self.path = path
         self._page_size = page_size
+        self._pragmas = tuple(pragmas)
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -73,7 +78,7 @@ class Database:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None:
-            conn = connect(self.path, self._page_size)
+            conn = connect(self.path, self._page_size, pragmas=self._pragmas)
         try:
             yield conn
         except BaseException:

@@ -31,7 +31,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tenants (
     tenant_id TEXT PRIMARY KEY,
     created_ms INTEGER NOT NULL,
-    revoked_ms INTEGER
+    revoked_ms INTEGER,
+    retention_s INTEGER,
+    purge_started_ms INTEGER
 );
 CREATE TABLE IF NOT EXISTS api_keys (
     key_hash TEXT PRIMARY KEY,
@@ -44,6 +46,23 @@ CREATE INDEX IF NOT EXISTS api_keys_tenant ON api_keys (tenant_id)
 """
 
 
+# Columns added after the first version: a tenants.db made before gets them when first opened. NULL means
+# what the old version did: the stack's default retention, no purge under way, a key's scopes ingest only
+# (``core.auth.parse_scopes``).
+_ADDED_COLUMNS = {
+    "tenants": {"retention_s": "INTEGER", "purge_started_ms": "INTEGER"},
+    "api_keys": {"scopes": "TEXT"},
+}
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    for table, added in _ADDED_COLUMNS.items():
+        have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+        for name, kind in added.items():
+            if name not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
 class TenantError(Exception):
     """A tenant operation that cannot be done (exists already, unknown, invalid name)."""
 
@@ -54,17 +73,12 @@ class TenantInfo:
     created_ms: int
     revoked_ms: int | None
     active_keys: int
+    retention_s: int | None = None  # None: the stack's default (``logpipe serve --retention``)
+    purge_started_ms: int | None = None  # set while ``tenants purge`` is under way (or was interrupted)
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
-
-
-def _add_scopes_column(conn: sqlite3.Connection) -> None:
-    """Migrate a ``tenants.db`` made before key scopes: its keys get NULL scopes (ingest only)."""
-    columns = {row[1] for row in conn.execute("PRAGMA table_info(api_keys)")}
-    if "scopes" not in columns:
-        conn.execute("ALTER TABLE api_keys ADD COLUMN scopes TEXT")
 
 
 class SqliteKeyStore:
@@ -72,7 +86,7 @@ class SqliteKeyStore:
 
     def __init__(self, path: Path, *, admin_token: str | None = None) -> None:
         self._db = Database(path, _SCHEMA)
-        self._db.transaction(_add_scopes_column)
+        self._db.transaction(_upgrade)
         self._admin_token = admin_token
 
     # -- ports.KeyStore --------------------------------------------------------------------------------
@@ -154,16 +168,61 @@ class SqliteKeyStore:
 
         self._db.transaction(revoke)
 
+    def set_retention(self, tenant_id: str, retention_s: int | None) -> None:
+        """Keep ``tenant_id``'s records ``retention_s`` seconds (0: forever; None: the stack's default)."""
+
+        def update(conn: sqlite3.Connection) -> None:
+            done = conn.execute(
+                "UPDATE tenants SET retention_s = ? WHERE tenant_id = ?", (retention_s, tenant_id)
+            )
+            if done.rowcount == 0:
+                raise TenantError(f"no tenant {tenant_id!r}")
+
+        self._db.transaction(update)
+
+    def retentions(self) -> dict[str, int]:
+        """Every tenant's own retention in seconds (tenants on the default are absent)."""
+        rows = self._db.read(
+            lambda conn: conn.execute(
+                "SELECT tenant_id, retention_s FROM tenants WHERE retention_s IS NOT NULL"
+            ).fetchall()
+        )
+        return {str(t): int(s) for t, s in rows}
+
+    def mark_purge(self, tenant_id: str, started_ms: int | None) -> None:
+        """Record that a purge of ``tenant_id`` began (``started_ms``) or finished (None).
+
+        A tenant unknown here (its records only in logs.db) gets a revoked row, so the mark is visible."""
+
+        def mark(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO tenants (tenant_id, created_ms, revoked_ms, purge_started_ms)"
+                " VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (tenant_id) DO UPDATE SET purge_started_ms = excluded.purge_started_ms",
+                (tenant_id, _now_ms(), _now_ms(), started_ms),
+            )
+
+        self._db.transaction(mark)
+
     def list_tenants(self) -> list[TenantInfo]:
         rows = self._db.read(
             lambda conn: conn.execute(
                 "SELECT t.tenant_id, t.created_ms, t.revoked_ms,"
-                " (SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.tenant_id AND k.revoked_ms IS NULL)"
+                " (SELECT count(*) FROM api_keys k WHERE k.tenant_id = t.tenant_id AND k.revoked_ms IS NULL),"
+                " t.retention_s, t.purge_started_ms"
                 " FROM tenants t ORDER BY t.tenant_id"
             ).fetchall()
         )
         return [
-            TenantInfo(str(r[0]), int(r[1]), None if r[2] is None else int(r[2]), int(r[3])) for r in rows
+            TenantInfo(
+                str(r[0]),
+                int(r[1]),
+                None if r[2] is None else int(r[2]),
+                int(r[3]),
+                None if r[4] is None else int(r[4]),
+                None if r[5] is None else int(r[5]),
+            )
+            for r in rows
         ]
 
     def close(self) -> None:

@@ -4,7 +4,9 @@ Life of the stack:
 
 1. open the data dir (queue.db, logs.db, tenants.db) and bind the listening socket (port 0: any free one);
 2. start N worker processes (``python -m logpipe_backend.adapters.local.worker_loop``) and serve HTTP;
-3. supervise: a worker that dies is started again (with a short backoff);
+3. supervise: a worker that dies is started again (with a short backoff); a thread sweeps expired records
+   every ``retention_sweep_s`` (adapters/local/retention.py); ingest answers 507 while the disk is nearly
+   full (adapters/local/diskspace.py);
 4. on SIGINT/SIGTERM: stop accepting, let in-flight requests finish (their 202s go out: each was answered
    only after the queue's COMMIT), tell the workers to finish their batch, wait, exit 0. Messages still
    queued stay in queue.db and are processed on the next start — nothing answered 202 is lost, even on
@@ -28,8 +30,17 @@ from typing import Any
 
 from logpipe_backend.adapters.local import malloc_tuning, wiring
 from logpipe_backend.adapters.local.datadir import DataDir
+from logpipe_backend.adapters.local.diskspace import DiskGuard, MinFree
 from logpipe_backend.adapters.local.queue import DEFAULT_MAX_RECEIVES, DEFAULT_VISIBILITY_TIMEOUT_S
+from logpipe_backend.adapters.local.retention import (
+    DEFAULT_SWEEP_S,
+    RetentionSweep,
+    enable_incremental_vacuum,
+    run_sweeps,
+    store_bytes,
+)
 from logpipe_backend.adapters.local.server import LocalHttpServer, Routes
+from logpipe_backend.core.retention import DEFAULT_RETENTION_S
 from logpipe_backend.handlers import admin, ingest, tenant_read
 from logpipe_backend.handlers.reads import READ_ENDPOINTS
 
@@ -51,6 +62,9 @@ class StackOptions:
     admin_token: str | None = None
     log_level: str = "WARNING"
     worker_env: dict[str, str] | None = None  # None: inherit
+    retention_s: int = DEFAULT_RETENTION_S  # 0: keep forever; tenants may have their own
+    retention_sweep_s: float = DEFAULT_SWEEP_S
+    min_free: MinFree = field(default_factory=MinFree)
 
 
 @dataclass
@@ -82,6 +96,7 @@ class LocalStack:
     def run(self) -> int:
         opts = self.options
         malloc_tuning.keep_freed_buffers()  # each request's ~1 MB buffers: reused, not fresh pages
+        enable_incremental_vacuum(opts.data_dir.logs_db)  # once, before anything else opens it
         ports = wiring.local_ports(
             opts.data_dir, admin_token=opts.admin_token, max_receives=opts.max_receives
         )
@@ -90,13 +105,23 @@ class LocalStack:
         admin_deps = wiring.admin_deps(ports)
         tenant_read_deps = wiring.tenant_read_deps(ports)
 
+        disk = DiskGuard(opts.data_dir.root, opts.min_free)
+
         def health() -> dict[str, Any]:
             queued, dead = ports.queue.depths()
             alive = sum(1 for w in self._workers if w.process.poll() is None)
-            return {"status": "ok", "queue_depth": queued, "dlq_depth": dead, "workers": alive}
+            return {
+                "status": "ok",
+                "queue_depth": queued,
+                "dlq_depth": dead,
+                "workers": alive,
+                "store_bytes": store_bytes(opts.data_dir.logs_db),
+                "disk_free_bytes": disk.free_bytes(),
+                "disk_low": disk.low(),
+            }
 
         routes = Routes(
-            ingest=lambda event: ingest.handle(event, ingest_deps),
+            ingest=disk.guard(lambda event: ingest.handle(event, ingest_deps)),
             admin=lambda event: admin.handle(event, admin_deps),
             health=health,
             max_body_bytes=ingest_deps.limits.body_bytes,
@@ -116,6 +141,14 @@ class LocalStack:
                 target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="logpipe-http", daemon=True
             )
             server_thread.start()
+            sweep = RetentionSweep(ports.store, ports.keys, opts.retention_s, stop=self._stop)
+            sweeper = threading.Thread(
+                target=run_sweeps,
+                args=(sweep, opts.retention_sweep_s, self._stop),
+                name="logpipe-retention",
+                daemon=True,
+            )
+            sweeper.start()
             if self.on_ready is not None:
                 self.on_ready(httpd.url)
             while not self._stop.wait(SUPERVISE_INTERVAL_S):
@@ -124,6 +157,7 @@ class LocalStack:
             httpd.stop()
             server_thread.join(timeout=5)
             self._stop_workers()
+            sweeper.join(timeout=5)  # it ends after its current batch; the store must not close under it
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
