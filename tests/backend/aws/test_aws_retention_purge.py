@@ -20,6 +20,7 @@ from aws_fixtures import (  # noqa: F401  (fixtures)
 )
 from aws_lambda_sim import EventSourceMapping, FakeContext, ingest_event
 from click.testing import CliRunner
+from logpipe_backend.adapters.aws.chunks import decode_chunk
 from logpipe_backend.adapters.aws.dynamodb import DynamoStore, StoreError
 from logpipe_backend.adapters.aws.purge import AwsPurge
 from logpipe_backend.adapters.aws.retention import TenantRetention
@@ -48,10 +49,15 @@ def _items(aws: Aws, tenant: str) -> list[dict[str, Any]]:
 
 
 def _newest_received_s(item: dict[str, Any]) -> int:
-    """The newest received_at of the records an item holds (one today; a chunk's several later)."""
-    found = [v["S"] for k, v in item.items() if k == "received_at"]
+    """The newest received_at of the records an item (a chunk) holds."""
+    found = [r["received_at"] for r in decode_chunk(item, item["tenant_id"]["S"])]
     assert found, item
     return max(int(datetime.fromisoformat(t).timestamp()) for t in found)
+
+
+def _records(aws: Aws, tenant: str) -> int:
+    """How many records the tenant's items hold."""
+    return sum(len(decode_chunk(item, tenant)) for item in _items(aws, tenant))
 
 
 def _send(aws: Aws, key: str, n: int) -> None:
@@ -75,11 +81,11 @@ def test_items_get_their_tenants_ttl(lambdas: Aws, monkeypatch: pytest.MonkeyPat
     _drain(aws)
     for tenant, retention in (("acme", 7 * DAY), ("globex", 30 * DAY)):
         items = _items(aws, tenant)
-        assert len(items) == 30
+        assert sum(len(decode_chunk(item, tenant)) for item in items) == 30
         for item in items:
             assert int(item["expires_at"]["N"]) == _newest_received_s(item) + retention
     forever = _items(aws, "initech")
-    assert len(forever) == 30 and all("expires_at" not in item for item in forever)
+    assert _records(aws, "initech") == 30 and all("expires_at" not in item for item in forever)
     listed = {t.tenant_id: t.retention_s for t in keys.list_tenants()}
     assert listed == {"acme": 7 * DAY, "globex": None, "initech": 0}
 
@@ -122,11 +128,13 @@ def test_store_default_when_no_hook(aws: Aws) -> None:
 
 
 def _world(aws: Aws, records: int = 60) -> tuple[DynamoKeyStore, str, str]:
-    """acme and globex with stored records, queued messages and dead letters each."""
+    """acme and globex with stored records, queued messages and dead letters each. Sent two records a
+    request, so they are stored in many items (one chunk per message): more than one delete batch of 25."""
     keys = DynamoKeyStore(aws.dynamodb, aws.tenants_table)
     acme, globex = keys.create_tenant("acme"), keys.create_tenant("globex")
     for key in (acme, globex):
-        _send(aws, key, records)
+        for start in range(0, records, 2):
+            _send(aws, key, min(2, records - start))
     _drain(aws)
     for tenant in ("acme", "globex"):
         record = {"tenant_id": tenant, "log_id": "01KB0000000000000000000000", "message": "q"}
@@ -158,7 +166,7 @@ def test_purge_interrupted_and_resumed_leaves_other_tenants_intact(lambdas: Aws)
     purger = _purger(aws, keys)
     plan = purger.plan("acme")
     assert (plan.records, plan.queued, plan.dead) == (60, 1, 2)
-    assert len(_items(aws, "acme")) == 60 and _visible(aws, aws.queue_url) == 2  # the plan changed nothing
+    assert _records(aws, "acme") == 60 and _visible(aws, aws.queue_url) == 2  # the plan changed nothing
 
     class Crash(Exception):
         pass
@@ -169,7 +177,7 @@ def test_purge_interrupted_and_resumed_leaves_other_tenants_intact(lambdas: Aws)
 
     with pytest.raises(Crash):
         purger.purge("acme", crash_after_first_batch)
-    left = len(_items(aws, "acme"))
+    left = _records(aws, "acme")
     assert 0 < left < 60  # part of it went: a real interruption
     (marked,) = [t for t in keys.list_tenants() if t.tenant_id == "acme"]
     assert marked.purge_started_at  # visible: `tenants list` shows it purging
@@ -183,9 +191,11 @@ def test_purge_interrupted_and_resumed_leaves_other_tenants_intact(lambdas: Aws)
     deletes = [p for op, p in aws.log.calls if op == "BatchWriteItem" and "DeleteRequest" in str(p)]
     assert deletes and all(len(p["RequestItems"][aws.logs_table]) <= 25 for p in deletes)
     queries = [p for op, p in aws.log.calls if op == "Query" and p.get("ProjectionExpression")]
-    assert queries and all(p["ProjectionExpression"] == "tenant_id, log_id" for p in queries)
+    assert queries and all(
+        p["ProjectionExpression"] == "tenant_id, log_id, #n" for p in queries
+    )  # no payload
     # globex: every record, its queued message and both dead letters, visible at once (not held).
-    assert len(_items(aws, "globex")) == 60
+    assert _records(aws, "globex") == 60
     assert keys.tenant_for_key(globex) == "globex"
     assert _visible(aws, aws.queue_url) == 1 and _visible(aws, aws.dlq_url) == 2
     got = aws.sqs.receive_message(QueueUrl=aws.dlq_url, MaxNumberOfMessages=10)["Messages"]
@@ -206,7 +216,8 @@ def test_purge_retries_unprocessed_deletes(lambdas: Aws) -> None:
 
     aws.dynamodb.batch_write_item = flaky
     done = _purger(aws, keys).purge("acme")
-    assert done.records == 30 and _items(aws, "acme") == [] and calls["n"] >= 3
+    # 15 items (two records a message): one batch, handed back once, then sent again.
+    assert done.records == 30 and _items(aws, "acme") == [] and calls["n"] == 2
 
 
 def test_purge_cli_aws(lambdas: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -214,17 +225,17 @@ def test_purge_cli_aws(lambdas: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     _world(aws, records=5)
     runner = CliRunner()
     refused = runner.invoke(cli, ["tenants", "purge", "acme", "--backend", "aws"])
-    assert refused.exit_code == 2 and len(_items(aws, "acme")) == 5
+    assert refused.exit_code == 2 and _records(aws, "acme") == 5
     dry = runner.invoke(cli, ["tenants", "purge", "acme", "--dry-run", "--backend", "aws"])
     assert dry.exit_code == 0, dry.output
     assert "would delete 5 record(s), 1 queued message(s), 2 dead letter(s)" in dry.stdout
-    assert len(_items(aws, "acme")) == 5
+    assert _records(aws, "acme") == 5
     done = runner.invoke(cli, ["tenants", "purge", "acme", "--yes", "--backend", "aws"])
     assert done.exit_code == 0, done.output
     assert done.stdout.strip() == (
         "acme: purged 5 record(s), 1 queued message(s), 2 dead letter(s); keys revoked"
     )
-    assert _items(aws, "acme") == [] and len(_items(aws, "globex")) == 5
+    assert _items(aws, "acme") == [] and _records(aws, "globex") == 5
     set_ret = runner.invoke(cli, ["tenants", "set-retention", "globex", "12h", "--backend", "aws"])
     assert set_ret.exit_code == 0, set_ret.output
     listed = runner.invoke(cli, ["tenants", "list", "--output", "json", "--backend", "aws"])
@@ -249,6 +260,6 @@ def test_purging_an_unknown_tenant_is_refused_and_changes_nothing(lambdas: Aws) 
     with pytest.raises(UnknownTenant, match="no tenant 'acmee'"):
         _purger(aws, keys).purge("acmee")
     assert [t.tenant_id for t in keys.list_tenants()] == ["acme", "globex"]
-    assert len(_items(aws, "acme")) == 3 and _visible(aws, aws.queue_url) == 2
+    assert _records(aws, "acme") == 3 and _visible(aws, aws.queue_url) == 2
     done = CliRunner().invoke(cli, ["tenants", "purge", "acmee", "--yes", "--backend", "aws"])
     assert done.exit_code == 1 and "no tenant 'acmee'" in done.stderr

@@ -10,9 +10,10 @@ The steps and their order are ``core/purge.py``'s:
    scanning is what lets the scan reach past the first ten: released at once, SQS would hand the same ten
    back. Each scan counts one receive on every message (SQS has no peek), which brings a message that
    failed ``maxReceiveCount - 1`` times to the DLQ one receive sooner.
-3. The logs table: ``Query`` on the tenant's partition for the keys only (``ProjectionExpression``), and
-   ``BatchWriteItem`` deletes of at most 25, ``UnprocessedItems`` retried with backoff and jitter
-   (``_retry.py``). Keys only, so it works for any item layout (one record or a run of them per item).
+3. The logs table: ``Query`` on the tenant's partition for the keys and each item's record ``count`` only
+   (``ProjectionExpression``: a chunk holds a run of records, ``adapters/aws/chunks.py``; an item without
+   ``count`` is one record), and ``BatchWriteItem`` deletes of at most 25, ``UnprocessedItems`` retried with
+   backoff and jitter (``_retry.py``).
 4. ``DynamoKeyStore.end_purge``: the tenant item goes.
 
 Every step deletes what is still there: after a crash, running the purge again finishes it.
@@ -61,7 +62,7 @@ class AwsPurge:
 
     def plan(self, tenant_id: str) -> PurgeCounts:
         """What :meth:`purge` would delete, deleting nothing (the queues are scanned and released)."""
-        counts = PurgeCounts(records=sum(len(page) for page in self._key_pages(tenant_id)))
+        counts = PurgeCounts(records=sum(n for page in self._key_pages(tenant_id) for _, n in page))
         for kind, url in self._queues():
             setattr(counts, kind, self._scan(url, tenant_id, delete=False, progress=no_progress, kind=kind))
         return counts
@@ -77,25 +78,32 @@ class AwsPurge:
         for page in self._key_pages(tenant_id):
             for start in range(0, len(page), MAX_BATCH_WRITE_ITEMS):
                 batch = page[start : start + MAX_BATCH_WRITE_ITEMS]
-                self._delete(batch)
-                counts.records += len(batch)
-                progress("records", len(batch))
+                self._delete([key for key, _ in batch])
+                records = sum(n for _, n in batch)
+                counts.records += records
+                progress("records", records)
         self._keys.end_purge(tenant_id)
         return counts
 
-    def _key_pages(self, tenant_id: str, limit: int = QUERY_PAGE_KEYS) -> Iterator[list[dict[str, Any]]]:
-        """Pages of the keys of the tenant's items (a partition read; no scan of the table)."""
+    def _key_pages(
+        self, tenant_id: str, limit: int = QUERY_PAGE_KEYS
+    ) -> Iterator[list[tuple[dict[str, Any], int]]]:
+        """Pages of (key, records it holds) of the tenant's items (a partition read; no scan of the table)."""
         params: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "tenant_id = :t",
             "ExpressionAttributeValues": {":t": {"S": tenant_id}},
-            "ProjectionExpression": "tenant_id, log_id",
+            "ProjectionExpression": "tenant_id, log_id, #n",
+            "ExpressionAttributeNames": {"#n": "count"},  # a DynamoDB reserved word
             "ConsistentRead": True,
             "Limit": limit,
         }
         while True:
             response = self._ddb.query(**params)
-            yield [{"tenant_id": i["tenant_id"], "log_id": i["log_id"]} for i in response.get("Items", [])]
+            yield [
+                ({"tenant_id": i["tenant_id"], "log_id": i["log_id"]}, int(i.get("count", {}).get("N", "1")))
+                for i in response.get("Items", [])
+            ]
             if "LastEvaluatedKey" not in response:
                 return
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
