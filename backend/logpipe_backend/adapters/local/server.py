@@ -30,8 +30,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-log = logging.getLogger("logpipe.serve")
+from logpipe_backend.core.routes import INGEST_ROUTES
 
+log = logging.getLogger("logpipe.serve")
 SOCKET_TIMEOUT_S = 15.0  # per read: an idle keep-alive connection is closed after this
 BODY_DEADLINE_S = 60.0  # a whole request body must arrive within this
 MAX_CONNECTIONS = 128  # connections served at once; more get 503 and are closed
@@ -278,9 +279,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 return
             self._send(200, {"content-type": "application/json"}, openapi_document())
             return
-        target: LambdaHandler
-        if path == "/ingest":
-            target = routes.ingest
+        if path in INGEST_ROUTES:  # every door is the ingest function, as on AWS
+            target: LambdaHandler = routes.ingest
         elif path == "/admin/logs":
             target = routes.admin
         else:

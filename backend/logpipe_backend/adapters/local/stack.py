@@ -30,7 +30,7 @@ from logpipe_backend.adapters.local import malloc_tuning, wiring
 from logpipe_backend.adapters.local.datadir import DataDir
 from logpipe_backend.adapters.local.queue import DEFAULT_MAX_RECEIVES, DEFAULT_VISIBILITY_TIMEOUT_S
 from logpipe_backend.adapters.local.server import LocalHttpServer, Routes
-from logpipe_backend.handlers import admin, ingest
+from logpipe_backend.handlers import admin, doors
 
 log = logging.getLogger("logpipe.serve")
 
@@ -94,7 +94,7 @@ class LocalStack:
             return {"status": "ok", "queue_depth": queued, "dlq_depth": dead, "workers": alive}
 
         routes = Routes(
-            ingest=lambda event: ingest.handle(event, ingest_deps),
+            ingest=lambda event: doors.handle(event, ingest_deps),
             admin=lambda event: admin.handle(event, admin_deps),
             health=health,
             max_body_bytes=ingest_deps.limits.body_bytes,
