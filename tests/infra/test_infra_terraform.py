@@ -25,6 +25,7 @@ from logpipe_backend.adapters.aws import tenants as aws_tenants
 from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.isolation import TenantScopedStore
 from logpipe_backend.core import envelope
+from logpipe_backend.core.routes import INGEST_ROUTES
 from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.wiring import admin as admin_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
@@ -392,8 +393,42 @@ def test_tenants_and_idempotency_tables_match_their_adapters(tf: TfModel) -> Non
 # --- API ---
 
 
+def _for_each(tf: TfModel, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """A resource's instances, ``each.value`` written in: ours iterate ``toset(local.door_paths)`` only."""
+    if "for_each" not in body:
+        return [body]
+    assert body["for_each"] == "${toset(local.door_paths)}", body["for_each"]
+    return [
+        {k: v.replace("${each.value}", path) if isinstance(v, str) else v for k, v in body.items()}
+        for path in tf.eval(tf.locals["door_paths"])
+    ]
+
+
 def _routes(tf: TfModel) -> dict[str, dict[str, Any]]:
-    return {tf.eval(r["route_key"]): r for r in tf.of_type("aws_apigatewayv2_route").values()}
+    return {
+        tf.eval(r["route_key"]): r
+        for body in tf.of_type("aws_apigatewayv2_route").values()
+        for r in _for_each(tf, body)
+    }
+
+
+def test_every_ingest_path_of_the_code_has_a_route_to_the_ingest_function(tf: TfModel) -> None:
+    routes = _routes(tf)
+    ingest_target = f"integrations/{Ref('aws_apigatewayv2_integration.ingest', 'id')}"
+    routed = {key.split(" ", 1)[1] for key, r in routes.items() if tf.eval(r["target"]) == ingest_target}
+    assert routed == set(INGEST_ROUTES)
+    for path, (_, methods) in INGEST_ROUTES.items():
+        for method in methods:
+            assert f"{method} {path}" in routes or f"ANY {path}" in routes, (method, path)
+    permitted = {
+        tf.eval(p["source_arn"]).split("/*/*", 1)[1]
+        for body in (
+            tf.resources["aws_lambda_permission.ingest"],
+            tf.resources["aws_lambda_permission.doors"],
+        )
+        for p in _for_each(tf, body)
+    }
+    assert permitted == set(INGEST_ROUTES)
 
 
 def test_routes_and_their_authorization(tf: TfModel) -> None:
