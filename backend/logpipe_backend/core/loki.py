@@ -22,14 +22,12 @@ from logpipe_backend.core.doorjson import invalid, loads
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.levels import level_from_text, level_from_value
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.nanotime import MAX_NS, NS_PER_MS, timestamp_of_ns
 from logpipe_backend.core.protos import LokiPushRequest
-from logpipe_backend.core.timefmt import format_ts
 
 JSON: Final = "json"
 PROTOBUF: Final = "protobuf"
 _LEVEL_LABELS: Final = ("level", "severity", "detected_level")
-_NS_PER_MS: Final = 1_000_000
-_MAX_NS: Final = 253_402_300_799_999 * _NS_PER_MS  # 9999-12-31T23:59:59.999Z, format_ts's last day
 # One label of a Prometheus label set: name="value", value with \\ \" \n escapes.
 _LABEL_RE: Final = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_.]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 _UNESCAPE_RE: Final = re.compile(r"\\(.)")
@@ -81,9 +79,9 @@ def records(data: bytes, kind: str, limits: Limits) -> list[dict[str, Any] | str
             if entry_level is not None:
                 raw["level"] = entry_level
             raw["message"] = line
-            if 0 < ns <= _MAX_NS:
-                raw["timestamp"] = format_ts(ns // _NS_PER_MS)
-                if ns % _NS_PER_MS:
+            if 0 < ns <= MAX_NS:
+                raw["timestamp"] = timestamp_of_ns(ns)
+                if ns % NS_PER_MS:
                     raw["timestamp_ns"] = str(ns)
             out.append(raw)
     return out

@@ -31,26 +31,28 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope, KeyValue
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
 
 from logpipe_backend.core.errors import ApiError, bad_request, one_line, too_large
 from logpipe_backend.core.levels import level_from_value
 from logpipe_backend.core.limits import Limits
+from logpipe_backend.core.nanotime import MAX_NS, NS_PER_MS, timestamp_of_ns
 from logpipe_backend.core.protos import Status
-from logpipe_backend.core.timefmt import format_ts
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
 
 # OTel logs data model, "Field: SeverityNumber": 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR,
 # 21-24 FATAL; 0 is unspecified.
-_SEVERITY: Final = (None, *["trace"] * 4, *["debug"] * 4, *["info"] * 4, *["warn"] * 4, *["error"] * 4,
-                    *["fatal"] * 4)  # fmt: skip
+_SEVERITY_OF: Final = {
+    number: level
+    for first, level in ((1, "trace"), (5, "debug"), (9, "info"), (13, "warn"), (17, "error"), (21, "fatal"))
+    for number in range(first, first + 4)
+}
 _SET_HERE: Final = frozenset(
     {"message", "level", "timestamp", "timestamp_ns", "resource", "scope", "trace_id", "span_id",
      "trace_flags", "event_name"}
 )  # fmt: skip
-_NS_PER_MS: Final = 1_000_000
 
 
 def content_kind(content_type: str | None) -> str:
@@ -118,49 +120,63 @@ def count(request: Any) -> int:
 
 
 def records(request: Any, limits: Limits) -> list[dict[str, Any] | str]:
-    """The request's log records as raw records, in order (see the module docstring for the mapping)."""
+    """The request's log records as raw records, in order (see the module docstring for the mapping).
+
+    Every field read off a protobuf message builds a Python object, and this loop runs for every record
+    of every request: each field is read once, into a local.
+    """
     max_depth = limits.json_depth
     out: list[dict[str, Any] | str] = []
     append = out.append
+    severity = _SEVERITY_OF
+    set_here = _SET_HERE
     for resource_logs in request.resource_logs:
         resource = _attributes(resource_logs.resource.attributes, 2, max_depth)
         for scope_logs in resource_logs.scope_logs:
             scope = _scope(scope_logs.scope, max_depth)
             for r in scope_logs.log_records:
-                raw = _attributes(r.attributes, 1, max_depth) if r.attributes else {}
-                if raw and not _SET_HERE.isdisjoint(raw):
-                    raw = {(f"attribute.{k}" if k in _SET_HERE else k): v for k, v in raw.items()}
+                attributes = r.attributes
+                raw = _attributes(attributes, 1, max_depth) if attributes else {}
+                if raw and not set_here.isdisjoint(raw):
+                    raw = {(f"attribute.{k}" if k in set_here else k): v for k, v in raw.items()}
                 body = r.body
                 kind = body.WhichOneof("value")
                 if kind == "string_value":
                     raw["message"] = body.string_value
-                elif kind is None:
-                    raw["message"] = ""
                 else:
-                    raw["message"] = json.dumps(_value(body, kind, 1, max_depth), separators=(",", ":"))
-                level = _SEVERITY[r.severity_number] if 0 < r.severity_number < len(_SEVERITY) else None
-                if level is None and r.severity_text:
-                    level = level_from_value(r.severity_text)
-                raw["level"] = level or "info"
+                    raw["message"] = "" if kind is None else _json(_value(body, kind, 1, max_depth))
+                level = severity.get(r.severity_number)
+                if level is None:
+                    text = r.severity_text
+                    level = (level_from_value(text) if text else None) or "info"
+                raw["level"] = level
                 ns = r.time_unix_nano or r.observed_time_unix_nano
-                if ns:
-                    raw["timestamp"] = format_ts(ns // _NS_PER_MS)
-                    if ns % _NS_PER_MS:
+                if 0 < ns <= MAX_NS:  # a later one is past the year 9999: received_at stands in
+                    raw["timestamp"] = timestamp_of_ns(ns)
+                    if ns % NS_PER_MS:
                         raw["timestamp_ns"] = str(ns)
                 if resource:
                     raw["resource"] = resource
                 if scope:
                     raw["scope"] = scope
-                if r.trace_id:
-                    raw["trace_id"] = r.trace_id.hex()
-                if r.span_id:
-                    raw["span_id"] = r.span_id.hex()
-                if r.flags:
-                    raw["trace_flags"] = r.flags
-                if r.event_name:
-                    raw["event_name"] = r.event_name
+                trace_id = r.trace_id
+                if trace_id:
+                    raw["trace_id"] = trace_id.hex()
+                span_id = r.span_id
+                if span_id:
+                    raw["span_id"] = span_id.hex()
+                flags = r.flags
+                if flags:
+                    raw["trace_flags"] = flags
+                event_name = r.event_name
+                if event_name:
+                    raw["event_name"] = event_name
                 append(raw)
     return out
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _scope(scope: InstrumentationScope, max_depth: int) -> dict[str, Any]:
@@ -179,14 +195,17 @@ def _attributes(pairs: Any, depth: int, max_depth: int) -> dict[str, Any]:
     if depth > max_depth:
         raise _too_deep(max_depth)
     out: dict[str, Any] = {}
-    pair: KeyValue
+    plain = _PLAIN
     for pair in pairs:
         value = pair.value
         kind = value.WhichOneof("value")
-        out[pair.key] = (
-            value.string_value if kind == "string_value" else _value(value, kind, depth, max_depth)
-        )
+        # The common kinds read straight off the message: this loop runs for every attribute of a request.
+        out[pair.key] = getattr(value, kind) if kind in plain else _value(value, kind, depth, max_depth)
     return out
+
+
+# AnyValue kinds whose Python value is what the record holds.
+_PLAIN: Final = frozenset({"string_value", "int_value", "bool_value"})
 
 
 def _value(value: AnyValue, kind: str | None, depth: int, max_depth: int) -> Any:
