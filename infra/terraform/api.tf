@@ -84,23 +84,24 @@ resource "aws_lambda_permission" "ingest" {
 
 locals {
   # Every path of INGEST_ROUTES in backend/logpipe_backend/core/routes.py but /ingest (tests/infra checks
-  # that the two agree). One ANY route each: the handler answers the protocol's own 405 to a wrong method.
-  door_paths = [
-    "/v1/logs",
-    "/loki/api/v1/push",
-    "/services/collector",
-    "/services/collector/event",
-    "/services/collector/event/1.0",
-    "/services/collector/raw",
-    "/services/collector/raw/1.0",
-    "/services/collector/health",
-    "/services/collector/health/1.0",
-  ]
+  # that the two agree), by a name fit for a Lambda statement id. One ANY route each: the handler answers
+  # the protocol's own 405 to a wrong method.
+  door_paths = {
+    otlp_logs      = "/v1/logs"
+    loki_push      = "/loki/api/v1/push"
+    hec            = "/services/collector"
+    hec_event      = "/services/collector/event"
+    hec_event_1_0  = "/services/collector/event/1.0"
+    hec_raw        = "/services/collector/raw"
+    hec_raw_1_0    = "/services/collector/raw/1.0"
+    hec_health     = "/services/collector/health"
+    hec_health_1_0 = "/services/collector/health/1.0"
+  }
 }
 
 resource "aws_apigatewayv2_route" "doors" {
   #checkov:skip=CKV_AWS_309:The same ingest handler as POST /ingest, which checks the tenant key itself (Bearer, Basic or Splunk scheme); an authorizer would duplicate that check.
-  for_each           = toset(local.door_paths)
+  for_each           = local.door_paths
   api_id             = aws_apigatewayv2_api.this.id
   route_key          = "ANY ${each.value}"
   authorization_type = "NONE"
@@ -108,9 +109,8 @@ resource "aws_apigatewayv2_route" "doors" {
 }
 
 resource "aws_lambda_permission" "doors" {
-  for_each = toset(local.door_paths)
-  # Statement ids allow letters, digits, "-" and "_" only.
-  statement_id  = "AllowApiGatewayDoor${replace(replace(each.value, "/", "_"), ".", "_")}"
+  for_each      = local.door_paths
+  statement_id  = "AllowApiGatewayDoor_${each.key}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.ingest.function_name
   principal     = "apigateway.amazonaws.com"
