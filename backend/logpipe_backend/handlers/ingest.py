@@ -64,14 +64,7 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
         raise ApiError(405, "method_not_allowed", "use POST /ingest", allow="POST")
 
     credential = request_credential(event.get("headers") or {})
-    tenant_id = authenticate(
-        deps,
-        credential,
-        {
-            "X-Tenant-Id": header(event, "x-tenant-id"),
-            "the Basic user": credential.user if credential else None,
-        },
-    )
+    tenant_id = authenticate(deps, credential, {"X-Tenant-Id": header(event, "x-tenant-id")})
     limits = deps.limits
     kind = media_type(header(event, "content-type"))
     data = decode_body(body_bytes(event), header(event, "content-encoding"), limits)
@@ -83,12 +76,13 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
 
 def authenticate(deps: IngestDeps, credential: Credential | None, claims: dict[str, str | None]) -> str:
     """The tenant of the request's key: 401 without a known key; 403 ``tenant_mismatch`` when a tenant the
-    request names (``claims``: where it is named → the value, None when absent) is another; 429 when the
-    tenant's rate bucket is in debt. Every door calls this first, so they share one authentication."""
+    request names (the Basic user, or ``claims``: where it is named → the value, None when absent) is
+    another; 429 when the tenant's rate bucket is in debt. Every door calls this first, so they share one
+    authentication."""
     tenant_id = deps.keys.tenant_for_key(credential.key) if credential else None
-    if tenant_id is None:
+    if credential is None or tenant_id is None:
         raise unauthorized()
-    for where, claimed in claims.items():
+    for where, claimed in {"the Basic user": credential.user, **claims}.items():
         if claimed is not None and claimed.strip() != tenant_id:
             raise forbidden("tenant_mismatch", f"{where} does not match the key's tenant")
     limiter = deps.rate_limiter

@@ -26,11 +26,7 @@ def _loki(event: Event, deps: IngestDeps) -> Response:
             raise ApiError(405, "method_not_allowed", "use POST /loki/api/v1/push", allow="POST")
         kind = loki.content_kind(header(event, "content-type"))
         credential = request_credential(event.get("headers") or {})
-        claims = {
-            "X-Scope-OrgID": header(event, "x-scope-orgid"),
-            "the Basic user": credential.user if credential else None,
-        }
-        tenant_id = authenticate(deps, credential, claims)
+        tenant_id = authenticate(deps, credential, {"X-Scope-OrgID": header(event, "x-scope-orgid")})
         limits = deps.limits
         data = decode_body(body_bytes(event), header(event, "content-encoding"), limits)
         if kind == loki.PROTOBUF:
