@@ -195,17 +195,17 @@ def _attributes(pairs: Any, depth: int, max_depth: int) -> dict[str, Any]:
     if depth > max_depth:
         raise _too_deep(max_depth)
     out: dict[str, Any] = {}
-    plain = _PLAIN
     for pair in pairs:
         value = pair.value
         kind = value.WhichOneof("value")
         # The common kinds read straight off the message: this loop runs for every attribute of a request.
-        out[pair.key] = getattr(value, kind) if kind in plain else _value(value, kind, depth, max_depth)
+        if kind == "string_value":
+            out[pair.key] = value.string_value
+        elif kind == "int_value":
+            out[pair.key] = value.int_value
+        else:
+            out[pair.key] = _value(value, kind, depth, max_depth)
     return out
-
-
-# AnyValue kinds whose Python value is what the record holds.
-_PLAIN: Final = frozenset({"string_value", "int_value", "bool_value"})
 
 
 def _value(value: AnyValue, kind: str | None, depth: int, max_depth: int) -> Any:
