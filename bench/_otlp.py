@@ -4,8 +4,8 @@ Each input line becomes an OTLP LogRecord before the clock starts (an applicatio
 objects, as the /ingest run's records already exist as lines): a JSON line's ``ts``, ``level`` and ``msg``
 become the time, severity and body, its other fields attributes; a text line's leading timestamp and level
 become the time and severity, the rest the body. Timed: batches of ``BATCH`` records (the Collector's
-``sending_queue`` batch order of magnitude) serialized, gzipped and POSTed to /v1/logs, 4 requests in flight
-as the SDK's run has, then the wait until every record is stored.
+batch processor's default size) serialized, gzipped and POSTed to /v1/logs, 4 requests in flight as the
+SDK's run has, then the wait until every record is stored.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-BATCH = 2000
+BATCH = 8192  # the Collector batch processor's default send_batch_size
 IN_FLIGHT = 4
 _SEVERITY = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "error": 17, "fatal": 21}
 
