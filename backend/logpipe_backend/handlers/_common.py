@@ -33,6 +33,15 @@ def path_of(event: Event) -> str:
     return str(event.get("rawPath") or http.get("path") or "/ingest")
 
 
+def error_headers(err: ApiError) -> dict[str, str]:
+    """The headers an error carries whatever its body's shape: ``Retry-After`` and ``Allow``."""
+    return {
+        name.replace("_", "-"): str(err.detail[name])
+        for name in ("retry_after", "allow")
+        if name in err.detail
+    }
+
+
 def request_id(event: Event) -> str:
     rid = (event.get("requestContext") or {}).get("requestId")
     return str(rid) if rid else secrets.token_urlsafe(12)

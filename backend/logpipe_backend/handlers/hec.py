@@ -17,7 +17,7 @@ from logpipe_backend.core.body import TEXT, decode_body, parse_records
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.http import body_bytes, header, json_response
 from logpipe_backend.core.routes import INGEST_ROUTES
-from logpipe_backend.handlers._common import Event, Response, guarded, method, path_of
+from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method, path_of
 from logpipe_backend.handlers.ingest import IngestDeps, accept, authenticate
 
 
@@ -62,5 +62,4 @@ def _hec(event: Event, deps: IngestDeps) -> Response:
         extra: dict[str, Any] = {}
         if "index" in err.detail:
             extra["invalid-event-number"] = err.detail["index"]
-        headers = {"retry-after": str(err.detail["retry_after"])} if "retry_after" in err.detail else None
-        return json_response(status, {"text": err.message, "code": code, **extra}, headers)
+        return json_response(status, {"text": err.message, "code": code, **extra}, error_headers(err))

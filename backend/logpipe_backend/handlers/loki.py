@@ -12,7 +12,7 @@ from logpipe_backend.core.auth import request_credential
 from logpipe_backend.core.body import decode_body
 from logpipe_backend.core.errors import ApiError, one_line
 from logpipe_backend.core.http import body_bytes, header
-from logpipe_backend.handlers._common import Event, Response, guarded, method
+from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
 from logpipe_backend.handlers.ingest import IngestDeps, accept, authenticate
 
 
@@ -36,9 +36,6 @@ def _loki(event: Event, deps: IngestDeps) -> Response:
             accept(event, deps, tenant_id, raws, digest_of=(f"loki-{kind}", data), finite_floats=True)
         return {"statusCode": 204, "headers": {}, "body": "", "isBase64Encoded": False}
     except ApiError as err:
-        headers = {"content-type": "text/plain; charset=utf-8"}
-        for name in ("retry_after", "allow"):
-            if name in err.detail:
-                headers[name.replace("_", "-")] = str(err.detail[name])
+        headers = {"content-type": "text/plain; charset=utf-8", **error_headers(err)}
         text = one_line(err) + "\n"
         return {"statusCode": err.status, "headers": headers, "body": text, "isBase64Encoded": False}

@@ -15,7 +15,7 @@ from logpipe_backend.core.auth import request_credential
 from logpipe_backend.core.body import decode_body
 from logpipe_backend.core.errors import ApiError, too_large
 from logpipe_backend.core.http import body_bytes, header
-from logpipe_backend.handlers._common import Event, Response, guarded, method
+from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
 from logpipe_backend.handlers.ingest import IngestDeps, accept, authenticate
 
 
@@ -45,9 +45,7 @@ def _otlp(event: Event, deps: IngestDeps) -> Response:
         return _response(200, otlp.export_response(rejected, message, kind), kind)
     except ApiError as err:
         response = _response(err.status, otlp.status_body(err, kind), kind)
-        for name in ("retry_after", "allow"):
-            if name in err.detail:
-                response["headers"][name.replace("_", "-")] = str(err.detail[name])
+        response["headers"].update(error_headers(err))
         return response
 
 
