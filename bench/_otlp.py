@@ -4,7 +4,7 @@ Each input line becomes an OTLP LogRecord before the clock starts (an applicatio
 objects, as the /ingest run's records already exist as lines): a JSON line's ``ts``, ``level`` and ``msg``
 become the time, severity and body, its other fields attributes; a text line's leading timestamp and level
 become the time and severity, the rest the body. They are made inside the ``ExportLogsServiceRequest`` of
-their batch of ``BATCH`` records (the Collector's batch processor's default size), as an exporter builds
+their batch of ``batch`` records (default ``BATCH``, the Collector's batch processor's), as an exporter builds
 its messages: adding records made elsewhere to a request would copy each one, work no exporter does.
 Timed: each request serialized (the wire encoding), gzipped and POSTed to /v1/logs, 4 requests in flight
 as the SDK's run has, then the wait until every record is stored. The CPU of this process (the client)
@@ -27,7 +27,7 @@ from _common import TENANT, Stack, read_lines
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-BATCH = 8192  # the Collector batch processor's default send_batch_size
+BATCH = 8192  # the Collector batch processor's default send_batch_size (the OTel SDKs' default is 512)
 IN_FLIGHT = 4
 _SEVERITY = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "error": 17, "fatal": 21}
 
@@ -71,23 +71,25 @@ def add_log_record(scope_logs: Any, line: str) -> None:
     )
 
 
-def requests(lines: Iterable[str]) -> Iterator[Any]:
-    """ExportLogsServiceRequests of ``BATCH`` records each (the last one fewer), in order."""
+def requests(lines: Iterable[str], batch: int = BATCH) -> Iterator[Any]:
+    """ExportLogsServiceRequests of ``batch`` records each (the last one fewer), in order."""
     request = None
     for line in lines:
         if request is None:
             request = ExportLogsServiceRequest()
             scope_logs = request.resource_logs.add().scope_logs.add()
         add_log_record(scope_logs, line)
-        if len(scope_logs.log_records) == BATCH:
+        if len(scope_logs.log_records) == batch:
             yield request
             request = None
     if request is not None:
         yield request
 
 
-def otlp_pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: float) -> dict[str, Any]:
-    batches = list(requests(read_lines(path)))
+def otlp_pipeline(
+    path: Path, n: int, input_bytes: int, workers: int, timeout_s: float, batch: int = BATCH
+) -> dict[str, Any]:
+    batches = list(requests(read_lines(path), batch))
     with Stack(workers=workers, env={"LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "0"}) as stack:
         key = stack.create_tenant()
         local = threading.local()
@@ -125,6 +127,7 @@ def otlp_pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s:
         "mb_per_s": input_bytes / 1_000_000 / elapsed,
         "accepted": accepted,
         "requests": len(batches),
+        "batch": batch,
         "stored": stored,
         "dlq_depth": health["dlq_depth"],
         "workers": workers,
