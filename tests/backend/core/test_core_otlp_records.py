@@ -16,6 +16,8 @@ from logpipe_backend.core.errors import ApiError, too_large
 from logpipe_backend.core.levels import level_from_value
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.nanotime import MAX_NS, NS_PER_MS, timestamp_of_ns
+from logpipe_backend.core.normalize import _normalize_json_alike, normalize
+from logpipe_backend.core.timefmt import format_ts
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
@@ -229,3 +231,35 @@ def test_the_reference_is_not_trivially_equal() -> None:
     changed.resource_logs[0].scope_logs[0].log_records[0].attributes[0].value.string_value = "apj"
     assert not _same(_outcome(otlp.records, changed, limits), _outcome(reference_records, request, limits))
     assert _same(_outcome(otlp.records, request, limits), _outcome(reference_records, request, limits))
+
+
+def test_typical_records_take_the_one_shape_normalize_path() -> None:
+    """What the door's records cost after translation depends on normalize's one-shape path taking them
+    (core/normalize.py: records with the same well-known fields, normalized a field at a time): records
+    with and without attributes, with a timestamp each, must take it, and give what the per-record path
+    gives."""
+    request = ExportLogsServiceRequest()
+    scope_logs = request.resource_logs.add().scope_logs.add()
+    for i in range(6):
+        log_record = scope_logs.log_records.add(
+            time_unix_nano=1_764_128_696_000_000_000 + i * 7_000_000,
+            severity_number=9 + 4 * (i % 3),
+            body=AnyValue(string_value=f"GET /api/{i} 200"),
+        )
+        if i % 2:
+            log_record.attributes.add(key="service", value=AnyValue(string_value="api"))
+            log_record.attributes.add(key="user_id", value=AnyValue(int_value=i))
+            log_record.attributes.add(key="duration_ms", value=AnyValue(double_value=i / 3))
+    raws = otlp.records(otlp.decode(request.SerializeToString(), otlp.PROTOBUF), Limits())
+    log_ids = [f"{i:026d}" for i in range(len(raws))]
+    received_at = format_ts(1_764_128_700_000)
+    dict_raws = [raw for raw in raws if isinstance(raw, dict)]
+    assert len(dict_raws) == len(raws)
+    fast = _normalize_json_alike([dict(raw) for raw in dict_raws], "acme", log_ids, received_at)
+    assert fast is not None
+    each = [
+        normalize(raw, tenant_id="acme", log_id=log_id, received_ms=1_764_128_700_000)
+        for raw, log_id in zip(raws, log_ids, strict=True)
+    ]
+    assert fast == each
+    assert fast[1]["attributes"] == {"service": "api", "user_id": 1, "duration_ms": 1 / 3}
