@@ -16,6 +16,11 @@ store's durability settings (WAL, ``synchronous=FULL``), page size and table sha
 by tenant and id), holding the line itself as the document. It runs in this process before and after the
 pipeline on the same records, and the ratio uses their mean, because the machine is shared and noisy.
 
+OTLP (``bench/_otlp.py``): the same records, as OTLP LogRecords, sent as protobuf to POST /v1/logs of
+another fresh ``logpipe serve``, until all are stored; ``otlp_vs_ingest`` = its records/s ÷ the pipeline's.
+Issue 14 asks for at least 0.8. ``--otlp-batch`` sets the records per request (default 8,192, the
+Collector's batch size); ``--no-otlp`` skips it.
+
 Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/s ÷ floor records/s.
 """
 
@@ -36,6 +41,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TENANT, Stack, machine, read_lines, write_records
+from _otlp import BATCH as OTLP_BATCH
+from _otlp import otlp_pipeline
 from logpipe_backend.adapters.local.store import PAGE_SIZE as STORE_PAGE_SIZE
 
 FLOOR_TRANSACTION_ROWS = 1000
@@ -137,7 +144,9 @@ def pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: floa
     }
 
 
-def run(n: int, workers: int, timeout_s: float) -> dict[str, Any]:
+def run(
+    n: int, workers: int, timeout_s: float, otlp: bool = True, otlp_batch: int = OTLP_BATCH
+) -> dict[str, Any]:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="logpipe-throughput-") as tmp:
         workdir = Path(tmp)
@@ -146,7 +155,11 @@ def run(n: int, workers: int, timeout_s: float) -> dict[str, Any]:
         before = floor(path, workdir, "before")
         pipe = pipeline(path, n, input_bytes, workers, timeout_s)
         after = floor(path, workdir, "after")
+        over_otlp = otlp_pipeline(path, n, input_bytes, workers, timeout_s, otlp_batch) if otlp else None
     floor_rps = (before["records_per_s"] + after["records_per_s"]) / 2
+    extra: dict[str, Any] = {}
+    if over_otlp is not None:
+        extra = {"otlp": over_otlp, "otlp_vs_ingest": over_otlp["records_per_s"] / pipe["records_per_s"]}
     return {
         "records": n,
         "input_bytes": input_bytes,
@@ -158,6 +171,7 @@ def run(n: int, workers: int, timeout_s: float) -> dict[str, Any]:
         "floor_after": after,
         "floor_records_per_s": floor_rps,
         "ratio": pipe["records_per_s"] / floor_rps,
+        **extra,
     }
 
 
@@ -178,8 +192,21 @@ def report(r: dict[str, Any]) -> str:
             f" before {b['records_per_s']:,.0f}/s, after {a['records_per_s']:,.0f}/s,"
             f" mean {r['floor_records_per_s']:,.0f} records/s",
             f"ratio pipeline / floor: {r['ratio']:.3f}",
+            *_otlp_report(r),
         ]
     )
+
+
+def _otlp_report(r: dict[str, Any]) -> list[str]:
+    if "otlp" not in r:
+        return []
+    o = r["otlp"]
+    return [
+        f"OTLP (protobuf, gzip, {o['requests']:,} requests of {o['batch']:,} → POST /v1/logs → all stored):"
+        f" {o['records_per_s']:,.0f} records/s ({o['seconds']:.1f} s; stored {o['stored']:,})",
+        "  CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in o["cpu_seconds"].items()),
+        f"ratio OTLP / /ingest pipeline: {r['otlp_vs_ingest']:.3f} (issue 14 asks for >= 0.8)",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,8 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="worker processes of logpipe serve")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds to wait for all to be stored")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.add_argument("--no-otlp", action="store_true", help="skip the OTLP run")
+    p.add_argument(
+        "--otlp-batch",
+        type=int,
+        default=OTLP_BATCH,
+        help="log records per OTLP request (default: the Collector's 8192; the OTel SDKs send 512)",
+    )
     args = p.parse_args(argv)
-    result = run(args.records, args.workers, args.timeout)
+    result = run(args.records, args.workers, args.timeout, otlp=not args.no_otlp, otlp_batch=args.otlp_batch)
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 

@@ -51,6 +51,9 @@ FUNCTIONS = {
 LAMBDA_EXCLUDED = (f"{PACKAGE}.adapters.local",)
 # Provided by the Lambda Python runtime.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})
+# Imported by the ingest function's OTLP and Loki doors (issue 14): shipped as wheels with that function
+# (opentelemetry-proto + protobuf, cramjam), not by the Lambda runtime.
+BUNDLED_WHEELS = frozenset({"opentelemetry", "google", "cramjam"})
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 COMPRESS_LEVEL = 9
@@ -63,7 +66,9 @@ DEFAULT_OUT = REPO_ROOT / "build" / "lambda"
 # come along; pin every one in REQUIREMENTS). Adding one is a line here and its pin there.
 SPEEDUPS = ("orjson", "google-re2", "isal")
 BUNDLED: dict[str, tuple[str, ...]] = {
-    "ingest": SPEEDUPS,
+    # The OTLP door decodes with opentelemetry-proto's classes (protobuf's C parser); Loki's with cramjam's
+    # snappy (issue 14). Not optional: the ingest function's doors import them.
+    "ingest": (*SPEEDUPS, "opentelemetry-proto", "protobuf", "cramjam"),
     "worker": SPEEDUPS,
     "admin": SPEEDUPS,
     "tenant_read": SPEEDUPS,  # the same reads as admin: google-re2 runs their regex filters
@@ -221,7 +226,7 @@ def modules_for(src: Path, handler_module: str) -> tuple[list[str], list[str]]:
     """(modules to ship, warnings) for one function."""
     eager, _ = closure(src, [handler_module], lazy=False)
     everything, third_party = closure(src, [handler_module], lazy=True, follow_excluded=False)
-    foreign = sorted(third_party - RUNTIME_PROVIDED)
+    foreign = sorted(third_party - RUNTIME_PROVIDED - BUNDLED_WHEELS)
     if foreign:
         raise PackagingError(
             f"{handler_module} can import {foreign}, which the Lambda runtime does not provide"

@@ -1,4 +1,5 @@
-# HTTP API: POST /ingest (tenant API keys, checked by the ingest handler: the same code as the local stack)
+# HTTP API: POST /ingest and the shippers' doors (OTLP, Loki, Splunk HEC; tenant API keys, checked by the
+# ingest handler: the same code as the local stack)
 # and GET /admin/logs (AWS_IAM: SigV4-signed requests only; the handler trusts API Gateway's check).
 # The `ANY` routes send every other method to the same handler, which answers the contract's JSON 405
 # instead of API Gateway's bare 404.
@@ -77,6 +78,43 @@ resource "aws_lambda_permission" "ingest" {
   function_name = aws_lambda_function.ingest.function_name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*/ingest"
+}
+
+# --- the other doors of the ingest function: OTLP/HTTP, Loki push, Splunk HEC ---
+
+locals {
+  # Every path of INGEST_ROUTES in backend/logpipe_backend/core/routes.py but /ingest (tests/infra checks
+  # that the two agree), by a name fit for a Lambda statement id. One ANY route each: the handler answers
+  # the protocol's own 405 to a wrong method.
+  door_paths = {
+    otlp_logs      = "/v1/logs"
+    loki_push      = "/loki/api/v1/push"
+    hec            = "/services/collector"
+    hec_event      = "/services/collector/event"
+    hec_event_1_0  = "/services/collector/event/1.0"
+    hec_raw        = "/services/collector/raw"
+    hec_raw_1_0    = "/services/collector/raw/1.0"
+    hec_health     = "/services/collector/health"
+    hec_health_1_0 = "/services/collector/health/1.0"
+  }
+}
+
+resource "aws_apigatewayv2_route" "doors" {
+  #checkov:skip=CKV_AWS_309:The same ingest handler as POST /ingest, which checks the tenant key itself (Bearer, Basic or Splunk scheme); an authorizer would duplicate that check.
+  for_each           = local.door_paths
+  api_id             = aws_apigatewayv2_api.this.id
+  route_key          = "ANY ${each.value}"
+  authorization_type = "NONE"
+  target             = "integrations/${aws_apigatewayv2_integration.ingest.id}"
+}
+
+resource "aws_lambda_permission" "doors" {
+  for_each      = local.door_paths
+  statement_id  = "AllowApiGatewayDoor_${each.key}"
+  action        = "lambda:InvokeFunction"
+  function_name = aws_lambda_function.ingest.function_name
+  principal     = "apigateway.amazonaws.com"
+  source_arn    = "${aws_apigatewayv2_api.this.execution_arn}/*/*${each.value}"
 }
 
 # --- admin ---

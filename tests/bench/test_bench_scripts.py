@@ -37,6 +37,10 @@ def test_throughput_stores_every_record_and_reports_a_ratio() -> None:
     assert r["floor_before"]["records_per_s"] > 0 and r["floor_after"]["records_per_s"] > 0
     assert 0 < r["ratio"] < 100
     assert 200 <= r["mean_record_bytes"] <= 300  # the records are the ~250-byte ones the issue asks for
+    otlp = r["otlp"]  # the same records through POST /v1/logs (issue 14)
+    assert otlp["accepted"] == otlp["stored"] == 3000 and otlp["dlq_depth"] == 0
+    assert otlp["requests"] >= 1 and otlp["records_per_s"] > 0
+    assert r["otlp_vs_ingest"] == otlp["records_per_s"] / pipe["records_per_s"]
 
 
 @pytest.mark.slow

@@ -90,6 +90,16 @@ def comments(node: Any) -> list[str]:
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
+def _each(node: Any, key: str, value: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _each(v, key, value) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_each(v, key, value) for v in node]
+    if isinstance(node, str):
+        return node.replace("${each.key}", key).replace("${each.value}", value)
+    return node
+
+
 class TfModel:
     def __init__(
         self,
@@ -127,6 +137,14 @@ class TfModel:
                     self.outputs[unquote(name)] = clean(body)
             for block in parsed.get("locals", []):
                 self.locals.update(clean(block))
+        # A resource with `for_each` over a map becomes one instance per key, `key["k"]`, with `${each.key}`
+        # and `${each.value}` written in (what `terraform plan` would make of it).
+        for key, body in list(self.resources.items()):
+            if "for_each" in body:
+                del self.resources[key]
+                for each_key, each_value in self.eval(body["for_each"]).items():
+                    instance = {k: v for k, v in body.items() if k != "for_each"}
+                    self.resources[f'{key}["{each_key}"]'] = _each(instance, each_key, each_value)
         self.tfvars: dict[str, Any] = {}
         if tfvars is not None:
             with tfvars.open(encoding="utf-8") as f:

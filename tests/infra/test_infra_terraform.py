@@ -26,6 +26,7 @@ from logpipe_backend.adapters.aws import tenants as aws_tenants
 from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.isolation import TenantScopedStore
 from logpipe_backend.core import envelope
+from logpipe_backend.core.routes import INGEST_ROUTES
 from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
 from logpipe_backend.wiring import admin as admin_wiring
@@ -414,6 +415,25 @@ def test_tenants_and_idempotency_tables_match_their_adapters(tf: TfModel) -> Non
 
 def _routes(tf: TfModel) -> dict[str, dict[str, Any]]:
     return {tf.eval(r["route_key"]): r for r in tf.of_type("aws_apigatewayv2_route").values()}
+
+
+def test_every_ingest_path_of_the_code_has_a_route_to_the_ingest_function(tf: TfModel) -> None:
+    routes = _routes(tf)
+    ingest_target = f"integrations/{Ref('aws_apigatewayv2_integration.ingest', 'id')}"
+    routed = {key.split(" ", 1)[1] for key, r in routes.items() if tf.eval(r["target"]) == ingest_target}
+    assert routed == set(INGEST_ROUTES)
+    for path, (_, methods) in INGEST_ROUTES.items():
+        for method in methods:
+            assert f"{method} {path}" in routes or f"ANY {path}" in routes, (method, path)
+    to_ingest = [
+        p
+        for p in tf.of_type("aws_lambda_permission").values()
+        if tf.eval(p["function_name"]) == Ref("aws_lambda_function.ingest", "function_name")
+    ]
+    assert {tf.eval(p["source_arn"]).split("/*/*", 1)[1] for p in to_ingest} == set(INGEST_ROUTES)
+    statement_ids = [tf.eval(p["statement_id"]) for p in to_ingest]
+    assert len(set(statement_ids)) == len(to_ingest)
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{1,100}", sid) for sid in statement_ids)
 
 
 def test_routes_and_their_authorization(tf: TfModel) -> None:

@@ -7,6 +7,8 @@ A fast hash also lets every request authenticate with one lookup by hash, withou
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
@@ -97,13 +99,49 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
 
     An Authorization header with another scheme (e.g. SigV4) is not a credential here; None when absent.
     """
+    found = request_credential(headers, basic=False)
+    return None if found is None else found.key
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A tenant key as a request sent it, with the tenant the client names beside it (Basic auth's user)."""
+
+    key: str
+    user: str | None = None
+
+
+def _basic(token: str) -> Credential | None:
+    """``user:password`` of a Basic credential (RFC 7617 §2); the password is the key, the user the tenant id.
+
+    None when it does not decode or has no password: a malformed Basic header is no credential (401).
+    """
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return None
+    user, colon, password = decoded.partition(":")
+    if not colon or not password:
+        return None
+    return Credential(key=password, user=user)
+
+
+def request_credential(
+    headers: Mapping[str, str], *, schemes: tuple[str, ...] = ("bearer",), basic: bool = True
+) -> Credential | None:
+    """The credential of a request: ``Authorization: <scheme> <key>`` for one of ``schemes`` (lower case;
+    Splunk HEC sends ``Splunk <token>``), ``Authorization: Basic`` with user = tenant id and password = key
+    (what Loki clients and many shippers send) when ``basic``, else ``X-Api-Key``. None when absent."""
     authorization = _get(headers, "authorization")
     if authorization:
         scheme, _, token = authorization.strip().partition(" ")
         token = token.strip()
-        if scheme.lower() == "bearer" and token:
-            return token
+        scheme = scheme.lower()
+        if token and scheme in schemes:
+            return Credential(key=token)
+        if token and basic and scheme == "basic":
+            return _basic(token)
     api_key = _get(headers, "x-api-key")
     if api_key and api_key.strip():
-        return api_key.strip()
+        return Credential(key=api_key.strip())
     return None

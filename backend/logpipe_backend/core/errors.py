@@ -50,3 +50,10 @@ def unsupported_media_type(code: str, message: str) -> ApiError:
 
 def too_many_requests(code: str, message: str, retry_after: int) -> ApiError:
     return ApiError(429, code, message, retry_after=retry_after)
+
+
+def one_line(err: ApiError) -> str:
+    """The error as one line of text, for protocols whose errors are a message (OTLP's Status, Loki):
+    ``code: message``, with the exceeded limit's name for a 413."""
+    limit = err.detail.get("limit")
+    return f"{err.code}{f' ({limit})' if limit else ''}: {err.message}"

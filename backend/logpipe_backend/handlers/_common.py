@@ -26,6 +26,22 @@ def method(event: Event) -> str:
     return str(http.get("method") or "").upper()
 
 
+def path_of(event: Event) -> str:
+    """The request's path: ``rawPath`` of a payload 2.0 event (the stage is ``$default``: no prefix); an
+    event without one (a hand-built test event) is POST /ingest's."""
+    http = (event.get("requestContext") or {}).get("http") or {}
+    return str(event.get("rawPath") or http.get("path") or "/ingest")
+
+
+def error_headers(err: ApiError) -> dict[str, str]:
+    """The headers an error carries whatever its body's shape: ``Retry-After`` and ``Allow``."""
+    return {
+        name.replace("_", "-"): str(err.detail[name])
+        for name in ("retry_after", "allow")
+        if name in err.detail
+    }
+
+
 def request_id(event: Event) -> str:
     rid = (event.get("requestContext") or {}).get("requestId")
     return str(rid) if rid else secrets.token_urlsafe(12)

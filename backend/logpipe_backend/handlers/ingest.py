@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from logpipe_backend.core.auth import SCOPE_INGEST, credential_from_headers
+from logpipe_backend.core.auth import SCOPE_INGEST, Credential, request_credential
 from logpipe_backend.core.body import decode_body, media_type, parse_records
 from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.errors import ApiError, bad_request, forbidden, too_many_requests, unauthorized
@@ -63,29 +63,54 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
     if method(event) != "POST":
         raise ApiError(405, "method_not_allowed", "use POST /ingest", allow="POST")
 
-    credential = credential_from_headers(event.get("headers") or {})
-    grant = deps.keys.grant_for_key(credential) if credential else None
-    if grant is None:
+    credential = request_credential(event.get("headers") or {})
+    tenant_id = authenticate(deps, credential, {"X-Tenant-Id": header(event, "x-tenant-id")})
+    limits = deps.limits
+    kind = media_type(header(event, "content-type"))
+    data = decode_body(body_bytes(event), header(event, "content-encoding"), limits)
+    raws = parse_records(data, kind, limits)
+    # Parsed raws hold no NaN or infinity (parse_records refuses them).
+    log_ids = accept(event, deps, tenant_id, raws, digest_of=(kind, data), finite_floats=True)
+    return json_text_response(202, accepted_json(log_ids, request_id(event)))
+
+
+def authenticate(deps: IngestDeps, credential: Credential | None, claims: dict[str, str | None]) -> str:
+    """The tenant of the request's key: 401 without a known key; 403 ``insufficient_scope`` for a key that
+    may only read; 403 ``tenant_mismatch`` when a tenant the request names (the Basic user, or ``claims``:
+    where it is named → the value, None when absent) is another; 429 when the tenant's rate bucket is in
+    debt. Every door calls this first, so they share one authentication."""
+    grant = deps.keys.grant_for_key(credential.key) if credential else None
+    if credential is None or grant is None:
         raise unauthorized()
     if SCOPE_INGEST not in grant.scopes:
         # RFC 6750 §3.1's name for a valid token without the scope the request needs.
         raise forbidden("insufficient_scope", "this key can only read; send logs with an ingest key")
     tenant_id = grant.tenant_id
-    claimed_tenant = header(event, "x-tenant-id")
-    if claimed_tenant is not None and claimed_tenant.strip() != tenant_id:
-        raise forbidden("tenant_mismatch", "X-Tenant-Id does not match the key's tenant")
+    for where, claimed in {"the Basic user": credential.user, **claims}.items():
+        if claimed is not None and claimed.strip() != tenant_id:
+            raise forbidden("tenant_mismatch", f"{where} does not match the key's tenant")
     limiter = deps.rate_limiter
     if limiter is not None:
         # A tenant over its rate is refused before its body is decoded or parsed: a flood costs one lookup.
         wait_s = limiter.check(tenant_id)
         if wait_s is not None:
             raise rate_limited(wait_s)
+    return tenant_id
 
+
+def accept(
+    event: Event,
+    deps: IngestDeps,
+    tenant_id: str,
+    raws: list[dict[str, Any] | str],
+    *,
+    digest_of: tuple[str, bytes],
+    finite_floats: bool = False,
+) -> list[str]:
+    """Normalize ``raws`` (the records a door parsed), apply the limits, the rate limit, the queue depth and
+    the ``Idempotency-Key``, and queue them; their log ids once the queue has them. ``digest_of``: what the
+    client sent (its kind and decoded bytes), which an idempotent retry must repeat."""
     limits = deps.limits
-    kind = media_type(header(event, "content-type"))
-    data = decode_body(body_bytes(event), header(event, "content-encoding"), limits)
-    raws = parse_records(data, kind, limits)
-
     received_ms = deps.clock()
     idem_key = header(event, "idempotency-key")
     seed: bytes | None = None
@@ -93,13 +118,14 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
         idem_key = idem_key.strip()
         seed = hashlib.sha256(f"{tenant_id}\0{idem_key}".encode()).digest()
     log_ids = new_log_ids(len(raws), received_ms, seed=seed)
-    # Parsed raws hold no NaN or infinity (parse_records refuses them).
     records = prepare(
-        raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits, finite_floats=True
-    )
+        raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits,
+        finite_floats=finite_floats,
+    )  # fmt: skip
 
     if idem_key is not None:
         _check_idempotency_key(idem_key, limits)
+    limiter = deps.rate_limiter
     if limiter is not None:
         wait_s = limiter.acquire(tenant_id, len(records))  # one token per record
         if wait_s is not None:
@@ -110,6 +136,7 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
         )
     if idem_key is not None and seed is not None:
         # The content type is part of what was sent: the same bytes as text or JSON are different records.
+        kind, data = digest_of
         digest = hashlib.sha256(kind.encode() + b"\0" + data).hexdigest()
         claim = deps.idempotency.claim(tenant_id, idem_key, digest, received_ms)
         if claim.body_digest != digest:
@@ -121,13 +148,9 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
             received_ms = claim.first_seen_ms
             log_ids = new_log_ids(len(raws), received_ms, seed=seed)
             records = prepare(
-                raws,
-                tenant_id=tenant_id,
-                received_ms=received_ms,
-                log_ids=log_ids,
-                limits=limits,
-                finite_floats=True,
-            )
+                raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits,
+                finite_floats=finite_floats,
+            )  # fmt: skip
 
     try:
         deps.queue.send(pack(tenant_id, records))
@@ -138,7 +161,7 @@ def _ingest(event: Event, deps: IngestDeps) -> Response:
             "the queue is unavailable; retry later",
             retry_after=QUEUE_DOWN_RETRY_AFTER_S,
         ) from exc
-    return json_text_response(202, accepted_json(log_ids, request_id(event)))
+    return log_ids
 
 
 def _check_idempotency_key(key: str, limits: Limits) -> None:
@@ -153,10 +176,15 @@ _deps: IngestDeps | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> Response:
-    """The Lambda entry point; dependencies are built once per process (cold start)."""
+    """The ingest function's Lambda entry point, for every door; dependencies are built once per process
+    (cold start)."""
     global _deps
     if _deps is None:
         from logpipe_backend.wiring import ingest as wiring
 
         _deps = wiring.deps()
-    return handle(event, _deps)
+    # Every door (POST /ingest, OTLP, Loki, Splunk HEC) is this one function; it picks by path. Imported
+    # here: the doors import this module.
+    from logpipe_backend.handlers import doors
+
+    return doors.handle(event, _deps)

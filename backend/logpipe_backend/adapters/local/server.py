@@ -32,7 +32,6 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from logpipe_backend.adapters.local.routes import Event, LambdaHandler, Response, Routes
 
 log = logging.getLogger("logpipe.serve")
-
 SOCKET_TIMEOUT_S = 15.0  # per read: an idle keep-alive connection is closed after this
 BODY_DEADLINE_S = 60.0  # a whole request body must arrive within this
 MAX_CONNECTIONS = 128  # connections served at once; more get 503 and are closed

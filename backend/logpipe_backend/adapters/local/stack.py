@@ -41,7 +41,7 @@ from logpipe_backend.adapters.local.retention import (
 )
 from logpipe_backend.adapters.local.server import LocalHttpServer, Routes
 from logpipe_backend.core.retention import DEFAULT_RETENTION_S
-from logpipe_backend.handlers import admin, ingest, tenant_read
+from logpipe_backend.handlers import admin, doors, tenant_read
 from logpipe_backend.handlers.reads import READ_ENDPOINTS
 
 log = logging.getLogger("logpipe.serve")
@@ -121,7 +121,7 @@ class LocalStack:
             }
 
         routes = Routes(
-            ingest=disk.guard(lambda event: ingest.handle(event, ingest_deps)),
+            ingest=disk.guard(lambda event: doors.handle(event, ingest_deps)),
             admin=lambda event: admin.handle(event, admin_deps),
             health=health,
             max_body_bytes=ingest_deps.limits.body_bytes,

@@ -1,0 +1,85 @@
+"""``POST /v1/logs``: OTLP/HTTP logs through POST /ingest's pipeline (translation: core/otlp.py).
+
+Answers as OTLP/HTTP specifies (opentelemetry-proto docs/specification.md, "OTLP/HTTP Response"): 200
+with an ExportLogsServiceResponse in the request's encoding, carrying ``partialSuccess`` for records
+refused one by one (a record over the size limit); errors as a google.rpc.Status with /ingest's HTTP
+status (400, 401, 403, 413, 415, 429 or 503 with ``Retry-After``), nothing queued.
+"""
+
+from __future__ import annotations
+
+import base64
+
+from logpipe_backend.core import otlp
+from logpipe_backend.core.auth import request_credential
+from logpipe_backend.core.body import decode_body
+from logpipe_backend.core.errors import ApiError, too_large
+from logpipe_backend.core.http import body_bytes, header
+from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
+from logpipe_backend.handlers.ingest import IngestDeps, accept, authenticate
+
+
+def handle(event: Event, deps: IngestDeps) -> Response:
+    return guarded("otlp", lambda: _otlp(event, deps))
+
+
+def _otlp(event: Event, deps: IngestDeps) -> Response:
+    kind = otlp.PROTOBUF
+    try:
+        if method(event) != "POST":
+            raise ApiError(405, "method_not_allowed", "use POST /v1/logs", allow="POST")
+        kind = otlp.content_kind(header(event, "content-type"))
+        credential = request_credential(event.get("headers") or {})
+        tenant_id = authenticate(
+            deps, credential, {"the Basic user": credential.user if credential else None}
+        )
+        limits = deps.limits
+        data = decode_body(body_bytes(event), header(event, "content-encoding"), limits)
+        request = otlp.decode(data, kind)
+        if otlp.count(request) > limits.records:
+            raise too_large(
+                "records", limits.records, f"more than {limits.records} log records in one request"
+            )
+        raws = otlp.records(request, limits)
+        rejected, message = _accept_partially(event, deps, tenant_id, raws, (kind, data))
+        return _response(200, otlp.export_response(rejected, message, kind), kind)
+    except ApiError as err:
+        response = _response(err.status, otlp.status_body(err, kind), kind)
+        response["headers"].update(error_headers(err))
+        return response
+
+
+def _accept_partially(
+    event: Event,
+    deps: IngestDeps,
+    tenant_id: str,
+    raws: list[dict[str, object] | str],
+    sent: tuple[str, bytes],
+) -> tuple[int, str]:
+    """Queue the records, leaving out each one over the record size limit: (refused count, message).
+
+    Only that refusal is per record (OTLP's partial success); any other error refuses the request.
+    """
+    rejected = 0
+    message = ""
+    while raws:
+        try:
+            accept(event, deps, tenant_id, raws, digest_of=sent, finite_floats=True)
+            break
+        except ApiError as err:
+            index = err.detail.get("index")
+            if err.status != 413 or err.detail.get("limit") != "record_bytes" or not isinstance(index, int):
+                raise
+            del raws[index]
+            rejected += 1
+            message = f"{rejected} log records refused: over {deps.limits.record_bytes} bytes once normalized"
+    return rejected, message
+
+
+def _response(status: int, body: bytes, kind: str) -> Response:
+    return {
+        "statusCode": status,
+        "headers": {"content-type": kind},
+        "body": base64.b64encode(body).decode("ascii"),
+        "isBase64Encoded": True,
+    }
