@@ -450,7 +450,7 @@ def test_routes_and_their_authorization(tf: TfModel) -> None:
             assert tf.eval(route["authorization_type"]) == "AWS_IAM", f"{key} must be IAM-authorized"
         target = tf.eval(route["target"])
         tenant_paths = {p.removeprefix("/admin") for p in ADMIN_PATHS}
-        expected = "ingest" if path == "/ingest" else "tenant_read" if path in tenant_paths else "admin"
+        expected = "ingest" if path in INGEST_ROUTES else "tenant_read" if path in tenant_paths else "admin"
         assert target == f"integrations/{Ref(f'aws_apigatewayv2_integration.{expected}', 'id')}"
     for name, permission_name, path in (
         ("ingest", "ingest", "/ingest"),
