@@ -16,6 +16,9 @@ stored. Then, each figure the median of several runs, interleaved with its basel
   cursors to the end of the tenant): wall time, and the pages it took (the same query through the SDK).
   Target: under 1 s.
 - **stats**: ``GET /admin/stats`` over the whole tenant (``since`` a day, by level), wall time.
+- **the needle on AWS** (``--aws-records``, default the same N): the same records in the chunked DynamoDB
+  store on moto, and the needle found by following the store's pages as the admin function does: the
+  admin requests, ``Query`` calls, bytes read, read request units and dollars (``bench/_aws_search.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import logpipe
+from _aws_search import needle_cost
 from _common import TENANT, Stack, machine
 
 NEEDLE = "zq-needle-4711"
@@ -85,7 +89,7 @@ def direct_page(db: Path) -> list[dict[str, Any]]:
         conn.close()
 
 
-def run(records: int, repeat: int) -> dict[str, Any]:
+def run(records: int, repeat: int, aws_records: int) -> dict[str, Any]:
     env = {"LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "0"}
     with Stack(workers=2, env=env) as stack:
         key = stack.create_tenant(TENANT)
@@ -162,6 +166,7 @@ def run(records: int, repeat: int) -> dict[str, Any]:
             "pages": pages,
         },
         "stats_ms": round(statistics.median(stats_ms), 1),
+        "aws_needle": needle_cost(lines(aws_records), NEEDLE) if aws_records else None,
         "machine": machine(),
     }
 
@@ -172,10 +177,12 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7, help="runs per figure (the median is reported)")
+    parser.add_argument("--aws-records", type=int, default=None, help="records for the AWS needle (0: skip)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
+    aws_records = args.records if args.aws_records is None else args.aws_records
     with tempfile.TemporaryDirectory():
-        result = run(args.records, args.repeat)
+        result = run(args.records, args.repeat, aws_records)
     if args.json:
         print(json.dumps(result))
         return
@@ -187,6 +194,12 @@ def main() -> None:
     print(f"needle  logpipe query --contains: {n['cli_ms']} ms in {n['pages']} page(s) (target < 1000 ms;")
     print(f"        the CLI's own start-up is {n['cli_start_ms']} ms of it)")
     print(f"stats   whole tenant by level: {result['stats_ms']} ms")
+    aws = result["aws_needle"]
+    if aws:
+        read_mb = aws["bytes_read"] / 1e6
+        print(f"AWS     the needle in {aws['records']:,} records ({aws['items']:,} chunks):")
+        print(f"        {aws['admin_requests']} admin request(s), {aws['query_calls']} Query call(s),")
+        print(f"        {read_mb:,.1f} MB read, {aws['rru']:,} read units, ${aws['dollars']}")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,10 @@ def test_query_bench_finds_the_needle_and_reports_its_figures() -> None:
     )
     assert r["needle"]["pages"] >= 1 and r["needle"]["cli_ms"] > r["needle"]["cli_start_ms"] > 0
     assert r["stats_ms"] > 0
+    aws = r["aws_needle"]
+    assert aws["records"] == 5000 and aws["found"] == 1 and aws["items"] >= 5  # a chunk per message of 1,000
+    assert aws["query_calls"] >= 1 and aws["bytes_read"] > 0
+    assert aws["rru"] >= aws["bytes_read"] / 4096 and aws["dollars"] == round(aws["rru"] * 0.125 / 1e6, 6)
 
 
 @pytest.mark.slow
