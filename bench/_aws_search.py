@@ -65,6 +65,17 @@ def _stored(raws: list[dict[str, Any]], tenant: str, ms: int) -> list[Record]:
     return out
 
 
+def _count_items(client: Any) -> int:
+    """Every item of the table (a Scan's Count is per 1 MB page: follow the pages)."""
+    count, params = 0, {"TableName": "logs", "Select": "COUNT"}
+    while True:
+        page = client.scan(**params)
+        count += page["Count"]
+        if "LastEvaluatedKey" not in page:
+            return count
+        params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
 def needle_cost(lines: Iterator[str], needle: str) -> dict[str, Any]:
     """Store the lines' records in DynamoDB (moto), then find ``needle`` as ``logpipe query --contains``
     does; the calls, bytes, read units and dollars of the search."""
@@ -107,7 +118,7 @@ def needle_cost(lines: Iterator[str], needle: str) -> dict[str, Any]:
             if page.last_log_id is None:
                 break
             query = LogQuery(**{**query.__dict__, "start_after": page.last_log_id})
-        items = client.scan(TableName="logs", Select="COUNT")["Count"]
+        items = _count_items(client)
     rru = sum(math.ceil(size / RRU_BYTES) for size in calls if size)
     return {
         "records": stored,

@@ -1,4 +1,4 @@
-"""SDK exceptions → exit codes and one line on stderr, in one place (CONTRACT §4)."""
+"""SDK exceptions → exit codes and one line on stderr, in one place (docs/contract.md §4)."""
 
 from __future__ import annotations
 

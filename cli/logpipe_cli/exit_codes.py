@@ -1,4 +1,4 @@
-"""Exit codes of CONTRACT §4, in one place."""
+"""Exit codes of docs/contract.md §4, in one place."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
-"""Options shared by the tenant-facing commands (send, tail, query)."""
+"""Options shared by the tenant-facing commands (send, tail, query, stats, fields)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -67,8 +68,12 @@ def _levels(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     return ",".join(names)
 
 
+FILTER_NAMES = ("level", "levels", "where", "contains", "not_contains", "regex")
+
+
 def filter_options(func: F) -> F:
-    """The record filters of ``query``, ``tail`` and ``stats``, run by the server (docs/contract.md §3)."""
+    """The record filters of the read commands, run by the server (docs/contract.md §3). The command gets
+    them as one ``filters`` argument: the keyword arguments of ``AdminClient.query``/``stats``/``fields``."""
     options = [
         click.option(
             "--level", type=LEVEL_CHOICE, default=None, help="Minimum level (warn: warn, error, fatal)."
@@ -90,6 +95,14 @@ def filter_options(func: F) -> F:
         ),
         click.option("--regex", default=None, help="RE2 regular expression searched in the message."),
     ]
+
+    @functools.wraps(func)
+    def with_filters(*args: Any, **kwargs: Any) -> Any:
+        filters = {name: kwargs.pop(name) for name in FILTER_NAMES}
+        filters["level"] = filters["level"].lower() if filters["level"] else None
+        return func(*args, filters=filters, **kwargs)
+
+    wrapped: Any = with_filters
     for option in reversed(options):
-        func = option(func)
-    return func
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[no-any-return]

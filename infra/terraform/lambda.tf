@@ -1,5 +1,5 @@
 # Three functions from three zips (`make package`), each with its own role (iam.tf) and log group.
-# The handler paths are CONTRACT §1's; tests/infra checks that each exists in the code and in its zip.
+# The handler paths are docs/contract.md §1's; tests/infra checks that each exists in the code and in its zip.
 
 resource "aws_cloudwatch_log_group" "ingest" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own service key; a customer-managed KMS key (1 USD/month plus a key policy for the logs service) buys key revocation, which these operational logs (no record bodies, no credentials) do not need.

@@ -1,4 +1,4 @@
-"""``AdminClient``: read records back through ``GET /admin/logs`` (CONTRACT §3): ``query`` and ``tail``.
+"""``AdminClient``: read records back through ``GET /admin/logs`` (contract.md §3): ``query`` and ``tail``.
 
 With a tenant's read key instead of admin credentials it reads ``GET /logs``: the same parameters and
 answers, for the key's own tenant only (``tenant`` may then be None; naming another tenant is a 403

@@ -40,7 +40,7 @@ CONTENT_TYPES: dict[str, str] = {
     "text": "text/plain; charset=utf-8",
 }
 
-# Server limits (CONTRACT §3): 4 MiB sent, 16 MiB decoded, 10,000 records, 256 KiB per record, depth 64.
+# Server limits (contract.md §3): 4 MiB sent, 16 MiB decoded, 10,000 records, 256 KiB per record, depth 64.
 SERVER_MAX_RECORDS = 10_000
 SERVER_MAX_RECORD_BYTES = 256 * 1024
 SERVER_MAX_JSON_DEPTH = 64
@@ -268,7 +268,7 @@ def classify_line(line: str, fmt: str, tenant: str | None = None) -> tuple[Kind,
 def encode_record(record: Mapping[str, Any] | str) -> tuple[Kind, bytes]:
     """A dict as one NDJSON line; a str as one text line, or, if the text body would not keep it as it is
     (a line break: a joined stack trace), as a JSON string on an NDJSON line: a text record the server
-    reads like a line (its first line gives time, level and format; CONTRACT §3). A blank str is sent as
+    reads like a line (its first line gives time, level and format; contract.md §3). A blank str is sent as
     ``{"message": ...}``: as text it would be no record at all."""
     if isinstance(record, str):
         if not record.strip():

@@ -1,4 +1,4 @@
-"""``Client``: send records to ``POST /ingest`` (CONTRACT §3), one at a time or as a stream of lines."""
+"""``Client``: send records to ``POST /ingest`` (contract.md §3), one at a time or as a stream of lines."""
 
 from __future__ import annotations
 

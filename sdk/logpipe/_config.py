@@ -1,4 +1,4 @@
-"""Settings and profiles (CONTRACT §4).
+"""Settings and profiles (docs/contract.md §4).
 
 Resolution, first one set wins: an explicit argument (a CLI flag), then the environment
 (``LOGPIPE_ENDPOINT``, ``LOGPIPE_API_KEY``, ``LOGPIPE_ADMIN_TOKEN``, ``LOGPIPE_PROFILE``, and the

@@ -74,7 +74,7 @@ class TransportTimeoutError(TransportError):
 
 
 class APIError(LogpipeError):
-    """The server answered with an error status (CONTRACT §3 error body)."""
+    """The server answered with an error status (docs/contract.md §3 error body)."""
 
     def __init__(
         self,
@@ -180,7 +180,7 @@ def parse_retry_after(value: str | None) -> float | None:
 def api_error_from_response(
     status: int, body: bytes, headers: Mapping[str, str], *, request_id: str | None = None
 ) -> APIError:
-    """Build the typed error for an HTTP error response (body per CONTRACT §3, or anything else)."""
+    """Build the typed error for an HTTP error response (body per docs/contract.md §3, or anything else)."""
     import json
 
     code = "http_error"

@@ -1,6 +1,6 @@
 """Just enough ULID arithmetic for ``tail``: the bounds of a log_id range by time.
 
-log_ids are 26-char Crockford base32 ULIDs (CONTRACT §2): 10 chars of milliseconds, 16 of randomness.
+log_ids are 26-char Crockford base32 ULIDs (docs/contract.md §2): 10 chars of milliseconds, 16 of randomness.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ with the level and time on the first only. Here a line either starts a record or
 - ``none``: every line is a record (as before).
 
 A joined record is its lines joined with ``\\n``; the server reads its time, level and format from the
-first line (CONTRACT §3: sent as a JSON string). Memory is bounded: a record that would grow past what the
+first line (contract.md §3: sent as a JSON string). Memory is bounded: a record that would grow past what the
 server takes (256 KiB as a JSON string) is cut there and the line starts a new record. A record whose next
 line has not come within ``HOLD_SECONDS`` (a slow stream) is released as it is.
 """

@@ -43,7 +43,7 @@ API_GATEWAY_TIMEOUT_S = 30
 NOT_SET: dict[str, str] = {
     "LOGPIPE_DATA_DIR": "local stack only: read only when LOGPIPE_QUEUE_URL is unset",
     "LOGPIPE_ADMIN_TOKEN": "local stack only: on AWS the admin route is authorized by IAM",
-    "LOGPIPE_LIMIT_": "optional overrides (LOGPIPE_LIMIT_<NAME>); the defaults are CONTRACT §3's limits",
+    "LOGPIPE_LIMIT_": "optional overrides (LOGPIPE_LIMIT_<NAME>); the defaults are contract.md §3's limits",
     "LOGPIPE_LOG_RETENTION": "local stack only (serve --retention); on AWS: LOGPIPE_LOG_RETENTION_DAYS",
 }
 NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
@@ -158,7 +158,7 @@ def test_dev_tfvars_as_in_the_original_design(tf: TfModel) -> None:
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_handler_path_exists_in_the_code(tf: TfModel, name: str) -> None:
     handler = tf.eval(_function(tf, name)["handler"])
-    assert handler == f"logpipe_backend.handlers.{name}.handler"  # CONTRACT §1
+    assert handler == f"logpipe_backend.handlers.{name}.handler"  # docs/contract.md §1
     module_name, attr = handler.rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module_name), attr))
     modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, module_name)

@@ -1,4 +1,4 @@
-"""``logpipe tenants`` and ``logpipe dlq`` on a local data dir (the operator commands of CONTRACT §4)."""
+"""``logpipe tenants`` and ``logpipe dlq`` on a local data dir (the operator commands of contract.md §4)."""
 
 from __future__ import annotations
 

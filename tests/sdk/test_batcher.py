@@ -75,7 +75,7 @@ def test_json_format_refuses_text_and_foreign_tenant() -> None:
 
 def test_str_with_line_break_stays_one_record() -> None:
     kind, data = encode_record("two\nlines")
-    # A JSON string: a text record that keeps its line break (CONTRACT §3).
+    # A JSON string: a text record that keeps its line break (docs/contract.md §3).
     assert kind == "json" and json.loads(data) == "two\nlines"
     assert encode_record("one line")[0] == "text"
     assert encode_record("   ")[0] == "json"  # blank text would be no record at all
@@ -94,7 +94,7 @@ def test_classify_never_fails_unexpectedly(line: str) -> None:
     if kind == "json":
         value = json.loads(data)
         # An object, or a line the text body would not keep as it is, as a JSON string: a text record
-        # (CONTRACT §3).
+        # (docs/contract.md §3).
         assert isinstance(value, dict) or value == line.encode("utf-8", "replace").decode("utf-8")
     else:
         assert data.decode("utf-8")

@@ -83,7 +83,7 @@ def queue_rows(server: LocalServer) -> int:
 
 
 def assert_error(response: httpx.Response, status: int, code: str, **detail: Any) -> dict[str, Any]:
-    """The response is the JSON error of CONTRACT §3 with this status, code and detail fields."""
+    """The response is the JSON error of docs/contract.md §3 with this status, code and detail fields."""
     assert response.status_code == status, (response.status_code, response.text[:500])
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()

@@ -1,4 +1,4 @@
-"""Hostile bodies over a real socket (issue #5): each gets the error of CONTRACT §3, nothing is queued, the
+"""Hostile bodies over a real socket (issue #5): each gets the error of contract.md §3, nothing is queued, the
 server goes on serving — and a gzip bomb is refused in bounded memory (the server's peak RSS is measured).
 
 One stack with no workers serves the module, so the queue's row count in ``queue.db`` is exact: every

@@ -1,7 +1,7 @@
 """Errors the HTTP API answers with, as data.
 
 Every error a handler returns is an :class:`ApiError`: an HTTP status, a snake_case code, a message for a
-person, and detail fields (``line``, ``index``, ``limit``, ``retry_after``) that CONTRACT §3 names.
+person, and detail fields (``line``, ``index``, ``limit``, ``retry_after``) that docs/contract.md §3 names.
 Handlers turn it into ``{"error": {"code": ..., "message": ..., **detail}}``.
 """
 

@@ -97,7 +97,7 @@ def json_text_response(status: int, text: str, headers: dict[str, str] | None = 
 
 
 def error_response(err: ApiError) -> dict[str, Any]:
-    """The JSON error of CONTRACT §3; ``retry-after`` is set when the error carries ``retry_after``."""
+    """The JSON error of contract.md §3; ``retry-after`` is set when the error carries ``retry_after``."""
     headers: dict[str, str] = {}
     retry_after = err.detail.get("retry_after")
     if retry_after is not None:

@@ -1,4 +1,4 @@
-"""Request limits of CONTRACT §3. Each is a setting; :meth:`Limits.from_env` reads overrides."""
+"""Request limits of docs/contract.md §3. Each is a setting; :meth:`Limits.from_env` reads overrides."""
 
 from __future__ import annotations
 

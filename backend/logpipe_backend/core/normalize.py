@@ -1,4 +1,4 @@
-"""One raw record (a parsed JSON object or a text line) → the record of CONTRACT §2.
+"""One raw record (a parsed JSON object or a text line) → the record of docs/contract.md §2.
 
 JSON: the well-known fields become the record's own (message, timestamp, level, client_log_id) and are
 removed from the attributes; a field that cannot be used (a message that is not a string, a time that does

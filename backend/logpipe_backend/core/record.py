@@ -1,4 +1,4 @@
-"""The record of CONTRACT §2, as the store keeps it and the query API returns it."""
+"""The record of docs/contract.md §2, as the store keeps it and the query API returns it."""
 
 from __future__ import annotations
 

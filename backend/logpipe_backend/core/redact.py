@@ -1,4 +1,4 @@
-"""Redaction of secrets in a record before it is stored (CONTRACT §2).
+"""Redaction of secrets in a record before it is stored (docs/contract.md §2).
 
 Kinds, each replaced by ``[REDACTED:<kind>]``:
 

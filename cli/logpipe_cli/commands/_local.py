@@ -30,6 +30,6 @@ def backend_option(func: F) -> F:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """One clear line on stderr, no traceback, and the exit code of CONTRACT §4."""
+    """One clear line on stderr, no traceback, and the exit code of docs/contract.md §4."""
     click.echo(f"logpipe: {message}", err=True)
     raise SystemExit(code)

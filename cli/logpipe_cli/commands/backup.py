@@ -1,4 +1,4 @@
-"""``logpipe backup DIR`` (operator; CONTRACT §4): a consistent copy of the local stack's data dir, taken
+"""``logpipe backup DIR`` (operator; contract.md §4): a consistent copy of the local stack's data dir, taken
 while ``logpipe serve`` keeps serving (``adapters/local/backup.py``). Restore: ``logpipe serve --data-dir
 DIR``."""
 

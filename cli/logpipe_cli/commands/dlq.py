@@ -1,4 +1,4 @@
-"""``logpipe dlq list | redrive`` (operator; CONTRACT §4): the messages the workers gave up on.
+"""``logpipe dlq list | redrive`` (operator; docs/contract.md §4): the messages the workers gave up on.
 
 ``--backend local``: the ``dlq`` table of the data dir's queue.db (with each message's last error).
 ``--backend aws``: the dead-letter queue of ``LOGPIPE_QUEUE_URL`` (found from its redrive policy). ``list``

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from typing import Any
 
 import click
 
@@ -30,12 +31,7 @@ def command(
     tenant: str | None,
     since: str | None,
     sample: int,
-    level: str | None,
-    levels: str | None,
-    where: tuple[str, ...],
-    contains: tuple[str, ...],
-    not_contains: tuple[str, ...],
-    regex: str | None,
+    filters: dict[str, Any],
     output: str,
     zone_name: str,
     color: str,
@@ -57,12 +53,7 @@ def command(
             tenant_id,
             sample=sample,
             since=since_at,
-            level=level.lower() if level else None,
-            levels=levels,
-            where=where,
-            contains=contains,
-            not_contains=not_contains,
-            regex=regex,
+            **filters,
         )
     if output == "json":
         click.echo(json.dumps(fields, ensure_ascii=True, separators=(",", ":")))

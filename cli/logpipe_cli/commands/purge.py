@@ -1,4 +1,4 @@
-"""``logpipe tenants purge TENANT --yes | --dry-run`` (operator; CONTRACT §4): erase a tenant.
+"""``logpipe tenants purge TENANT --yes | --dry-run`` (operator; docs/contract.md §4): erase a tenant.
 
 Revokes the tenant's keys, then deletes its queued and dead-lettered messages and every stored record
 (``core/purge.py`` has the steps; ``adapters/local/purge.py`` and ``adapters/aws/purge.py`` do them). A

@@ -4,6 +4,7 @@ tenant's read key)."""
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import click
 
@@ -28,12 +29,7 @@ def command(
     tenant: str | None,
     since: str | None,
     until: str | None,
-    level: str | None,
-    levels: str | None,
-    where: tuple[str, ...],
-    contains: tuple[str, ...],
-    not_contains: tuple[str, ...],
-    regex: str | None,
+    filters: dict[str, Any],
     limit: int,
     order: str,
     output: str,
@@ -61,12 +57,7 @@ def command(
             tenant_id,
             since=since_at,
             until=until_at,
-            level=level.lower() if level else None,
-            levels=levels,
-            where=where,
-            contains=contains,
-            not_contains=not_contains,
-            regex=regex,
+            **filters,
             order=order,
             limit=limit + 1 if limit else None,
         )

@@ -1,4 +1,4 @@
-"""``logpipe serve``: the whole pipeline on this machine (CONTRACT §4)."""
+"""``logpipe serve``: the whole pipeline on this machine (docs/contract.md §4)."""
 
 from __future__ import annotations
 

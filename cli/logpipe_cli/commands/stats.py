@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from typing import Any
 
 import click
 
@@ -32,12 +33,7 @@ def command(
     until: str | None,
     by: str,
     bucket: str | None,
-    level: str | None,
-    levels: str | None,
-    where: tuple[str, ...],
-    contains: tuple[str, ...],
-    not_contains: tuple[str, ...],
-    regex: str | None,
+    filters: dict[str, Any],
     output: str,
     zone_name: str,
     color: str,
@@ -62,12 +58,7 @@ def command(
             bucket=bucket,
             since=since_at,
             until=until_at,
-            level=level.lower() if level else None,
-            levels=levels,
-            where=where,
-            contains=contains,
-            not_contains=not_contains,
-            regex=regex,
+            **filters,
         )
     if output == "json":
         click.echo(json.dumps(stats, ensure_ascii=True, separators=(",", ":")))

@@ -5,6 +5,8 @@ The following algorithm lives in the SDK (``AdminClient.tail``) so scripts get t
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 from logpipe import LogpipeError
 
@@ -40,12 +42,7 @@ def command(
     follow: bool,
     n: int,
     since: str | None,
-    level: str | None,
-    levels: str | None,
-    where: tuple[str, ...],
-    contains: tuple[str, ...],
-    not_contains: tuple[str, ...],
-    regex: str | None,
+    filters: dict[str, Any],
     output: str,
     zone_name: str,
     color: str,
@@ -74,12 +71,7 @@ def command(
             n=n,
             follow=follow,
             since=since_at,
-            level=level.lower() if level else None,
-            levels=levels,
-            where=where,
-            contains=contains,
-            not_contains=not_contains,
-            regex=regex,
+            **filters,
             poll_interval=interval,
             long_window=lookback,
             on_error=on_error,

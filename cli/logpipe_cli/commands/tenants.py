@@ -1,5 +1,5 @@
 """``logpipe tenants create T | create-key T | list | revoke T | set-retention T D | purge T`` (operator;
-CONTRACT §4).
+docs/contract.md §4).
 
 ``--backend local`` (default) acts on the data dir of ``logpipe serve``; ``--backend aws`` on the DynamoDB
 tenants table named by ``LOGPIPE_TENANTS_TABLE_NAME``, with boto3's default credentials and region

@@ -1,4 +1,4 @@
-"""core.normalize: CONTRACT §2, field by field."""
+"""core.normalize: docs/contract.md §2, field by field."""
 
 from __future__ import annotations
 
@@ -290,7 +290,7 @@ JSON_VALUES = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
     max_leaves=15,
 )
-# Every key normalize() reads (CONTRACT §2); any other key must end up in the attributes.
+# Every key normalize() reads (docs/contract.md §2); any other key must end up in the attributes.
 USED_KEYS = (
     "message",
     "msg",

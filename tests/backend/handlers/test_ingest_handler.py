@@ -1,4 +1,4 @@
-"""The ingest handler over recorded API Gateway 2.0 events: success paths and every error of CONTRACT §3."""
+"""The ingest handler over recorded API Gateway 2.0 events: success paths and every error of contract §3."""
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ def plan_chunks(
 
 
 def _newest_received_ms(records: Sequence[Record]) -> int:
-    # Stored times are fixed-width RFC 3339 UTC (CONTRACT §2): the greatest string is the newest time.
+    # Stored times are fixed-width RFC 3339 UTC (docs/contract.md §2): the greatest string is the newest time.
     newest_ms = parse_event_time(max(r["received_at"] for r in records))
     if newest_ms is None:  # not a time we wrote: the arrival the newest log_id says
         newest_ms = max(log_id_time_ms(r["log_id"]) for r in records)
@@ -247,7 +247,7 @@ def decode_chunk(item: dict[str, dict[str, Any]], tenant_id: str) -> list[Record
 
 
 def _check(record: Any, tenant_id: str, first: str, last: str) -> None:
-    """A record the reader can filter and answer: every field of CONTRACT §2, of this tenant, in range."""
+    """A record the reader can filter and answer: every field of contract.md §2, of this tenant, in range."""
     if not isinstance(record, dict) or not all(isinstance(record.get(f), str) for f in _RECORD_FIELDS):
         raise ChunkError("a record of the chunk lacks a field of the record")
     if not isinstance(record.get("attributes"), dict) or not isinstance(record.get("redactions"), int):

@@ -46,7 +46,7 @@ log = logging.getLogger("logpipe.queue")
 
 DEFAULT_MAX_RECEIVES = 5  # as the AWS stack's redrive policy
 DEFAULT_VISIBILITY_TIMEOUT_S = 30.0
-IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # CONTRACT §3: "within 24 h"
+IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # docs/contract.md §3: "within 24 h"
 _IDEMPOTENCY_PURGE_EVERY = 500  # claims between purges of expired ones
 # SQLite's page size for a new queue.db (its default: 4 KiB). A ~1 MB body spans 62 pages instead of 245, each
 # one WAL frame (header, checksum, write call) when it is sent. Measured on the benchmark's 1 MB messages, per
