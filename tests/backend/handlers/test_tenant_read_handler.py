@@ -79,3 +79,24 @@ def test_wrong_method_unknown_path_and_bad_parameters() -> None:
     assert status == 404 and body["error"]["code"] == "not_found"
     status, body = call(_event({"levle": "warn"}), _store())
     assert status == 400 and body["error"]["parameter"] == "levle"
+
+
+def _path(event: dict[str, Any], path: str) -> dict[str, Any]:
+    event["rawPath"] = path
+    event["requestContext"]["http"]["path"] = path
+    return event
+
+
+def test_stats_and_fields_answer_for_the_keys_tenant_only() -> None:
+    store = _store()
+    status, body = call(_path(_event({"since": "1d", "by": "tenant_id"}), "/stats"), store)
+    assert status == 200, body
+    assert body["totals"] == {"acme": 3} and body["records"] == 3  # beta's 3 records are never read
+    status, body = call(_path(_event({}), "/fields"), store)
+    assert status == 200 and body["sampled"] == 3
+    for path in ("/stats", "/fields"):
+        status, body = call(_path(_event({"tenant": "beta"}), path), store)
+        assert status == 403 and body["error"]["code"] == "tenant_mismatch", path
+        status, body = call(_path(_event({}, key=ACME_KEY), path), store)
+        assert status == 403 and body["error"]["code"] == "insufficient_scope", path
+    assert {q.tenant_id for q in store.queries} == {"acme"}
