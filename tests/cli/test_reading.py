@@ -232,3 +232,10 @@ def test_fields_table_and_json(runner: CliRunner) -> None:
     assert result.exit_code == 0 and "db.host" in result.stdout and "db\\x1b[2J1 (3)" in result.stdout
     assert "\x1b" not in result.stdout and route.calls.last.request.url.params["sample"] == "50"
     assert json.loads(runner.invoke(cli, ["fields", *ADMIN, "-o", "json"]).stdout) == body
+
+
+def test_no_api_key_for_send_names_the_cli_flags(runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["send", "-", "--tenant", "acme", "--endpoint", BASE], input="hello\n")
+    assert result.exit_code == 2
+    assert "--api-key" in result.stderr and "LOGPIPE_API_KEY" in result.stderr
+    assert "api_key=" not in result.stderr  # the SDK's keyword is not the CLI's flag

@@ -89,8 +89,15 @@ def command(
         fail(str(exc), ExitCode.USAGE)
     if any(s.name == "-" for s in sources) and sys.stdin.isatty() and not inputs:
         fail("nothing to send: give FILE arguments or pipe lines into stdin", ExitCode.USAGE)
-    from logpipe import BatchLimits, RetryPolicy
+    from logpipe import BatchLimits, RetryPolicy, load_settings
 
+    if not load_settings(endpoint=endpoint, api_key=api_key, profile=profile).api_key:
+        # Said here in the CLI's words: the SDK's own message names its keyword argument.
+        fail(
+            "no API key: pass --api-key, set LOGPIPE_API_KEY, or `logpipe config set api_key KEY`"
+            " (`logpipe tenants create T` prints a tenant's key)",
+            ExitCode.USAGE,
+        )
     client = Client(
         endpoint=endpoint,
         api_key=api_key,
