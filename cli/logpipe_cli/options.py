@@ -96,13 +96,35 @@ def filter_options(func: F) -> F:
         click.option("--regex", default=None, help="RE2 regular expression searched in the message."),
     ]
 
-    @functools.wraps(func)
-    def with_filters(*args: Any, **kwargs: Any) -> Any:
-        filters = {name: kwargs.pop(name) for name in FILTER_NAMES}
-        filters["level"] = filters["level"].lower() if filters["level"] else None
-        return func(*args, filters=filters, **kwargs)
+    def lowered(filters: dict[str, Any]) -> dict[str, Any]:
+        return {**filters, "level": filters["level"].lower() if filters["level"] else None}
 
-    wrapped: Any = with_filters
+    wrapped: Any = _gathered(func, FILTER_NAMES, "filters", lowered)
     for option in reversed(options):
         wrapped = option(wrapped)
     return wrapped  # type: ignore[no-any-return]
+
+
+CONNECTION_NAMES = ("endpoint", "admin_token", "auth", "region", "api_key", "profile")
+
+
+def reader_options(func: F) -> F:
+    """``endpoint_options(admin=True)`` of the read commands, given to the command as one ``connection``
+    argument: the keyword arguments of ``settings.open_reader``."""
+    return endpoint_options(admin=True)(_gathered(func, CONNECTION_NAMES, "connection"))
+
+
+def _gathered(
+    func: F,
+    names: tuple[str, ...],
+    into: str,
+    transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> F:
+    """``func`` taking the options ``names`` as one dict argument ``into`` (after ``transform``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        gathered = {name: kwargs.pop(name) for name in names}
+        return func(*args, **{into: transform(gathered) if transform else gathered}, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 from logpipe import AdminClient, RetryPolicy, load_settings
 
 from logpipe_cli.errors import fail
@@ -21,6 +25,14 @@ def require_tenant(tenant: str | None, profile: str | None, client: AdminClient 
     return resolved
 
 
+@contextlib.contextmanager
+def open_reader(tenant: str | None, connection: dict[str, Any]) -> Iterator[tuple[AdminClient, str | None]]:
+    """The client of a read command (``options.reader_options``' ``connection``) and the tenant it reads;
+    with a tenant's read key the tenant may be left out (the key's own is read)."""
+    with admin_client(**connection) as admin:
+        yield admin, require_tenant(tenant, connection["profile"], admin)
+
+
 def admin_client(
     *,
     endpoint: str | None,
@@ -30,7 +42,7 @@ def admin_client(
     profile: str | None,
     api_key: str | None = None,
 ) -> AdminClient:
-    """The client of ``query``, ``tail``, ``stats`` and ``fields``, from ``endpoint_options(admin=True)``.
+    """The client of the read commands, from their ``options.reader_options`` (see ``open_reader``).
 
     With a tenant key (``--api-key``, LOGPIPE_API_KEY, profile) and no admin token it reads ``GET /logs``.
     """

@@ -10,9 +10,9 @@ import click
 
 from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
 from logpipe_cli.errors import handle_errors
-from logpipe_cli.options import endpoint_options, filter_options, tenant_option
+from logpipe_cli.options import filter_options, reader_options, tenant_option
 from logpipe_cli.output import print_records, say_no_match
-from logpipe_cli.settings import admin_client, require_tenant
+from logpipe_cli.settings import open_reader
 
 
 @click.command("query")
@@ -23,7 +23,7 @@ from logpipe_cli.settings import admin_client, require_tenant
 @click.option("--limit", default=100, show_default=True, type=click.IntRange(min=0), help="0: no limit.")
 @click.option("--order", type=click.Choice(["desc", "asc"]), default="desc", show_default=True)
 @display_options()
-@endpoint_options(admin=True)
+@reader_options
 @handle_errors
 def command(
     tenant: str | None,
@@ -35,12 +35,7 @@ def command(
     output: str,
     zone_name: str,
     color: str,
-    endpoint: str | None,
-    admin_token: str | None,
-    auth: str | None,
-    region: str | None,
-    api_key: str | None,
-    profile: str | None,
+    connection: dict[str, Any],
 ) -> None:
     """Print a tenant's records (pages through all of them up to --limit)."""
     view = make_view(color, zone_name)
@@ -48,10 +43,7 @@ def command(
     until_at = resolve_time("--until", until, view.zone)
     if since_at is not None and until_at is not None and since_at >= until_at:
         raise click.BadParameter(f"{until!r} is not later than --since {since!r}", param_hint="'--until'")
-    with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
-    ) as admin:
-        tenant_id = require_tenant(tenant, profile, admin)
+    with open_reader(tenant, connection) as (admin, tenant_id):
         # One record past the limit tells whether the limit cut the answer, without a count query.
         records = admin.query(
             tenant_id,

@@ -12,9 +12,9 @@ import click
 from logpipe_cli.charts import format_stats
 from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
 from logpipe_cli.errors import handle_errors
-from logpipe_cli.options import endpoint_options, filter_options, tenant_option
+from logpipe_cli.options import filter_options, reader_options, tenant_option
 from logpipe_cli.output import say_no_match
-from logpipe_cli.settings import admin_client, require_tenant
+from logpipe_cli.settings import open_reader
 
 
 @click.command("stats")
@@ -25,7 +25,7 @@ from logpipe_cli.settings import admin_client, require_tenant
 @click.option("--bucket", default=None, help="Bucket size: 30s, 1m, 5m, 1h, 1d (default: ~60 over the span).")
 @filter_options
 @display_options(outputs=("text", "json"))
-@endpoint_options(admin=True)
+@reader_options
 @handle_errors
 def command(
     tenant: str | None,
@@ -37,21 +37,13 @@ def command(
     output: str,
     zone_name: str,
     color: str,
-    endpoint: str | None,
-    admin_token: str | None,
-    auth: str | None,
-    region: str | None,
-    api_key: str | None,
-    profile: str | None,
+    connection: dict[str, Any],
 ) -> None:
     """Count a tenant's records per time bucket, by level or a field, drawn as bars."""
     view = make_view(color, zone_name)
     since_at = resolve_time("--since", since, view.zone)
     until_at = resolve_time("--until", until, view.zone)
-    with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
-    ) as admin:
-        tenant_id = require_tenant(tenant, profile, admin)
+    with open_reader(tenant, connection) as (admin, tenant_id):
         stats = admin.stats(
             tenant_id,
             by=by,

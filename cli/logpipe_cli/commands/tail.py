@@ -12,9 +12,9 @@ from logpipe import LogpipeError
 
 from logpipe_cli.display_options import TIME_HELP, display_options, make_view, resolve_time
 from logpipe_cli.errors import describe, handle_errors
-from logpipe_cli.options import endpoint_options, filter_options, tenant_option
+from logpipe_cli.options import filter_options, reader_options, tenant_option
 from logpipe_cli.output import print_records, say_no_match
-from logpipe_cli.settings import admin_client, require_tenant
+from logpipe_cli.settings import open_reader
 from logpipe_cli.view import FORMATS
 
 
@@ -35,7 +35,7 @@ from logpipe_cli.view import FORMATS
     help="Seconds below the newest record that -f re-checks for records stored late (redeliveries); "
     "default 300 locally, 900 on AWS.",
 )
-@endpoint_options(admin=True)
+@reader_options
 @handle_errors
 def command(
     tenant: str | None,
@@ -48,12 +48,7 @@ def command(
     color: str,
     interval: float,
     lookback: float | None,
-    endpoint: str | None,
-    admin_token: str | None,
-    auth: str | None,
-    region: str | None,
-    api_key: str | None,
-    profile: str | None,
+    connection: dict[str, Any],
 ) -> None:
     """Print the last N records, oldest first; -f follows."""
     view = make_view(color, zone_name)
@@ -62,10 +57,7 @@ def command(
     def on_error(exc: LogpipeError, delay: float) -> None:
         click.echo(f"logpipe: {describe(exc)}; retrying in {delay:.1f}s", err=True)
 
-    with admin_client(
-        endpoint=endpoint, admin_token=admin_token, auth=auth, region=region, profile=profile, api_key=api_key
-    ) as admin:
-        tenant_id = require_tenant(tenant, profile, admin)
+    with open_reader(tenant, connection) as (admin, tenant_id):
         records = admin.tail(
             tenant_id,
             n=n,
