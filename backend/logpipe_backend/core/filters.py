@@ -90,7 +90,7 @@ class Condition:
     path: tuple[str, ...]
     op: str
     operand: str = ""
-    number: float | None = None  # the operand of a numeric comparison
+    number: float | None = None  # the operand as a number (numeric comparisons; = and != when it is one)
     search: Matcher | None = None  # the compiled regex of "~"
 
     def lookup(self, record: Record) -> Any:
@@ -106,11 +106,11 @@ class Condition:
         if self.op == "exists":
             return value is not _MISSING
         if self.op == "!=":
-            return value is _MISSING or not _equals(value, self.operand, self.path)
+            return value is _MISSING or not _equals(value, self.operand, self.number, self.path)
         if value is _MISSING:
             return False
         if self.op == "=":
-            return _equals(value, self.operand, self.path)
+            return _equals(value, self.operand, self.number, self.path)
         if self.op == "~":
             assert self.search is not None
             return self.search(_as_text(value))
@@ -123,8 +123,9 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _equals(value: Any, operand: str, path: tuple[str, ...]) -> bool:
-    """``=`` as people mean it: strings exactly (levels in any case), numbers as numbers, true/false/null."""
+def _equals(value: Any, operand: str, number: float | None, path: tuple[str, ...]) -> bool:
+    """``=`` as people mean it: strings exactly (levels in any case), numbers as numbers (``number``, the
+    operand parsed once by parse_condition), true/false/null."""
     if isinstance(value, str):
         return value == (operand.lower() if path == ("level",) else operand)
     if isinstance(value, bool):
@@ -132,7 +133,6 @@ def _equals(value: Any, operand: str, path: tuple[str, ...]) -> bool:
     if value is None:
         return operand.lower() == "null"
     if isinstance(value, int | float):
-        number = _number(operand)
         return number is not None and value == number
     return _as_text(value) == operand
 
@@ -188,8 +188,10 @@ def parse_condition(text: str) -> Condition:
         if number is None:
             raise _invalid("where", f"where {text!r}: {op} compares numbers; {operand!r} is not one")
         return Condition(text=text, path=field_path(name), op=op, operand=operand, number=number)
-    search = compile_regex(operand, "where") if op == "~" else None
-    return Condition(text=text, path=field_path(name), op=op, operand=operand, search=search)
+    if op == "~":
+        search = compile_regex(operand, "where")
+        return Condition(text=text, path=field_path(name), op=op, operand=operand, search=search)
+    return Condition(text=text, path=field_path(name), op=op, operand=operand, number=_number(operand))
 
 
 @dataclass(frozen=True)

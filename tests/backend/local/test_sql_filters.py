@@ -190,3 +190,10 @@ def test_any_field_name_is_data_never_sql(tmp_path: Path, name: str) -> None:
     for where, expected in ((f"{name}=db1", 1), (name, 1), (f"{name}>1", 0), (f"{name}=db2", 0)):
         query = LogQuery(tenant_id="acme", filter=parse_filter({"where": [where]}), limit=10)
         assert len(store.query(query).items) == expected, where
+
+
+def test_an_equality_with_a_number_past_2_53_is_left_to_python(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "logs.db")
+    store.put_records(_records([("m", "info", {"n": 1e20}, 0), ("m", "info", {"n": 5}, 0)]))
+    query = LogQuery(tenant_id="acme", filter=parse_filter({"where": ["n=1e20"]}), limit=10)
+    assert [r["attributes"]["n"] for r in store.query(query).items] == [1e20]

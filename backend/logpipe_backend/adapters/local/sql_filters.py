@@ -55,14 +55,6 @@ def _like_pattern(term: str) -> str | None:
     return f"%{escaped}%"
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return None
-    return value if abs(value) < _SQL_NUMBER_LIMIT else None
-
-
 def _condition(where: SqlFilter, condition: Condition) -> None:
     # The path is a bound parameter, never SQL text: a field name is the caller's input (a quote in it would
     # otherwise end the SQL string). The operator is one of core.filters.OPERATORS.
@@ -83,12 +75,11 @@ def _condition(where: SqlFilter, condition: Condition) -> None:
             where.add(f"{value} = ?", path, operand.lower())
         elif operand.lower() in ("true", "false", "null") or operand[:1] in ("[", "{"):
             return  # booleans, null, arrays and objects: Python alone (their SQL forms differ)
-        else:
-            number = _number(operand)
-            if number is None:
-                where.add(f"{value} = ?", path, operand)
-            else:
-                where.add(f"{value} = ? OR {value} = ?", path, number, path, operand)
+        elif condition.number is None:
+            where.add(f"{value} = ?", path, operand)
+        elif abs(condition.number) < _SQL_NUMBER_LIMIT:
+            where.add(f"{value} = ? OR {value} = ?", path, condition.number, path, operand)
+        # else: a number past 2**53 is not compared exactly in SQL: Python alone (as for the comparisons)
 
 
 def sql_filter(query: LogQuery) -> SqlFilter:
