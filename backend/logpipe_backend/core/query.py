@@ -49,11 +49,6 @@ class LogQuery:
     limit: int = 100
     start_after: str | None = None  # pagination: the last log_id of the previous page (in ``order``)
 
-    @property
-    def filtered(self) -> bool:
-        """Whether any filter beyond the key range applies (a store then reads ahead in larger pages)."""
-        return any(v is not None for v in (self.since, self.until, self.min_level)) or bool(self.filter)
-
 
 @dataclass(frozen=True)
 class QueryPage:
