@@ -9,6 +9,8 @@ Rates and durations are small so that the whole set stays well under two minutes
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -34,6 +36,7 @@ __all__ = [
     "log_lines",
     "port_of",
     "run_canary",
+    "stall_outside_a_write",
     "wait_for",
 ]
 
@@ -82,6 +85,37 @@ def busy_worker(serve_pid: int, timeout: float = 10.0) -> int:
                 return pid
         time.sleep(0.01)
     raise AssertionError("no worker was found mid-batch")
+
+
+def _write_lock_free(db: Path) -> bool:
+    """Whether a writer could take ``db``'s write lock now (and gives it back at once)."""
+    conn = sqlite3.connect(f"file:{db}?mode=rw", uri=True, timeout=0.2, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:  # "database is locked": someone holds it
+        return False
+    finally:
+        conn.close()
+
+
+def stall_outside_a_write(pid: int, data_dir: Path, attempts: int = 50) -> None:
+    """SIGSTOP ``pid`` at a moment it holds neither database's write lock.
+
+    A worker's lease heartbeat (another thread) writes queue.db a few times a second; stopped inside that
+    short transaction, the worker would hold SQLite's write lock for as long as it stays stopped, and every
+    other process — the other worker's receive, the server's send — would wait on it. That is a stalled
+    database, not the stalled *worker* these tests mean (whose lease expires while the others go on), so
+    such a moment is let go (SIGCONT) and another is tried.
+    """
+    for _ in range(attempts):
+        os.kill(pid, signal.SIGSTOP)
+        if all(_write_lock_free(data_dir / name) for name in ("queue.db", "logs.db")):
+            return
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.02)
+    raise AssertionError(f"worker {pid} was inside a write at every one of {attempts} tries")
 
 
 def port_of(url: str) -> int:

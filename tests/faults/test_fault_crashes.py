@@ -27,6 +27,7 @@ from faults_support import (
     leased_messages,
     log_lines,
     port_of,
+    stall_outside_a_write,
     wait_for,
 )
 from local_stack import LocalServer
@@ -128,7 +129,7 @@ def test_two_workers_race_on_an_expired_lease(server_factory: Callable[..., Loca
     assert wait_for(lambda: len(leased_messages(server.data_dir)) >= 2, timeout=10)
 
     victim = busy_worker(serve_pid)
-    os.kill(victim, signal.SIGSTOP)  # stalled mid-batch: its lease heartbeat stops too
+    stall_outside_a_write(victim, server.data_dir)  # stalled mid-batch: its lease heartbeat stops too
     try:
         # The other worker takes over the expired leases (receive 2) ...
         assert wait_for(lambda: bool(log_lines(server, "delivered again")), timeout=10), server.log_text()
