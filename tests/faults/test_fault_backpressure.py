@@ -43,14 +43,16 @@ def test_429_carries_retry_after(server_factory: Callable[..., LocalServer]) -> 
 
 
 def test_logpipe_send_waits_through_429(server_factory: Callable[..., LocalServer], tmp_path: Path) -> None:
-    # 0.01 s a character: each of the 3 filler messages (~100 characters) keeps the one worker busy ~1 s.
+    # 0.01 s a character: each of the 3 filler messages (~500 characters) keeps the one worker busy ~5 s,
+    # so the queue is still full when `logpipe send` (a new process, slow to start on a loaded machine)
+    # makes its first request: with ~1 s fillers it sometimes found room at once and never waited.
     server = server_factory(
         workers=1, env={"LOGPIPE_MAX_QUEUE_DEPTH": "2", "LOGPIPE_SIMULATED_WORK_PER_CHAR": "0.01"}
     )
     key = server.create_tenant("acme")
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "text/plain"}
     for i in range(3):
-        r = httpx.post(f"{server.url}/ingest", content=f"filler {i} " + "x" * 90, headers=headers)
+        r = httpx.post(f"{server.url}/ingest", content=f"filler {i} " + "x" * 490, headers=headers)
         assert r.status_code in (202, 429)
     assert server.health()["queue_depth"] >= 2  # full: the next request is answered 429
     lines = [f"line {i}" for i in range(20)]
@@ -72,6 +74,6 @@ def test_logpipe_send_waits_through_429(server_factory: Callable[..., LocalServe
     assert done.returncode == 0, done.stderr
     assert "20 accepted" in done.stderr
     assert elapsed >= QUEUE_FULL_RETRY_AFTER_S * 0.9, elapsed  # it waited as Retry-After said
-    server.wait_drained(timeout=30)
+    server.wait_drained(timeout=60)  # the fillers' ~15 s of work, then the lines'
     stored = [r["message"] for r in server.admin_query(tenant="acme", contains="line ")]
     assert sorted(stored) == sorted(lines)
