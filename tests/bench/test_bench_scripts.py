@@ -44,6 +44,22 @@ def test_throughput_stores_every_record_and_reports_a_ratio() -> None:
 
 
 @pytest.mark.slow
+def test_alternate_runs_both_checkouts_in_turn_and_compares_their_medians() -> None:
+    repo = str(BENCH.parent)  # the same checkout on both sides: each runs its own bench with .venv
+    r = _run(
+        "alternate.py", "--before", repo, "--after", repo, "--runs", "2", "--records", "2000", timeout=300
+    )
+    for side in ("before", "after"):
+        assert len(r["records_per_s"][side]) == len(r["ratio_to_floor"][side]) == 2
+        assert all(rate > 0 for rate in r["records_per_s"][side])
+        assert (
+            r["median_records_per_s"][side]
+            == sorted(r["records_per_s"][side])[0] / 2 + sorted(r["records_per_s"][side])[1] / 2
+        )
+    assert r["after_vs_before"] == r["median_records_per_s"]["after"] / r["median_records_per_s"]["before"]
+
+
+@pytest.mark.slow
 def test_latency_reports_percentiles_for_each_measure() -> None:
     r = _run("latency.py", "--samples", "20", "--queryable-samples", "10", "--load-rps", "2")
     for name, samples in (("ingest_1", 20), ("ingest_1000", 20), ("to_queryable", 10)):
