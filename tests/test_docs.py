@@ -137,7 +137,7 @@ def readme_problems(text: str) -> list[str]:
 
 
 def _docs_files() -> list[Path]:
-    return [README, *sorted(DOCS.glob("*.md"))]
+    return [README, *sorted(DOCS.glob("*.md")), ROOT / "bench" / "HISTORY.md"]
 
 
 # --- the repository ---------------------------------------------------------------------------------------
