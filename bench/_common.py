@@ -182,8 +182,9 @@ class Stack:
     def health(self) -> dict[str, Any]:
         """The /healthz body, over one kept-alive connection (the watcher and the waiter share it). The
         benchmarks poll it every 20 ms while they wait, and that CPU is counted as the client's: a client
-        per call (``httpx.get``) builds a TLS context each time, ~19 ms of CPU; a kept ``httpx.Client``
-        takes 0.25-1.4 ms a call, ``http.client`` 0.07 ms (measured)."""
+        made per call (``httpx.get``) builds a TLS context every time, and its cost would be charged to the
+        SDK under test. Keep the one ``http.client`` connection (docs/performance.md, How each figure is
+        obtained)."""
         assert self._serve is not None, "not started"
         with self._http_lock:
             try:
