@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import httpx
 
 from ._batcher import Batch
-from ._client import Record, RetryHook, _Base, _batches
-from ._delivery import Delivery, Intake, Post, SendResult, SendStats, Steps, attempts
+from ._client import Record, _Base, _batches
+from ._delivery import Delivery, Intake, Post, RetryHook, SendResult, SendStats, Steps, attempts
 from ._exceptions import LogpipeError
 from ._multiline import HOLD_SECONDS
 from ._retry import RetryPolicy

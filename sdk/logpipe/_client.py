@@ -18,7 +18,7 @@ import httpx
 from . import _codec
 from ._batcher import Batch, Batcher, BatchLimits, encode_record
 from ._config import load_settings
-from ._delivery import Delivery, Intake, SendResult, SendStats, Shipper, attempts, run
+from ._delivery import Delivery, Intake, RetryHook, SendResult, SendStats, Shipper, attempts, run
 from ._exceptions import (
     APIError,
     ClientClosedError,
@@ -48,7 +48,6 @@ CHUNK_LINE_CHARS = 256
 TURN_S = 0.1  # send_lines' own thread: how often it ships what is due, ticks and looks at stop
 
 Record = Mapping[str, Any] | str
-RetryHook = Callable[[LogpipeError, int, float], None]
 
 
 class _Base:

@@ -49,18 +49,7 @@ from ._exceptions import (
 from ._multiline import LineJoiner, joiner_for
 from ._retry import Attempts, RetryPolicy
 
-__all__ = [
-    "Delivery",
-    "Intake",
-    "Post",
-    "SendResult",
-    "SendStats",
-    "Shipper",
-    "Sleep",
-    "attempts",
-    "is_refusal",
-    "run",
-]
+__all__ = ["Delivery", "Intake", "Post", "SendResult", "SendStats", "Shipper", "Sleep", "attempts", "run"]
 
 # How often a thread blocked on the engine looks up (halt, progress ticks).
 TURN_S = 0.1
