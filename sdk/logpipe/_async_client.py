@@ -1,30 +1,26 @@
-"""``AsyncClient``: ``Client`` for asyncio, over ``httpx.AsyncClient``, with the same retries."""
+"""``AsyncClient``: ``Client`` for asyncio, over ``httpx.AsyncClient``: the same delivery engine
+(``_delivery``: retries, refusals, stats), its steps driven with ``await``; batches are tasks under a
+semaphore of ``max_in_flight``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterable, Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
-from ._batcher import Batch, Batcher
-from ._client import (
-    Record,
-    RetryHook,
-    SendResult,
-    SendStats,
-    _Base,
-    _batches,
-    _is_record_level_refusal,
-    _split_refused,
-)
-from ._exceptions import APIError, LogpipeError, transport_error
-from ._multiline import HOLD_SECONDS, joiner_for
-from ._retry import Attempts, RetryPolicy
+from ._batcher import Batch
+from ._client import Record, _Base, _batches
+from ._delivery import Delivery, Intake, Post, RetryHook, SendResult, SendStats, Steps, attempts
+from ._exceptions import LogpipeError
+from ._multiline import HOLD_SECONDS
+from ._retry import RetryPolicy
 
 __all__ = ["AsyncClient"]
+
+T = TypeVar("T")
 
 
 class AsyncClient(_Base):
@@ -44,31 +40,34 @@ class AsyncClient(_Base):
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(timeout=self.timeout, transport=transport)
 
+    async def _post(self, batch: Batch) -> list[str] | LogpipeError:
+        content, headers = self._request(batch)
+        try:
+            response = await self._http.post(self.ingest_url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            return self._transport_error(exc)
+        return self._parse(response)
+
+    async def _run(self, steps: Steps[T], delivery: Delivery | None = None) -> T:
+        """Drive the engine's steps with ``await`` (the sync drive is ``_delivery.run``)."""
+        try:
+            step = next(steps)
+            while True:
+                if isinstance(step, Post):
+                    reply: list[str] | LogpipeError | bool = await self._post(step.batch)
+                else:
+                    await asyncio.sleep(step.seconds)
+                    reply = delivery is not None and delivery.halt.is_set()
+                step = steps.send(reply)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
     async def send_batch(
         self, batch: Batch, *, retry: RetryPolicy | None = None, on_retry: RetryHook | None = None
     ) -> list[str]:
         """POST one batch, retrying 429/5xx/transport errors under the batch's Idempotency-Key."""
         self._check_open()
-        attempts = Attempts(retry or self.retry)
-        content, headers = self._request(batch)
-        url = self.ingest_url
-        while True:
-            try:
-                response = await self._http.post(url, content=content, headers=headers)
-            except httpx.HTTPError as exc:
-                error: LogpipeError = transport_error(exc, url)
-                cause: BaseException | None = exc
-            else:
-                result = self._parse(response)
-                if isinstance(result, list):
-                    return result
-                error, cause = result, None
-            delay = attempts.next_delay(error)
-            if delay is None:
-                raise error from cause
-            if on_retry is not None:
-                on_retry(error, attempts.count, delay)
-            await asyncio.sleep(delay)
+        return await self._run(attempts(batch, retry or self.retry, on_retry))
 
     async def send(self, records: Record | Iterable[Record]) -> SendResult:
         """Send a dict, a str, or a list of them; raises on any error."""
@@ -91,48 +90,41 @@ class AsyncClient(_Base):
     ) -> SendResult:
         """Like :meth:`Client.send_lines`: lines of one record joined (``multiline``), batches, up to
         ``max_in_flight`` requests at once, refused records isolated and counted, stops at the first fatal
-        error."""
+        error; a line that cannot be classified ends the input there."""
         self._check_open()
-        joiner = None if format == "json" else joiner_for(multiline)
         stats = stats or SendStats()
-        batcher = Batcher(self.batch_limits)
+        intake = Intake(format, multiline, self.tenant, self.batch_limits, stats)
+        delivery = Delivery(self.retry, stats, halt_on_fatal=True)
         slots = asyncio.Semaphore(max(1, max_in_flight))
         tasks: set[asyncio.Task[None]] = set()
-        fatal: list[LogpipeError] = []
+        errors: list[BaseException] = []
 
         async def deliver(batch: Batch) -> None:
             try:
-                stack = [batch]
-                while stack:
-                    current = stack.pop()
-                    if fatal:
-                        stats.add(failed=current.count)
-                        continue
-                    stats.add(requests=1)
-                    try:
-                        ids = await self.send_batch(current)
-                    except APIError as exc:
-                        if not _is_record_level_refusal(exc):
-                            raise
-                        stack += _split_refused(current, exc, stats)
-                        continue
-                    stats.add(accepted=len(ids))
-            except LogpipeError as exc:
-                stats.add(failed=current.count + sum(b.count for b in stack))
-                stats.error(str(exc))
-                fatal.append(exc)
+                await self._run(delivery.deliver(batch), delivery)
+            except Exception as exc:  # a bug: never let it vanish inside a task
+                delivery.broken(batch, exc)
             finally:
                 slots.release()
 
         async def submit(batches: list[Batch]) -> None:
             for batch in batches:
-                if fatal:
+                if delivery.halt.is_set():
                     stats.add(failed=batch.count)
                     continue
                 await slots.acquire()
                 task = asyncio.create_task(deliver(batch))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
+
+        async def take(lines: list[str], final: bool = False) -> None:
+            if errors:
+                return
+            closed, error = intake.take(lines, final)
+            if error is not None:  # the input ends at that line: what is open is not sent
+                errors.append(error)
+                stats.add(failed=sum(b.count for b in intake.batcher.flush()))
+            await submit(closed + intake.batcher.due())
 
         # Lines are read by a task of their own into a small queue, so that waiting for the next line
         # can time out when a batch is due (a slow stream still ships within max_age) without
@@ -150,56 +142,41 @@ class AsyncClient(_Base):
             finally:
                 await pending.put(None)
 
-        def joined(lines: list[str], final: bool = False) -> list[str]:
-            if joiner is None:
-                return lines
-            out, count = joiner.take(lines, final)
-            stats.add(joined=count)
-            return out
-
-        async def batch(lines: list[str]) -> None:
-            closed, error = self._batch_lines(lines, format, stats, batcher) if lines else ([], None)
-            if error is not None:
-                raise error
-            await submit(closed + batcher.due())
-
         reader = asyncio.create_task(read())
         try:
-            while not fatal:
-                wait = batcher.next_due_in()
-                if joiner is not None and joiner.pending():
+            while not delivery.halt.is_set() and not errors:
+                wait = intake.batcher.next_due_in()
+                if intake.joiner is not None and intake.joiner.pending():
                     wait = HOLD_SECONDS if wait is None else min(wait, HOLD_SECONDS)
                 try:
                     line = await asyncio.wait_for(pending.get(), timeout=wait)
                 except TimeoutError:
-                    await batch(joined([]))
+                    await take([])
                     continue
                 if line is None:
                     break
-                await batch(joined([line]))
+                await take([line])
         finally:
             if not reader.done():
                 reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
-        if reader.done() and not reader.cancelled() and reader.exception() is not None:
-            read_error = reader.exception()
-            fatal.append(
-                read_error
-                if isinstance(read_error, LogpipeError)
-                else LogpipeError(f"reading input: {read_error}")
-            )
-        await batch(joined([], final=True))  # what the joiner still holds: the input ended
-        await submit(batcher.flush())
+        read_error = reader.exception() if reader.done() and not reader.cancelled() else None
+        if read_error is None:
+            await take([], final=True)  # what the joiner still holds: the input ended
+        else:  # an unreadable input: the lines read before it are batched, and not sent
+            if not errors:
+                closed, _ = intake.take([], final=True)
+                stats.add(failed=sum(b.count for b in closed + intake.batcher.flush()))
+            errors.append(read_error)
+        await submit(intake.batcher.flush())
         if tasks:
             await asyncio.gather(*tasks)
-        return SendResult(
-            accepted=stats.accepted,
-            rejected=stats.rejected,
-            failed=stats.failed,
-            errors=list(stats.errors),
-            fatal=fatal[0] if fatal else None,
-        )
+        fatal = delivery.fatal[0] if delivery.fatal else None
+        if errors and fatal is None:
+            err = errors[0]
+            fatal = err if isinstance(err, LogpipeError) else LogpipeError(f"reading input: {err}")
+        return stats.result(fatal=fatal)
 
     async def aclose(self) -> None:
         self._closed = True

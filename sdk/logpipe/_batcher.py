@@ -18,8 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import _codec
 from ._exceptions import InvalidRecordError
-from ._jsonfast import loads_with, orjson
 
 __all__ = [
     "Batch",
@@ -131,22 +131,14 @@ def _json_depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-# One decoder and one encoder for every record: json.loads/json.dumps with options build a new one per call,
-# which cost about 1 µs a line on the hot path of `logpipe send` (measured).
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+# One encoder for every record: json.dumps with options builds a new one per call, on the hot path.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=str)
-# orjson first where installed, _DECODER for what it refuses or may parse differently (see _jsonfast.py).
-_DECODE = loads_with(_DECODER.decode)
 
 
 def _check_json_object(line: str, tenant: str | None) -> dict[str, Any] | None:
     """The object if ``line`` is a JSON object the server will take; else None."""
     try:
-        value = _DECODE(line)
+        value = _codec.loads(line)
     except (ValueError, RecursionError):
         return None
     if not isinstance(value, dict):
@@ -182,17 +174,19 @@ def classify_lines(lines: list[str], fmt: str, tenant: str | None) -> Classified
     one (``line.strip()`` empty) counted, a refused one (EncodeError) giving its reason; stops at a line
     that raises anything else (``Classified.error``: send_lines ends its input there, as it always did).
 
-    One call for a chunk of lines, the common lines taking a fast path in one loop (per line: no Python
-    call, no tuple; 1.25 → 0.82 µs a line with the batching, measured on the benchmark's records); a line
-    it is not sure of goes to ``classify_line``. JSON: orjson accepting a text implies ``json`` accepts it
-    as an object of the same shape (``_jsonfast``; an integer past 64 bits becomes a float, and its one use
-    here, ``tenant_id``, then differs from the tenant either way, which ``classify_line`` reports), so only
-    the checks after the parse are left, each skipped when the text cannot fail it.
+    One call for a chunk of lines, the common lines taking a fast path in one loop (no Python call and no
+    tuple per line: this loop is most of ``logpipe send``'s CPU); a line it is not sure of goes to
+    ``classify_line``, the reference, which also words the reason a line is refused. JSON: orjson accepting
+    a text implies ``json`` accepts it as an object of the same shape (``_codec``; an integer past 64 bits
+    becomes a float, and its one use here, ``tenant_id``, then differs from the tenant either way, which
+    ``classify_line`` reports), so only the checks after the parse are left, each skipped when the text
+    cannot fail it. tests/sdk/test_codec.py holds the two paths to the same outcome, line by line.
     """
     out = Classified()
     json_items, text_items = out.json, out.text
-    loads = None if orjson is None or fmt == "text" else orjson.loads
-    refused = orjson.JSONDecodeError if orjson is not None else ValueError
+    fast = _codec.orjson
+    loads = None if fast is None or fmt == "text" else fast.loads
+    refused = fast.JSONDecodeError if fast is not None else ValueError
     for line in lines:
         try:
             stripped = line.strip()
@@ -207,13 +201,14 @@ def classify_lines(lines: list[str], fmt: str, tenant: str | None) -> Classified
                         value = None
                     if (
                         type(value) is dict
-                        # Depth: no bracket after the first is depth 1 ("in" is memchr, a slice 20 ns; find
-                        # with a start takes 2.5 times as long, counting 0.3 µs).
+                        # Depth: no bracket after the first is depth 1. Two "in" tests (memchr) decide most
+                        # lines without counting; counting every line would cost more than the parse check.
                         and (
                             ("[" not in stripped and "{" not in stripped[1:])
                             or stripped.count("{") + stripped.count("[") <= SERVER_MAX_JSON_DEPTH
                         )
-                        # orjson refuses lone surrogate escapes itself; the check costs 14 ns with no "\\".
+                        # A lone surrogate escape, which the server refuses: orjson refuses it too, but the
+                        # rule must not hang on orjson's; no backslash, no escape, so no regex to run.
                         and ("\\" not in stripped or not _SURROGATE_ESCAPE.search(stripped))
                         # Most records name no tenant: "in" then spares a get and a tuple compare.
                         and (

@@ -1,36 +1,33 @@
-"""``Client``: send records to ``POST /ingest`` (contract.md §3), one at a time or as a stream of lines."""
+"""``Client``: send records to ``POST /ingest`` (contract.md §3), one at a time or as a stream of lines.
+
+The sending itself (retries, refusals, in-flight limit, stats) is the delivery engine's (``_delivery``);
+this module builds requests, reads responses, and feeds ``send_lines``' input to the engine.
+"""
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
-import queue
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
-from . import _gzip
-from ._batcher import Batch, Batcher, BatchLimits, classify_lines, encode_record
+from . import _codec
+from ._batcher import Batch, Batcher, BatchLimits, encode_record
 from ._config import load_settings
+from ._delivery import Delivery, Intake, RetryHook, SendResult, SendStats, Shipper, attempts, run
 from ._exceptions import (
     APIError,
-    BadRequestError,
     ClientClosedError,
     ConfigError,
-    IdempotencyKeyReusedError,
     LogpipeError,
-    PayloadTooLargeError,
-    PermissionDeniedError,
     api_error_from_response,
     transport_error,
 )
-from ._multiline import joiner_for
-from ._retry import Attempts, RetryPolicy
+from ._retry import RetryPolicy
 
 __all__ = ["Client", "SendResult", "SendStats"]
 
@@ -48,67 +45,9 @@ USER_AGENT = "logpipe-python/0.1.0"
 # plus CHUNK_LINE_CHARS (~128 of the benchmark's lines, at most 256 blank ones; bounded memory either way).
 CHUNK_CHARS = 64 * 1024
 CHUNK_LINE_CHARS = 256
+TURN_S = 0.1  # send_lines' own thread: how often it ships what is due, ticks and looks at stop
 
 Record = Mapping[str, Any] | str
-RetryHook = Callable[[LogpipeError, int, float], None]
-
-
-@dataclass
-class SendResult:
-    """What happened to the records given to ``send``/``send_lines``.
-
-    ``rejected``: refused by the server (or by the client's own checks) as invalid, never to be accepted.
-    ``failed``: not accepted because of a transport or server failure that outlasted the retries, or
-    because sending stopped (``fatal`` or an interruption).
-    """
-
-    accepted: int = 0
-    rejected: int = 0
-    failed: int = 0
-    log_ids: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # the first few reasons, for a person
-    fatal: LogpipeError | None = None
-    interrupted: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not (self.rejected or self.failed or self.fatal or self.interrupted)
-
-
-class SendStats:
-    """Counters updated while ``send_lines`` runs (read them from another thread for a progress bar)."""
-
-    MAX_ERRORS = 20
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.lines_read = 0  # updated by whoever reads the input
-        self.bytes_read = 0
-        self.blank = 0  # blank lines: no record, as on the server
-        self.joined = 0  # lines joined to the line before them into one record (send_lines' multiline)
-        self.accepted = 0
-        self.rejected = 0
-        self.failed = 0
-        self.requests = 0
-        self.retries = 0
-        self.errors: list[str] = []
-
-    def add(self, **deltas: int) -> None:
-        with self._lock:
-            for name, delta in deltas.items():
-                setattr(self, name, getattr(self, name) + delta)
-
-    def error(self, message: str) -> None:
-        with self._lock:
-            if len(self.errors) < self.MAX_ERRORS:
-                self.errors.append(message)
-
-
-def _is_record_level_refusal(err: APIError) -> bool:
-    """Errors caused by some record(s) of the body: split the batch to find and drop them."""
-    if isinstance(err, BadRequestError | PayloadTooLargeError | IdempotencyKeyReusedError):
-        return err.status in (400, 413, 422)
-    return isinstance(err, PermissionDeniedError) and err.code == "tenant_mismatch"
 
 
 class _Base:
@@ -148,6 +87,8 @@ class _Base:
         return self.endpoint if self.endpoint.endswith("/ingest") else self.endpoint + "/ingest"
 
     def _request(self, batch: Batch) -> tuple[bytes, dict[str, str]]:
+        # Built again for a retry: gzip at mtime 0 gives the same bytes, which the server's
+        # Idempotency-Key check compares (a digest of the body), and a retry waits far longer than this.
         headers = {
             "authorization": f"Bearer {self.api_key}",
             "content-type": batch.content_type,
@@ -158,7 +99,7 @@ class _Base:
             headers["x-tenant-id"] = self.tenant
         content = batch.body
         if self.compress:
-            content = _gzip.compress(content, self.compresslevel)
+            content = _codec.gzip(content, self.compresslevel)
             headers["content-encoding"] = "gzip"
         return content, headers
 
@@ -185,20 +126,11 @@ class _Base:
             request_id=response.headers.get("x-request-id"),
         )
 
-    def _batch_lines(
-        self, lines: list[str], format: str, stats: SendStats, batcher: Batcher
-    ) -> tuple[list[Batch], Exception | None]:
-        """Input lines of ``send_lines`` classified and added to ``batcher`` in order: the batches this
-        closed, and the error of a line that could not be classified (the lines after it are not).
-        Blank and refused lines are counted."""
-        classified = classify_lines(lines, format, self.tenant)
-        if classified.blank:
-            stats.blank += classified.blank
-        for reason in classified.refused:
-            stats.add(rejected=1)
-            stats.error(f"rejected: {reason}")
-        closed = batcher.add_many("json", classified.json) + batcher.add_many("text", classified.text)
-        return closed, classified.error
+    def _transport_error(self, exc: httpx.HTTPError) -> LogpipeError:
+        """httpx's error translated at the edge, as ``raise ... from exc`` would chain it."""
+        error = transport_error(exc, self.ingest_url)
+        error.__cause__ = exc
+        return error
 
     def _check_open(self) -> None:
         if self._closed:
@@ -216,18 +148,6 @@ def _batches(records: Record | Iterable[Record], limits: BatchLimits) -> list[Ba
         batches.extend(batcher.add(kind, data))
     batches.extend(batcher.flush())
     return batches
-
-
-def _split_refused(batch: Batch, exc: APIError, stats: SendStats) -> list[Batch]:
-    """A batch refused because of some of its records: its halves to resend (the first half last, so a
-    stack pops it first), or none when it was a single record, now counted rejected."""
-    if batch.count == 1:
-        stats.add(rejected=1)
-        stats.error(f"rejected: {exc}")
-        return []
-    items = batch.items()
-    half = len(items) // 2
-    return [Batch.of(batch.kind, items[half:]), Batch.of(batch.kind, items[:half])]
 
 
 class Client(_Base):
@@ -276,6 +196,17 @@ class Client(_Base):
             assert self._http_client is not None
             return self._http_client
 
+    def _post(self, batch: Batch) -> list[str] | LogpipeError:
+        """One attempt at ``batch``: what the delivery engine's ``Post`` step asks for."""
+        if self._closed:  # the handler's client closed under it: its records are lost, not sent
+            return ClientClosedError("the client is closed")
+        content, headers = self._request(batch)
+        try:
+            response = self._http().post(self.ingest_url, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            return self._transport_error(exc)
+        return self._parse(response)
+
     # -- one batch -------------------------------------------------------------------------------
 
     def send_batch(
@@ -288,30 +219,8 @@ class Client(_Base):
     ) -> list[str]:
         """POST one batch, retrying 429/5xx/transport errors under the batch's Idempotency-Key."""
         self._check_open()
-        attempts = Attempts(retry or self.retry)
-        content, headers = self._request(batch)
-        url = self.ingest_url
-        while True:
-            try:
-                response = self._http().post(url, content=content, headers=headers)
-            except httpx.HTTPError as exc:
-                error: LogpipeError = transport_error(exc, url)
-                cause: BaseException | None = exc
-            else:
-                result = self._parse(response)
-                if isinstance(result, list):
-                    return result
-                error, cause = result, None
-            delay = None if stop is not None and stop.is_set() else attempts.next_delay(error)
-            if delay is None:
-                raise error from cause
-            if on_retry is not None:
-                on_retry(error, attempts.count, delay)
-            if stop is not None:
-                if stop.wait(delay):
-                    raise error from cause
-            else:
-                time.sleep(delay)
+        steps = attempts(batch, retry or self.retry, on_retry, None if stop is None else stop.is_set)
+        return run(steps, self._post, _sleep if stop is None else stop.wait)
 
     # -- records -----------------------------------------------------------------------------------
 
@@ -340,7 +249,7 @@ class Client(_Base):
         """Stream lines in batches with up to ``max_in_flight`` requests at once, in bounded memory.
 
         Blank lines are skipped; ``multiline`` (``auto``, ``none``, a regex) joins the lines of a record
-        (``_multiline``). A batch the server refuses because of some of its records (400, 413,
+        (``_multiline``). A batch the server refuses because of some of its records (400, 413, 422,
         403 ``tenant_mismatch``) is split in halves and resent (new keys) until the bad records are
         isolated; they are counted ``rejected`` and the rest is accepted. Sending stops at the first
         error that no retry can fix (401, 404, 415, or a failure that outlasts the retries): ``fatal``.
@@ -351,213 +260,22 @@ class Client(_Base):
         blocks (an idle stdin), the lines read so far are sent after ``STOP_GRACE_S`` without waiting.
         """
         self._check_open()
-        if format not in ("auto", "json", "text"):
-            raise ValueError("format must be auto, json or text")
-        joiner = None if format == "json" else joiner_for(multiline)
         stats = stats or SendStats()
         stop = stop or threading.Event()
-        halt = threading.Event()  # set on stop or on a fatal error: no new requests
-        fatal: list[LogpipeError] = []
-        batcher = Batcher(self.batch_limits)
-        lock = threading.Lock()
-        ready: queue.Queue[Batch | None] = queue.Queue(maxsize=max(1, max_in_flight))
-        reader_error: list[BaseException] = []
-        skipped = [0]  # lines not sent because sending halted
-        intake_closed = [False]  # set when stop could not wait for the reader: it may hand over no more
-
-        def put(batch: Batch) -> None:
-            while not halt.is_set():
-                try:
-                    ready.put(batch, timeout=0.1)
-                    return
-                except queue.Full:
-                    continue
-            skipped[0] += batch.count
-
-        # Lines read but not batched yet. The reader appends (one atomic list append a line) and whoever
-        # holds `lock` takes them all: the reader once per chunk, the sending loop on each of its turns, so
-        # a slow stream's last lines do not wait here for a chunk to fill while the reader waits for input.
-        # A chunk is classified in one call and batched in one step (reader 1.25 → 0.82 µs a line, measured).
-        buffered: list[str] = []
-
-        def take(final: bool = False) -> list[Batch]:
-            """The buffered lines joined (all of them at the end: ``final``), classified and batched, in
-            order; the batches this closed (hold `lock`). A line that cannot be classified ends the input
-            as an unreadable one does: nothing after it is batched, and what is open is not sent."""
-            n = len(buffered)
-            chunk = buffered[:n]
-            del buffered[:n]  # only the taken ones: the reader may have appended since
-            if intake_closed[0]:
-                skipped[0] += n
-                return []
-            if reader_error:
-                return []
-            if joiner is not None:
-                chunk, joined = joiner.take(chunk, final)
-                stats.add(joined=joined)
-            if not chunk:
-                return []
-            closed, error = self._batch_lines(chunk, format, stats, batcher)
-            if error is not None:
-                reader_error.append(error)
-                skipped[0] += sum(b.count for b in batcher.flush())
-            return closed
-
-        def reader() -> None:
-            append, halted, stopped = buffered.append, halt.is_set, stop.is_set
-            room = CHUNK_CHARS
-            try:
-                for line in lines:
-                    append(line)
-                    room -= len(line) + CHUNK_LINE_CHARS
-                    if room < 0:
-                        room = CHUNK_CHARS
-                        with lock:
-                            closed = take()
-                        for batch in closed:
-                            put(batch)
-                        if halted() or stopped() or reader_error:
-                            break
-                with lock:
-                    closed = take(final=True) + batcher.flush()
-                for batch in closed:
-                    put(batch)
-            except BaseException as exc:  # an unreadable input: report it, do not hang the sender
-                with lock:  # the lines read before it are batched, and not sent
-                    skipped[0] += sum(b.count for b in take(final=True) + batcher.flush())
-                reader_error.append(exc)
-            finally:
-                with lock:
-                    leftover = take(final=True) + batcher.flush()
-                skipped[0] += sum(b.count for b in leftover)
-                while True:
-                    try:
-                        ready.put(None, timeout=0.1)
-                        break
-                    except queue.Full:
-                        if halt.is_set():
-                            _drain(ready, skipped)
-
-        def work(batch: Batch) -> None:
-            try:
-                self._deliver(batch, stats, halt, on_retry)
-            except LogpipeError as exc:  # _deliver counted what it could not send
-                stats.error(str(exc))
-                fatal.append(exc)
-                halt.set()
-            except Exception as exc:  # a bug: never let it vanish inside the pool
-                stats.add(failed=batch.count)
-                stats.error(f"{type(exc).__name__}: {exc}")
-                fatal.append(LogpipeError(str(exc)))
-                halt.set()
-
-        thread = threading.Thread(target=reader, name="logpipe.send.reader", daemon=True)
-        thread.start()
-        slots = threading.Semaphore(max(1, max_in_flight))
-        pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, max_in_flight), thread_name_prefix="logpipe.send"
-        )
-        futures: set[concurrent.futures.Future[None]] = set()
-        last_handover = time.monotonic()  # when the reader last handed a batch over (or stop was seen)
+        intake = Intake(format, multiline, self.tenant, self.batch_limits, stats)
+        delivery = Delivery(self.retry, stats, halt_on_fatal=True, on_retry=on_retry)
+        shipper = Shipper(delivery, self._post, max_in_flight=max_in_flight, name="logpipe.send")
+        feed = _LineFeed(lines, intake, shipper, stop)
         try:
-            done_reading = False
-            while not done_reading:
-                if on_tick is not None:
-                    on_tick(stats)
-                try:
-                    item = ready.get(timeout=0.1)
-                except queue.Empty:
-                    with lock:
-                        if not stop.is_set():
-                            last_handover = time.monotonic()
-                            pending = take() + batcher.due()
-                        elif time.monotonic() - last_handover < STOP_GRACE_S:
-                            pending = []  # the reader is finishing its chunk and will flush
-                        else:  # the reader is blocked on input: send what it read, take nothing more
-                            pending = take(final=True) + batcher.flush()
-                            intake_closed[0] = done_reading = True
-                else:
-                    last_handover = time.monotonic()
-                    if item is None:
-                        done_reading = True
-                        pending = []
-                    else:
-                        pending = [item]
-                    # A rare kind (a text line now and then in a JSON stream) must not wait for the
-                    # end of a busy stream: check ages on every turn, not only when idle.
-                    with lock:
-                        pending += take() + batcher.due()
-                for batch in pending:
-                    if halt.is_set():
-                        skipped[0] += batch.count
-                        continue
-                    while not slots.acquire(timeout=0.1):
-                        if on_tick is not None:
-                            on_tick(stats)
-                    future = pool.submit(work, batch)
-                    future.add_done_callback(lambda _f: slots.release())
-                    futures.add(future)
-                futures = {f for f in futures if not f.done()}
-                if halt.is_set() and not done_reading:
-                    # Do not wait for the reader: it may be blocked on stdin. It is a daemon thread and
-                    # checks `halt` after each chunk; what it already read is counted as not sent.
-                    _drain(ready, skipped)
-                    with lock:
-                        skipped[0] += sum(b.count for b in take(final=True) + batcher.flush())
-                    done_reading = True
-            while futures:
-                _, futures = concurrent.futures.wait(futures, timeout=0.1)
-                if on_tick is not None:
-                    on_tick(stats)
-            _drain(ready, skipped)  # a batch the reader handed over after the intake closed: not sent
+            feed.run(None if on_tick is None else lambda: on_tick(stats))
         finally:
-            halt.set()  # also on KeyboardInterrupt: the reader must stop, not read on in the background
-            pool.shutdown(wait=False, cancel_futures=True)
-        if on_tick is not None:
-            on_tick(stats)
-        not_sent = skipped[0]
-        result = SendResult(
-            accepted=stats.accepted,
-            rejected=stats.rejected,
-            failed=stats.failed + not_sent,
-            errors=list(stats.errors),
-            fatal=fatal[0] if fatal else None,
-            interrupted=stop.is_set(),
-        )
-        if reader_error and result.fatal is None:
-            err = reader_error[0]
-            result.fatal = err if isinstance(err, LogpipeError) else LogpipeError(f"reading input: {err}")
-        return result
-
-    def _deliver(
-        self, batch: Batch, stats: SendStats, halt: threading.Event, on_retry: RetryHook | None
-    ) -> None:
-        """Send one batch; isolate and drop records the server refuses; raise on anything fatal."""
-
-        def count_retry(error: LogpipeError, attempt: int, delay: float) -> None:
-            stats.add(retries=1)
-            if on_retry is not None:
-                on_retry(error, attempt, delay)
-
-        stack = [batch]
-        while stack:
-            current = stack.pop()
-            if halt.is_set():
-                stats.add(failed=current.count)
-                continue
-            stats.add(requests=1)
-            try:
-                ids = self.send_batch(current, stop=halt, on_retry=count_retry)
-            except APIError as exc:
-                if not _is_record_level_refusal(exc):
-                    stats.add(failed=current.count + sum(b.count for b in stack))
-                    raise
-                stack += _split_refused(current, exc, stats)
-                continue
-            except LogpipeError:
-                stats.add(failed=current.count + sum(b.count for b in stack))
-                raise
-            stats.add(accepted=len(ids))
+            delivery.halt.set()  # also on KeyboardInterrupt: the reader must stop, not read on
+            shipper.close()
+        fatal = delivery.fatal[0] if delivery.fatal else None
+        if feed.errors and fatal is None:
+            err = feed.errors[0]
+            fatal = err if isinstance(err, LogpipeError) else LogpipeError(f"reading input: {err}")
+        return stats.result(fatal=fatal, interrupted=stop.is_set())
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -576,15 +294,124 @@ class Client(_Base):
         self.close()
 
 
-def _drain(ready: queue.Queue[Batch | None], skipped: list[int]) -> None:
-    while True:
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+class _LineFeed:
+    """``send_lines``' input side. A reader thread takes lines from the caller's iterable and hands them
+    to the engine a chunk at a time (one ``classify_lines`` call a chunk: the per-line cost is the CPU of
+    ``logpipe send``); the caller's thread ships what a slow stream leaves waiting (by age), ticks the
+    progress and decides when the input has ended: at its end, at a fatal error (without waiting for a
+    reader blocked on stdin), or after ``stop`` (at once when the reader is idle for ``STOP_GRACE_S``).
+
+    Every line taken from the input ends accepted, rejected or failed: lines taken after the intake is
+    closed, and those batched before an error ended the input, are counted failed. ``lock`` guards the
+    buffer, the intake and ``closed``; batches are handed to the shipper outside it (it may block).
+    """
+
+    def __init__(self, lines: Iterable[str], intake: Intake, shipper: Shipper, stop: threading.Event) -> None:
+        self.lines = lines
+        self.intake = intake
+        self.shipper = shipper
+        self.stats = intake.stats
+        self.halt = shipper.delivery.halt
+        self.stop = stop
+        self.errors: list[BaseException] = []  # an unreadable input, or a line that cannot be classified
+        self.lock = threading.Lock()
+        # Lines read but not batched yet. The reader appends (one atomic list append a line) and whoever
+        # holds `lock` takes them all: the reader once per chunk, this thread on each of its turns, so a
+        # slow stream's last lines do not wait for a chunk to fill while the reader waits for input.
+        self.buffered: list[str] = []
+        self.closed = False  # the intake: no more lines are sent
+        self.busy = False  # the reader is handing batches over (set under `lock`)
+        self.last_active = time.monotonic()  # the reader's last hand-over, or a turn before `stop`
+        self.done = threading.Event()  # the reader has finished
+
+    def _take(self, final: bool = False) -> list[Batch]:
+        """The buffered lines into the intake (all of it at the end: ``final``); the batches this closed
+        (hold `lock`). A line that cannot be classified ends the input as an unreadable one does: nothing
+        after it is batched, and what is open is not sent."""
+        n = len(self.buffered)
+        chunk = self.buffered[:n]
+        del self.buffered[:n]  # only the taken ones: the reader may have appended since
+        if self.closed:
+            self.stats.add(failed=n)
+            return []
+        if self.errors:
+            return []
+        closed, error = self.intake.take(chunk, final)
+        if error is not None:
+            self.errors.append(error)
+            self.stats.add(failed=sum(b.count for b in self.intake.batcher.flush()))
+        return closed
+
+    def _hand_over(self, final: bool) -> None:
+        """The reader's: its chunk (all of it at the end) to the shipper."""
+        with self.lock:
+            batches = self._take(final) + (self.intake.batcher.flush() if final else [])
+            self.busy = bool(batches)
         try:
-            item = ready.get_nowait()
-        except queue.Empty:
-            return
-        if item is not None:
-            skipped[0] += item.count
-        else:
-            # keep the end marker for the consumer
-            ready.put_nowait(None)
-            return
+            for batch in batches:
+                self.shipper.submit(batch)
+        finally:
+            self.busy = False
+            self.last_active = time.monotonic()
+
+    def _read(self) -> None:
+        append, halted, stopped = self.buffered.append, self.halt.is_set, self.stop.is_set
+        room = CHUNK_CHARS
+        try:
+            for line in self.lines:
+                append(line)
+                room -= len(line) + CHUNK_LINE_CHARS
+                if room < 0:
+                    room = CHUNK_CHARS
+                    self._hand_over(final=False)
+                    if halted() or stopped() or self.errors:
+                        break
+            self._hand_over(final=True)
+        except BaseException as exc:  # an unreadable input: report it, do not hang the sender
+            with self.lock:  # the lines read before it are batched, and not sent
+                unsent = self._take(final=True) + self.intake.batcher.flush()
+            self.stats.add(failed=sum(b.count for b in unsent))
+            self.errors.append(exc)
+        finally:
+            with self.lock:
+                leftover = self._take(final=True) + self.intake.batcher.flush()
+            self.stats.add(failed=sum(b.count for b in leftover))
+            self.done.set()
+
+    def run(self, tick: Callable[[], None] | None) -> None:
+        thread = threading.Thread(target=self._read, name="logpipe.send.reader", daemon=True)
+        thread.start()
+        while not self.done.is_set():
+            if tick is not None:
+                tick()
+            if self.halt.is_set() or self.errors or self.stop.is_set():
+                with self.lock:
+                    idle = not self.busy and time.monotonic() - self.last_active >= STOP_GRACE_S
+                    # A fatal error or an error in the input: do not wait for the reader (it may be
+                    # blocked on stdin); after stop, the reader is blocked on input: send what it read.
+                    if self.halt.is_set() or self.errors or idle:
+                        batches = self._take(final=True) + self.intake.batcher.flush()
+                        self.closed = True
+                    else:  # the reader is finishing its chunk and will flush
+                        batches = None
+                if batches is not None:
+                    for batch in batches:
+                        self.shipper.submit(batch, tick)
+                    break
+            else:
+                self.last_active = time.monotonic()
+                # A rare kind (a text line now and then in a JSON stream) must not wait for the end of
+                # a busy stream, nor a slow stream's lines for a chunk to fill: ship what is due.
+                with self.lock:
+                    batches = self._take() + self.intake.batcher.due()
+                for batch in batches:
+                    self.shipper.submit(batch, tick)
+            self.done.wait(TURN_S)
+        self.shipper.join(tick=tick)
+        if tick is not None:
+            tick()

@@ -3,10 +3,12 @@
 ``emit`` only turns the record into JSON and puts it on a bounded queue (``put_nowait``): it never blocks
 and never raises into the application. When the queue is full the record is dropped and counted. One
 named daemon thread, started on the first record (and again in a forked child), drains the queue into
-batches (closed on count, bytes or age) and sends them with the client's retries. When the endpoint stays
-unreachable a batch is dropped after its retries and counted as lost; the loss is written once a minute at
-most to stderr (never through ``logging``, which would loop back here), and sent to the server as a
-``logpipe.handler`` warning record as soon as it answers again. ``flush(timeout)`` waits for what was
+batches (closed on count, bytes or age) and hands them to the SDK's delivery engine (``_delivery``), in
+this thread: the same retries, refusal policy and counters as ``Client.send_lines``, except that an error
+no retry fixes loses that batch and sending goes on. A record the server refuses is counted rejected, a
+batch given up after its retries as lost; the loss is written once a minute at most to stderr (never
+through ``logging``, which would loop back here), and sent to the server as a ``logpipe.handler`` warning
+record as soon as it answers again. ``flush(timeout)`` waits for what was
 queued before it; ``close()`` flushes and stops (idempotent); one ``atexit`` hook flushes every live
 handler, so a program that logs and exits at once loses nothing.
 """
@@ -29,7 +31,7 @@ from typing import Any
 
 from ._batcher import Batch, Batcher, BatchLimits
 from ._client import Client
-from ._exceptions import LogpipeError
+from ._delivery import Delivery, Shipper, in_sending_thread, mark_sending_thread
 from ._retry import RetryPolicy
 
 __all__ = ["HandlerStats", "LogpipeHandler"]
@@ -50,7 +52,6 @@ _STANDARD = frozenset(
 _LEVELS = {"WARNING": "warn", "CRITICAL": "fatal", "FATAL": "fatal", "WARN": "warn"}
 
 _live: weakref.WeakSet[LogpipeHandler] = weakref.WeakSet()
-_in_worker = threading.local()
 
 
 @dataclass(frozen=True)
@@ -63,12 +64,12 @@ class HandlerStats:
 
 
 class _QuietWorker(logging.Filter):
-    """Drop the log records httpx makes while *our* thread sends ("HTTP Request: POST ... 202"): with the
+    """Drop the log records httpx makes while *our* threads send ("HTTP Request: POST ... 202"): with the
     root logger at INFO every batch would print one to the application's console. Other threads'
     httpx records pass untouched."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_in_worker, "active", False)
+        return not in_sending_thread()
 
 
 _QUIET = _QuietWorker()
@@ -114,10 +115,16 @@ class LogpipeHandler(logging.Handler):
         self.flush_timeout = flush_timeout
         self.report_loss = report_loss
         self._closed = False
-        self._sent = self._dropped = self._lost = self._rejected = 0
-        self._unreported = 0  # dropped/lost not yet told to the server
+        self._dropped = 0  # queue full, or emitted after close
+        self._lost_at_close = 0  # still queued when close gave up waiting
+        self._reported = 0  # losses (dropped, lost, rejected) told to the server
         self._last_stderr = 0.0
         self._last_error = ""
+        self._delivery = Delivery(
+            retry, halt_on_fatal=False, on_accepted=self._on_accepted, on_lost=self._on_lost
+        )
+        # Delivered in the handler's own thread: its queue stays the only buffer before a slow server.
+        self._shipper = Shipper(self._delivery, self.client._post, background=False)
         self._reset()
         _live.add(self)
         if hasattr(os, "register_at_fork"):
@@ -127,6 +134,7 @@ class LogpipeHandler(logging.Handler):
                 handler = ref()
                 if handler is not None:
                     handler._reset()
+                    handler._shipper.after_fork()
 
             os.register_at_fork(after_in_child=after_fork)
 
@@ -143,7 +151,7 @@ class LogpipeHandler(logging.Handler):
     # -- application side --------------------------------------------------------------------------
 
     def emit(self, record: logging.LogRecord) -> None:
-        if getattr(_in_worker, "active", False):
+        if in_sending_thread():
             return  # a log call made while sending (httpx, our own code): shipping it would loop
         try:
             if self._closed:
@@ -192,7 +200,6 @@ class LogpipeHandler(logging.Handler):
     def _count_drop(self) -> None:
         with self._state_lock:
             self._dropped += 1
-            self._unreported += 1
 
     def _ensure_thread(self) -> None:
         if self._pid != os.getpid():
@@ -235,6 +242,8 @@ class LogpipeHandler(logging.Handler):
             self._closed = True
         try:
             in_time = self.flush(self.flush_timeout)
+            if not in_time:
+                self._delivery.halt.set()  # cut retries short: what is left is counted lost
             if self._thread is not None and self._thread.is_alive():
                 with contextlib.suppress(queue.Full):
                     self._queue.put_nowait(None)
@@ -242,7 +251,7 @@ class LogpipeHandler(logging.Handler):
             pending = self._queue.qsize()
             if pending:
                 with self._state_lock:
-                    self._lost += pending
+                    self._lost_at_close += pending
             self._report_to_stderr(final=True)
             if self._owns_client:
                 self.client.close()
@@ -252,97 +261,86 @@ class LogpipeHandler(logging.Handler):
 
     @property
     def stats(self) -> HandlerStats:
+        counts = self._delivery.stats
         with self._state_lock:
             return HandlerStats(
                 queued=self._queue.qsize(),
-                sent=self._sent,
+                sent=counts.accepted,
                 dropped=self._dropped,
-                lost=self._lost,
-                rejected=self._rejected,
+                lost=counts.failed + self._lost_at_close,
+                rejected=counts.rejected,
             )
 
     # -- worker side -------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        _in_worker.active = True
+        mark_sending_thread()
         batcher = Batcher(self.batch_limits)
+        submit = self._shipper.submit
         while True:
             wait = batcher.next_due_in()
             try:
                 item = self._queue.get(timeout=0.2 if wait is None else max(0.001, wait))
             except queue.Empty:
                 for batch in batcher.due():
-                    self._ship(batch)
+                    submit(batch)
                 continue
             if item is None:
                 for batch in batcher.flush():
-                    self._ship(batch)
+                    submit(batch)
                 return
             if isinstance(item, _Flush):
                 for batch in batcher.flush():
-                    self._ship(batch)
+                    submit(batch)
                 item.done.set()
                 continue
             for batch in batcher.add("json", item):
-                self._ship(batch)
+                submit(batch)
             for batch in batcher.due():
-                self._ship(batch)
+                submit(batch)
 
-    def _ship(self, batch: Batch) -> None:
-        try:
-            self.client.send_batch(batch, retry=self.retry)
-        except LogpipeError as exc:
-            if batch.count > 1 and getattr(exc, "status", None) in (400, 413):
-                # Some record the server refuses (too big, too deep): send the rest one by one.
-                for item in batch.items():
-                    self._ship(Batch.of("json", [item]))
-                return
-            with self._state_lock:
-                if getattr(exc, "status", None) in (400, 413):
-                    self._rejected += batch.count
-                else:
-                    self._lost += batch.count
-                self._unreported += batch.count
-                self._last_error = str(exc)
-            self._report_to_stderr()
-            return
-        except Exception as exc:  # a bug must not kill the thread: count and go on
-            with self._state_lock:
-                self._lost += batch.count
-                self._unreported += batch.count
-                self._last_error = f"{type(exc).__name__}: {exc}"
-            return
+    def _unreported(self) -> int:
+        stats = self.stats
+        return stats.dropped + stats.lost + stats.rejected - self._reported
+
+    def _on_lost(self, count: int, reason: str) -> None:
+        """The engine gave up on ``count`` records (rejected or lost): say so, at most once a minute."""
         with self._state_lock:
-            self._sent += batch.count
-            unreported, self._unreported = self._unreported, 0
-        if unreported and self.report_loss:
-            self._send_loss_record(unreported)
+            self._last_error = reason
+        self._report_to_stderr()
 
-    def _send_loss_record(self, count: int) -> None:
+    def _on_accepted(self, count: int) -> None:
+        """The server answers again: tell it what was lost since it last did, as a warning record (sent
+        alone, outside the handler's counters)."""
+        unreported = self._unreported()
+        if not unreported or not self.report_loss:
+            return
         doc = {
             "level": "warn",
-            "message": f"logpipe handler dropped {count} log records (queue full or endpoint unreachable)",
+            "message": (
+                f"logpipe handler dropped {unreported} log records (queue full or endpoint unreachable)"
+            ),
             "logger": "logpipe.handler",
-            "logpipe_dropped": count,
+            "logpipe_dropped": unreported,
             "process": os.getpid(),
         }
         data = json.dumps(doc, separators=(",", ":")).encode("utf-8")
-        try:
-            self.client.send_batch(Batch.of("json", [data]), retry=self.retry)
-        except Exception:
-            with self._state_lock:
-                self._unreported += count
+        self._reported += unreported  # before sending: the engine calls back here when it is accepted
+        if not self._shipper.send_now(Batch.of("json", [data])):
+            self._reported -= unreported
 
     def _report_to_stderr(self, *, final: bool = False) -> None:
         with self._state_lock:
-            lost = self._lost + self._dropped + self._rejected
+            stats = self._delivery.stats
+            lost_now = stats.failed + self._lost_at_close
+            lost = lost_now + self._dropped + stats.rejected
             now = time.monotonic()
             if not lost or (not final and now - self._last_stderr < LOSS_REPORT_INTERVAL):
                 return
             self._last_stderr = now
             text = (
                 f"logpipe: {lost} log records not delivered "
-                f"(lost {self._lost}, dropped {self._dropped}, rejected {self._rejected})"
+                f"(lost {lost_now}, dropped {self._dropped}, rejected {stats.rejected})"
             )
             if self._last_error:
                 text += f"; last error: {self._last_error}"

@@ -1,4 +1,5 @@
-"""logpipe._jsonfast: orjson where installed, json where not — and the same classification either way.
+"""logpipe._codec: orjson where installed, json where not — and the same classification either way;
+isal's gzip at the default level where installed, zlib's where not — and standard gzip either way.
 
 ``classify_line`` runs twice per case, with orjson and with the module forced onto its stdlib fallback,
 and must give the same kind and bytes, or the same error.
@@ -6,6 +7,7 @@ and must give the same kind and bytes, or the same error.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe import _batcher, _jsonfast
+from logpipe import _batcher, _codec
 from logpipe._batcher import classify_line
 
 BIG = "123456789012345678901234567890"
@@ -30,8 +32,7 @@ def _same_both_ways(line: str) -> None:
     for fmt in ("auto", "json"):
         fast = _outcome(line, fmt)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(_jsonfast, "orjson", None)
-            mp.setattr(_batcher, "_DECODE", _jsonfast.loads_with(_batcher._DECODER.decode))
+            mp.setattr(_codec, "orjson", None)
             slow = _outcome(line, fmt)
         assert fast == slow, (line, fmt)
 
@@ -69,37 +70,48 @@ def test_same_classification_with_and_without_orjson(line: str) -> None:
 
 
 def test_a_big_integer_is_read_exactly() -> None:
-    assert _batcher._DECODE(f'{{"big":{BIG}}}') == {"big": int(BIG)}
+    assert _codec.loads(f'{{"big":{BIG}}}') == {"big": int(BIG)}
 
 
 def test_a_line_with_a_lone_surrogate_character_goes_to_json() -> None:
     # str.encode refuses it, so the fallback judges it, as before orjson.
-    assert _batcher._DECODE('{"s":"\udc80"}') == {"s": "\udc80"}
+    assert _codec.loads('{"s":"\udc80"}') == {"s": "\udc80"}
 
 
-def test_without_orjson_the_parse_function_is_the_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_jsonfast, "orjson", None)
+class _SpyDecoder:
+    """Stands in for ``_codec.JSON_DECODER``: records what reaches the parser of record."""
 
-    def fallback(text: str) -> Any:
-        return text
+    def __init__(self, decode: Any = json.loads) -> None:
+        self.calls: list[str] = []
+        self._decode = decode
 
-    assert _jsonfast.loads_with(fallback) is fallback
+    def decode(self, text: str) -> Any:
+        self.calls.append(text)
+        return self._decode(text)
 
 
-@pytest.mark.skipif(not _jsonfast.available(), reason="orjson is not installed")
-def test_orjson_is_used_when_installed() -> None:
-    calls: list[str] = []
+def test_without_orjson_every_text_goes_to_the_parser_of_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = _SpyDecoder(lambda text: text)
+    monkeypatch.setattr(_codec, "orjson", None)
+    monkeypatch.setattr(_codec, "JSON_DECODER", spy)
+    assert _codec.loads('{"a":1}') == '{"a":1}'
+    assert spy.calls == ['{"a":1}']
 
-    def fallback(text: str) -> Any:
-        calls.append(text)
-        return json.loads(text)
 
-    loads = _jsonfast.loads_with(fallback)
-    assert loads('{"a":[1,2.5]}') == {"a": [1, 2.5]}
-    assert calls == []
-    assert math.isnan(loads('{"a":NaN}')["a"])
-    assert loads(f"[{BIG}]") == [int(BIG)]
-    assert calls == ['{"a":NaN}', f"[{BIG}]"]
+@pytest.mark.skipif(_codec.orjson is None, reason="orjson is not installed")
+def test_orjson_is_used_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    spy = _SpyDecoder()
+    monkeypatch.setattr(_codec, "JSON_DECODER", spy)
+    assert _codec.loads('{"a":[1,2.5]}') == {"a": [1, 2.5]}
+    assert spy.calls == []
+    assert math.isnan(_codec.loads('{"a":NaN}')["a"])
+    assert _codec.loads(f"[{BIG}]") == [int(BIG)]
+    assert spy.calls == ['{"a":NaN}', f"[{BIG}]"]
+
+
+def test_the_strict_decoder_refuses_nan() -> None:
+    with pytest.raises(ValueError, match="NaN is not valid JSON"):
+        _codec.loads('{"a":NaN}')
 
 
 JSON_VALUES = st.recursive(
@@ -164,7 +176,7 @@ def _input_same_as_classify_line(line: str) -> None:
                 want = _reference_outcome(line + ending, fmt, tenant)
                 assert _input_outcome(line + ending, fmt, tenant) == want, (line, ending, fmt, tenant)
                 with pytest.MonkeyPatch.context() as mp:
-                    mp.setattr(_batcher, "orjson", None)
+                    mp.setattr(_codec, "orjson", None)
                     assert _input_outcome(line + ending, fmt, tenant) == want, (line, ending, fmt)
 
 
@@ -226,7 +238,7 @@ UNENCODABLE = '{"s":"\udc80"}'  # json takes it, UTF-8 cannot encode it: classif
 def _many_same_as_classify_line(lines: list[str], fmt: str, orjson_on: bool) -> _batcher.Classified:
     with pytest.MonkeyPatch.context() as mp:
         if not orjson_on:
-            mp.setattr(_batcher, "orjson", None)
+            mp.setattr(_codec, "orjson", None)
         got = _batcher.classify_lines(lines, fmt, "acme")
     want = []
     for line in lines:  # up to the first line that raises anything but EncodeError, which stops it
@@ -286,3 +298,34 @@ SURROGATE_TOKENS = st.sampled_from(
 @given(st.lists(SURROGATE_TOKENS, max_size=8))
 def test_surrogate_escapes_classify_lines_alike(tokens: list[str]) -> None:
     _input_same_as_classify_line('{"s":"' + "".join(tokens) + '"}')
+
+
+# --- gzip: isal at the default level, zlib otherwise -------------------------------------------------
+
+GZ_LINES = b"".join(b'{"level":"info","message":"request %d served","ms":%d}\n' % (i, i) for i in range(2000))
+
+
+def test_isal_is_used_at_the_default_level() -> None:
+    from isal import igzip  # a product dependency (optional at runtime only)
+
+    assert _codec.igzip is igzip
+    body = _codec.gzip(GZ_LINES, 1)
+    assert body == igzip.compress(GZ_LINES, compresslevel=1, mtime=0)
+    assert body != gzip.compress(GZ_LINES, compresslevel=1, mtime=0)  # really isal's, not zlib's bytes
+    assert gzip.decompress(body) == GZ_LINES
+
+
+def test_other_levels_are_zlib_levels() -> None:
+    assert _codec.gzip(GZ_LINES, 6) == gzip.compress(GZ_LINES, compresslevel=6, mtime=0)
+
+
+def test_without_isal_the_standard_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_codec, "igzip", None)
+    assert _codec.gzip(GZ_LINES, 1) == gzip.compress(GZ_LINES, compresslevel=1, mtime=0)
+
+
+@given(st.binary(max_size=5000))
+def test_gzip_round_trip_and_deterministic(data: bytes) -> None:
+    body = _codec.gzip(data, 1)
+    assert gzip.decompress(body) == data
+    assert _codec.gzip(data, 1) == body  # mtime 0: the same bytes for the same batch
