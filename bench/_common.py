@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from logpipe_backend.adapters.local.launcher import ServeProcess, isolated_env
+from harness.launcher import ServeProcess, isolated_env
 
 REPO = Path(__file__).resolve().parents[1]
 TENANT = "bench"

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from logpipe_backend.adapters.local.launcher import ServeError, ServeProcess, logpipe_command
+from harness.launcher import ServeError, ServeProcess, logpipe_command
 
 HERE = Path(__file__).resolve().parent
 LOGS = HERE / "logs"

@@ -23,13 +23,13 @@ from logpipe_backend.adapters.aws import dynamodb as aws_dynamodb
 from logpipe_backend.adapters.aws import idempotency as aws_idempotency
 from logpipe_backend.adapters.aws import sqs as aws_sqs
 from logpipe_backend.adapters.aws import tenants as aws_tenants
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.isolation import TenantScopedStore
 from logpipe_backend.core import envelope
 from logpipe_backend.core.routes import INGEST_ROUTES
 from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
 from logpipe_backend.wiring import admin as admin_wiring
+from logpipe_backend.wiring import aws as aws_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
 from logpipe_backend.wiring import tenant_read as tenant_read_wiring
 from logpipe_backend.wiring import worker as worker_wiring
@@ -158,7 +158,7 @@ def test_dev_tfvars_as_in_the_original_design(tf: TfModel) -> None:
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_handler_path_exists_in_the_code(tf: TfModel, name: str) -> None:
     handler = tf.eval(_function(tf, name)["handler"])
-    assert handler == f"logpipe_backend.handlers.{name}.handler"  # docs/contract.md §1
+    assert handler == f"logpipe_backend.lambdas.{name}.handler"  # docs/contract.md §1
     module_name, attr = handler.rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module_name), attr))
     modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, module_name)
@@ -305,7 +305,7 @@ def _logpipe_names_in(path: Path) -> set[str]:
 
 
 def _names_in_zip_code(name: str) -> set[str]:
-    modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, f"logpipe_backend.handlers.{name}")
+    modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, package_lambdas.FUNCTIONS[name])
     found: set[str] = set()
     for module in modules:
         path = package_lambdas.module_path(package_lambdas.DEFAULT_SRC, module)

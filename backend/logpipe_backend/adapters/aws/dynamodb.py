@@ -32,6 +32,7 @@ from logpipe_backend.adapters.aws.record_fit import (
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.record import Record
 from logpipe_backend.ports import LogQuery, QueryPage
+from logpipe_backend.settings import DEFAULT_RETENTION_DAYS
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -63,7 +64,6 @@ WRITE_DEADLINE_SECONDS: Final = 20.0  # also give up a batch after this long, so
 # A query makes at most this many Query calls (each up to 1 MB) before it answers with what it has and a
 # cursor, so a selective filter over a large partition costs bounded time per request.
 MAX_QUERY_PAGES: Final = 8
-DEFAULT_RETENTION_DAYS: Final = 30
 
 
 class StoreError(ApiError):
