@@ -14,21 +14,23 @@ requests being handled finish (their responses, 202s included, go out), then ret
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import functools
-import importlib.resources
-import json
 import logging
-import secrets
 import socket
 import threading
 import time
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from logpipe_backend.runtime.apigw import (
+    build_event,
+    error_parts,
+    json_bytes,
+    openapi_document,
+    response_parts,
+)
 from logpipe_backend.runtime.routes import Event, LambdaHandler, Response, Routes
 
 log = logging.getLogger("logpipe.serve")
@@ -41,127 +43,6 @@ LINGER_S = 2.0  # how long an unread, refused body is drained so the client can 
 LINGER_MAX_BYTES = 64 * 1024 * 1024
 
 __all__ = ["Event", "LambdaHandler", "LocalHttpServer", "Response", "Routes", "build_event", "response_parts"]
-
-
-def _json_bytes(body: object) -> bytes:
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
-
-
-def _error(status: int, code: str, message: str, **detail: Any) -> tuple[int, dict[str, str], bytes]:
-    return (
-        status,
-        {"content-type": "application/json"},
-        _json_bytes({"error": {"code": code, "message": message, **detail}}),
-    )
-
-
-def _request_id() -> str:
-    # API Gateway's request ids are short opaque strings; uniqueness is all that matters.
-    return secrets.token_urlsafe(12)
-
-
-def build_event(
-    *,
-    method: str,
-    target: str,
-    headers: list[tuple[str, str]],
-    body: bytes,
-    source_ip: str,
-    now_ms: int | None = None,
-    request_id: str | None = None,
-    binary_as_bytes: bool = False,
-) -> Event:
-    """The API Gateway HTTP API payload 2.0 event for one request (what a Lambda would receive).
-
-    ``binary_as_bytes`` (the local server's own events): a body that is not UTF-8 text is handed over as the
-    bytes it is, with ``isBase64Encoded`` false, instead of in base64 (``core.http.body_bytes`` takes either);
-    encoding and decoding base64 cost 0.19 µs a record of the benchmark's gzip bodies.
-    """
-    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    split = urlsplit(target)
-    raw_path = split.path or "/"
-    raw_query = split.query
-    merged: dict[str, str] = {}
-    cookies: list[str] = []
-    for name, value in headers:
-        key = name.lower()
-        if key == "cookie":
-            cookies.extend(part.strip() for part in value.split(";") if part.strip())
-            continue
-        # API Gateway 2.0 joins repeated headers with commas.
-        merged[key] = f"{merged[key]},{value}" if key in merged else value
-    params: dict[str, str] = {}
-    for key, value in parse_qsl(raw_query, keep_blank_values=True):
-        params[key] = f"{params[key]},{value}" if key in params else value
-    request_id = request_id or _request_id()
-    route_key = f"{method} {unquote(raw_path)}"
-    event: Event = {
-        "version": "2.0",
-        "routeKey": route_key,
-        "rawPath": raw_path,
-        "rawQueryString": raw_query,
-        "headers": merged,
-        "requestContext": {
-            "accountId": "local",
-            "apiId": "local",
-            "domainName": merged.get("host", "localhost"),
-            "domainPrefix": merged.get("host", "localhost").split(".")[0],
-            "http": {
-                "method": method,
-                "path": unquote(raw_path),
-                "protocol": "HTTP/1.1",
-                "sourceIp": source_ip,
-                "userAgent": merged.get("user-agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now_ms / 1000)),
-            "timeEpoch": now_ms,
-        },
-        "isBase64Encoded": False,
-    }
-    if cookies:
-        event["cookies"] = cookies
-    if params:
-        event["queryStringParameters"] = params
-    if body:
-        encoding = merged.get("content-encoding", "").strip().lower()
-        text: str | None = None
-        if encoding in ("", "identity"):
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError:
-                text = None
-        # Like API Gateway with binary media types: anything that is not plain UTF-8 text goes base64.
-        if text is None and binary_as_bytes:
-            event["body"] = body
-        elif text is None:
-            event["body"] = base64.b64encode(body).decode("ascii")
-            event["isBase64Encoded"] = True
-        else:
-            event["body"] = text
-    return event
-
-
-def response_parts(response: Mapping[str, Any]) -> tuple[int, dict[str, str], bytes]:
-    """(status, headers, body bytes) from a handler's 2.0 response."""
-    status = int(response.get("statusCode", 200))
-    headers = {str(k).lower(): str(v) for k, v in (response.get("headers") or {}).items()}
-    raw = response.get("body")
-    if raw is None:
-        body = b""
-    elif response.get("isBase64Encoded"):
-        body = base64.b64decode(str(raw))
-    else:
-        body = str(raw).encode("utf-8")
-    return status, headers, body
-
-
-@functools.cache
-def openapi_document() -> bytes:
-    """The OpenAPI 3.1 description of the HTTP API (package data ``logpipe_backend/openapi.json``)."""
-    return importlib.resources.files("logpipe_backend").joinpath("openapi.json").read_bytes()
 
 
 class _BodyTooLarge(Exception):
@@ -242,7 +123,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         if len(self.headers) > MAX_HEADER_COUNT:
-            self._send(*_error(431, "headers_too_large", "too many headers"), close=True)
+            self._send(*error_parts(431, "headers_too_large", "too many headers"), close=True)
             return
         path = unquote(urlsplit(self.path).path)
         try:
@@ -252,24 +133,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._linger()
             return
         except _BadRequest as exc:
-            self._send(*_error(400, "bad_request", str(exc)), close=True)
+            self._send(*error_parts(400, "bad_request", str(exc)), close=True)
             return
         routes = self.server.routes
         if path == "/healthz":
             if self.command not in ("GET", "HEAD"):
-                self._send(*_error(405, "method_not_allowed", "use GET"), extra={"allow": "GET, HEAD"})
+                self._send(*error_parts(405, "method_not_allowed", "use GET"), extra={"allow": "GET, HEAD"})
                 return
-            self._send(200, {"content-type": "application/json"}, _json_bytes(routes.health()))
+            self._send(200, {"content-type": "application/json"}, json_bytes(routes.health()))
             return
         if path == "/openapi.json":
             if self.command not in ("GET", "HEAD"):
-                self._send(*_error(405, "method_not_allowed", "use GET"), extra={"allow": "GET, HEAD"})
+                self._send(*error_parts(405, "method_not_allowed", "use GET"), extra={"allow": "GET, HEAD"})
                 return
             self._send(200, {"content-type": "application/json"}, openapi_document())
             return
         target: LambdaHandler | None = routes.target(path)
         if target is None:
-            self._send(*_error(404, "not_found", f"no route for {path}"))
+            self._send(*error_parts(404, "not_found", f"no route for {path}"))
             return
         event = build_event(
             method=self.command,
@@ -285,7 +166,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             status, headers, payload = response_parts(response)
         except Exception:  # the handlers never raise; this is the last line of defence
             log.exception("handler failed for %s %s", self.command, path)
-            status, headers, payload = _error(500, "internal_error", "internal error")
+            status, headers, payload = error_parts(500, "internal_error", "internal error")
         log.info(
             "%s %s %s %d %.1fms",
             self.client_address[0],
@@ -317,7 +198,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _too_large(self) -> tuple[int, dict[str, str], bytes]:
         limit = self.server.routes.max_body_bytes
-        return _error(
+        return error_parts(
             413, "payload_too_large", f"the body is over {limit} bytes", limit="body_bytes", max=limit
         )
 
@@ -407,7 +288,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         with contextlib.suppress(OSError):
             self._send(
-                *_error(code, "bad_request" if code == 400 else f"http_{code}", message or "bad request")
+                *error_parts(code, "bad_request" if code == 400 else f"http_{code}", message or "bad request")
             )
 
     def version_string(self) -> str:
@@ -443,7 +324,7 @@ class LocalHttpServer(ThreadingHTTPServer):
         with self._conn_lock:
             too_many = len(self._conns) >= MAX_CONNECTIONS
         if too_many or self.stopping:
-            status, _headers, body = _error(503, "unavailable", "server busy or stopping", retry_after=1)
+            status, _headers, body = error_parts(503, "unavailable", "server busy or stopping", retry_after=1)
             head = (
                 f"HTTP/1.1 {status} Service Unavailable\r\ncontent-type: application/json\r\n"
                 f"retry-after: 1\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
