@@ -5,10 +5,9 @@ its text, the queue message). glibc serves a buffer that large with an mmap of i
 it is freed, or trims the heap as soon as 128 KiB are free at its top, so the next buffer is fresh pages:
 one page fault per 4 KiB touched, and the kernel zeroes each page. A fixed mmap threshold (32 MiB, which
 also stops glibc from adapting it) and a trim threshold of 64 MiB let freed buffers be reused instead.
-Measured on ``bench/throughput.py`` (1,000,000 records): the server's minor page faults 0.22 -> 0.03 per
-record and its system CPU time 0.55 -> 0.41 µs a record; run alone on 300,000 records, the server's CPU
-3.73 -> 3.43 µs a record. The price is memory: a process keeps up to 64 MiB it freed instead of giving it
-back (the server under the benchmark stays at its peak, ~86 MB, instead of dropping back to ~66 MB).
+Without it, page faults and the kernel's zeroing show up as system CPU time on every request and message
+(figures: docs/performance.md). The price is memory: a process keeps up to 64 MiB it freed instead of giving
+it back, so the server stays near its peak resident size after a burst.
 
 Only glibc has ``mallopt`` with these parameters; elsewhere (macOS, musl) this does nothing.
 """

@@ -59,7 +59,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = SOCKET_TIMEOUT_S  # StreamRequestHandler applies it to the socket
     # TCP_NODELAY: the status line and headers go out in one write and the body in another; with Nagle on,
-    # the body waits for the client's delayed ACK of the headers (~40 ms on Linux) on every response.
+    # the body waits for the client's delayed ACK of the headers (Linux's delayed-ACK timer, tens of ms) on
+    # every response: a keep-alive client's requests would each take that long.
     disable_nagle_algorithm = True
     server: LocalHttpServer
 

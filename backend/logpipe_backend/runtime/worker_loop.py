@@ -50,15 +50,15 @@ QUEUE_ARN = "arn:aws:sqs:local:000000000000:logpipe-ingest"
 # message's ~2,500 records are alive while it is handled, so at 700 each collection walked them again and
 # moved them on to the older generations (~220 collections per 80,000 records); at 50,000, ~35. Memory: at
 # most ~50,000 young containers (a few MB) wait for a collection, and objects in reference cycles are freed
-# that much later. Measured with gc.freeze() below in a fresh worker process, 10 alternating runs of 80,000
-# records: 6.21 -> 6.02 us/record (best), median of the pairs -0.12.
+# that much later. With the default, the collector's repeated walks over live records are a visible part of
+# a worker's CPU (figures: docs/performance.md).
 GC_THRESHOLD = 50_000
 
 
 def build_sqs_event(messages: Sequence[ReceivedMessage]) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping delivers, for these messages, but for ``md5OfBody``: SQS's
-    check of a body in transit, which nothing here reads (the handler neither, on AWS) and which cost ~0.5 µs
-    a record to compute over each ~1 MB body (measured: 7 % of a worker's CPU)."""
+    check of a body in transit, which nothing here reads (the handler neither, on AWS): hashing every ~1 MB
+    body would be pure overhead on the worker's hot path."""
     return {
         "Records": [
             {

@@ -3,8 +3,7 @@
 Each item holds a run of one tenant's records, compressed: the layout and how records are cut into chunks
 are in :mod:`.chunks`, how a query reads records back in order out of overlapping chunks in
 :mod:`.chunk_query`, and what a record too large for an item becomes in :mod:`.record_fit`. A chunk costs
-one write unit per KB of compressed records instead of one (or more) per record: the measured figures are
-in docs/aws.md.
+one write unit per KB of compressed records instead of one (or more) per record (figures: docs/aws.md).
 
 Writes are ``BatchWriteItem`` calls of at most 25 items (moto accepts more; AWS does not), UnprocessedItems
 retried with backoff and jitter. Keys are unique within a call: records are deduplicated before they are cut

@@ -23,8 +23,9 @@ BUSY_TIMEOUT_S = 10.0  # SQLite's own wait for a lock, per statement
 BUSY_RETRIES = 5  # then our retries, for the rare BUSY the busy handler does not cover (WAL snapshots)
 BUSY_BACKOFF_S = 0.05
 # A writer waiting for another: SQLite's own busy handler sleeps 1, 2, 5, 10, 15 … ms between tries, so it
-# wakes milliseconds after the lock was freed (a worker holds logs.db's for ~4 ms a message; in the benchmark
-# each worker slept ~9 % of its time so). BEGIN IMMEDIATE is tried again after 0.1 ms, doubling up to 1 ms.
+# wakes milliseconds after the lock was freed, while a worker holds logs.db's for only a few milliseconds a
+# message: workers would spend a good part of their time asleep beside a free lock. BEGIN IMMEDIATE is tried
+# again after 0.1 ms, doubling up to 1 ms.
 WRITE_WAIT_FIRST_S = 0.0001
 WRITE_WAIT_MAX_S = 0.001
 POOL_MAX_IDLE = 8  # connections kept open for reuse; more can exist while in use
@@ -43,7 +44,8 @@ def connect(path: Path, page_size: int | None = None, *, pragmas: Sequence[str] 
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
     # Deleted content is overwritten with zeros, whatever this SQLite build's default: queue.db holds records
-    # before redaction, and a stored message's body must not linger in free pages (~0.5 µs a record).
+    # before redaction, and a stored message's body must not linger in free pages. It costs some CPU a
+    # record (docs/performance.md); the secrets on disk would cost more.
     conn.execute("PRAGMA secure_delete=ON")
     return conn
 

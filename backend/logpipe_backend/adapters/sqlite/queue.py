@@ -15,8 +15,8 @@ What SQS promises, kept here:
 
 A message's lease state (``message_state``: a few small columns) and its body (``message_bodies``, ~1 MB)
 are rows of two tables: SQLite rewrites a whole row on UPDATE, so with the body beside them every lease
-and visibility change rewrote ~1 MB and held the write lock (which every ingest needs) ~3 ms per message;
-now it writes a few bytes. The view ``messages`` shows them joined, as one table did in earlier versions
+and visibility change would rewrite the whole body while holding the write lock that every ingest needs;
+apart, it writes a few bytes. The view ``messages`` shows them joined, as one table did in earlier versions
 (``logpipe dlq``-style inspection and tests read it), and a queue.db of an earlier version is converted
 when it is first opened.
 
@@ -48,20 +48,20 @@ DEFAULT_MAX_RECEIVES = 5  # as the AWS stack's redrive policy
 DEFAULT_VISIBILITY_TIMEOUT_S = 30.0
 IDEMPOTENCY_TTL_MS = 24 * 3600 * 1000  # docs/contract.md §3: "within 24 h"
 _IDEMPOTENCY_PURGE_EVERY = 500  # claims between purges of expired ones
-# SQLite's page size for a new queue.db (its default: 4 KiB). A ~1 MB body spans 62 pages instead of 245, each
-# one WAL frame (header, checksum, write call) when it is sent. Measured on the benchmark's 1 MB messages, per
-# record: send 0.92 -> 0.42 us, receive 0.13 -> 0.10. 64 KiB saved more (send 0.34, delete 0.70 -> 0.43: this
-# SQLite zeroes freed pages, secure_delete) but a 1-record message then took ~300 us to send instead of ~100
-# (~160 at 16 KiB) and its WAL outgrew the 1 MiB of tests/faults' disk-full case.
+# SQLite's page size for a new queue.db (its default: 4 KiB). Each page of a sent body is one WAL frame
+# (header, checksum, write call): at 4 KiB a ~1 MB body is 4x the frames, and send is on every ingest's path.
+# Larger pages (64 KiB) cost a small message more than they save a big one, and make the WAL outgrow the
+# 1 MiB disk of tests/faults' disk-full case. Figures: docs/performance.md.
 PAGE_SIZE = 16_384
 # The longest body send takes (its UTF-8), and so the most a stored body may inflate to: ingest packs at most
 # ~1 MB in a message (core/envelope.py), and a crafted BLOB in queue.db cannot make a worker inflate more.
 MAX_BODY_BYTES = MAX_EXPANDED_BYTES
-# Measured on the benchmark's 1 MB messages, per record: send 0.56 -> 0.41 us (deflating is 0.30 of it),
-# receive 0.08 -> 0.23 (inflating), delete 0.45 -> 0.19. The standard library's level 1 costs 2.4 us a
-# record to deflate, more than it saves: without isal, bodies are stored as text.
+# Bodies are stored deflated (isal level 1) only when isal is there: fewer bytes written, WAL-framed and
+# zeroed on delete (secure_delete) outweigh deflating and inflating them. The standard library's zlib at
+# level 1 costs more than it saves, so without isal bodies are stored as text. Figures: docs/performance.md.
 _DEFLATE_LEVEL = 1
-# Raw deflate (wbits -15): no zlib header nor Adler-32, 0.03 us a record less each way (TEXT had no checksum).
+# Raw deflate (wbits -15): no zlib header nor Adler-32 to compute each way; a stored TEXT body had no checksum
+# either, and SQLite's own page checks cover the file.
 _RAW_DEFLATE = -15
 _READ_ERRORS: tuple[type[Exception], ...] = (*zlibfast.ERRORS, UnicodeDecodeError)
 
@@ -219,8 +219,8 @@ class SqliteQueue:
         leased = self._db.transaction(lease)
         if not leased:
             return []
-        # Bodies are read after the lease is committed, outside the write lock: reading a batch of ~1 MB
-        # messages inside it took ~40 ms, and every ingest (whose send needs that lock) waited as long. A
+        # Bodies are read after the lease is committed, outside the write lock: read inside it, a batch of
+        # ~1 MB bodies would hold the lock that every ingest's send needs for as long as the reading takes. A
         # leased row cannot change or go away meanwhile: only our own delete removes it, or a DLQ move once
         # the lease has expired; a row that did go is simply not ours any more.
         seqs = [row[0] for row in leased]
@@ -250,8 +250,8 @@ class SqliteQueue:
     def delete_batch(self, receipt_handles: Sequence[str]) -> set[str]:
         """Acknowledge several messages in one transaction (SQS's DeleteMessageBatch); the receipts that
         deleted one. A stale receipt deletes nothing, as in :meth:`delete`. One COMMIT (and fsync) for a
-        batch instead of one per message: measured on the benchmark's 1 MB messages, 10 a batch, 0.15 ->
-        0.08 us a record of the worker's CPU (and 9 fewer fsyncs of queue.db a batch)."""
+        batch instead of one per message: a batch of 10 otherwise pays 9 more fsyncs of queue.db, each
+        holding the write lock that ingest needs."""
 
         def remove(conn: sqlite3.Connection) -> set[str]:
             deleted: set[str] = set()

@@ -18,12 +18,12 @@ from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.query import LogQuery, QueryPage
 from logpipe_backend.core.record import Record
 
-# One C encoder for every record (core/jsonenc.py): json.dumps with options builds a new encoder per call
-# (measured ~1.5 µs a record on the worker's hot path).
+# One C encoder for every record (core/jsonenc.py): json.dumps with options builds a new encoder per call,
+# for every record on the worker's hot path.
 _ENCODE = compact_encoder()
 # SQLite's page size for a new logs.db (its default: 4 KiB). A commit writes each changed page to the WAL as
-# a frame of its own (header, checksum, write call), so a message's ~1 MB of rows takes 4x fewer frames.
-# Measured on the benchmark's messages: insert + commit 2.41 -> 1.74 us/record; 1-record message 57 -> 66 us.
+# a frame of its own (header, checksum, write call), so a message's ~1 MB of rows takes 4x fewer frames; a
+# one-record message pays a little more per commit (figures: docs/performance.md).
 PAGE_SIZE = 16_384
 
 # Taken only by a new logs.db (before its first table): freed pages can be given back to the file system
