@@ -26,8 +26,8 @@ from logpipe_backend.adapters.aws import tenants as aws_tenants
 from logpipe_backend.adapters.aws.isolation import TenantScopedStore
 from logpipe_backend.core import envelope
 from logpipe_backend.core.routes import INGEST_ROUTES
-from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
+from logpipe_backend.ports import DEFAULT_TIME_MARGIN_MS
 from logpipe_backend.wiring import admin as admin_wiring
 from logpipe_backend.wiring import aws as aws_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
@@ -198,7 +198,7 @@ def test_worker_timeout_rules(tf: TfModel) -> None:
     assert visibility >= 6 * timeout, "AWS: visibility timeout at least 6x the function timeout"
     assert visibility >= 6 * timeout + window
     # The worker's time guard must leave it room to work: its margin is a small part of the timeout.
-    assert timeout * 1000 / 4 > worker_handler.DEFAULT_TIME_MARGIN_MS
+    assert timeout * 1000 / 4 > DEFAULT_TIME_MARGIN_MS
     # With the dev settings too.
     assert tf.var("worker_timeout_seconds") == timeout
 
