@@ -13,15 +13,15 @@ adapters and the ``*Deps`` of ``logpipe_backend.ports``.
 | ``LOGPIPE_MAX_QUEUE_DEPTH`` | :func:`max_queue_depth` | ingest answers 429 past it; 0: no bound |
 | ``LOGPIPE_SIMULATED_WORK_PER_CHAR`` | :func:`work_per_char_s` | the seed's simulated work, s a character |
 | ``LOGPIPE_LIMIT_<NAME>`` | :func:`limits` | a request limit of docs/contract.md §3 |
-| ``LOGPIPE_RATE_LIMIT_*`` | :func:`rate_limiter` | the per-tenant rate limit (core/ratelimit.py) |
+| ``LOGPIPE_RATE_LIMIT_RECORDS_PER_S``, ``..._BURST`` | :func:`rate_limiter` | per-tenant rate limit |
 | ``LOGPIPE_REDACT_PATTERNS`` | :func:`redact_patterns` | extra secret patterns, one regex a line |
 | ``LOGPIPE_MIN_FREE_MB`` | :func:`min_free_bytes` | ``logpipe serve`` refuses a data dir with less free |
 | ``LOGPIPE_TABLE_NAME``, ``LOGPIPE_*_TABLE_NAME`` | :func:`required` | the DynamoDB tables (wiring.aws) |
 | ``LOGPIPE_LOG_RETENTION_DAYS`` | :func:`retention_days` | TTL of stored records on AWS (0: forever) |
 | ``LOGPIPE_STRICT_ISOLATION`` | :func:`strict_isolation` | per-tenant credentials (with the role's ARN) |
 
-The CLI's own variables (``LOGPIPE_API_KEY``, ``LOGPIPE_ENDPOINT``, ``logpipe serve``'s options) are click's
-and the SDK's (``cli/``, ``sdk/``). Limits, rate limits and redaction patterns are parsed by the core
+The CLI's and the SDK's own variables (the key, the endpoint, ``logpipe serve``'s options) are read in
+``cli/`` and ``sdk/``. Limits, rate limits and redaction patterns are parsed by the core
 classes they configure (one parser each, beside the defaults it completes).
 """
 

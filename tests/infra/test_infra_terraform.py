@@ -45,6 +45,7 @@ NOT_SET: dict[str, str] = {
     "LOGPIPE_ADMIN_TOKEN": "local stack only: on AWS the admin route is authorized by IAM",
     "LOGPIPE_LIMIT_": "optional overrides (LOGPIPE_LIMIT_<NAME>); the defaults are contract.md §3's limits",
     "LOGPIPE_LOG_RETENTION": "local stack only (serve --retention); on AWS: LOGPIPE_LOG_RETENTION_DAYS",
+    "LOGPIPE_MIN_FREE_MB": "local stack only: logpipe serve's data dir check (read in settings.py)",
 }
 NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
     "ingest": {
