@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from logpipe_backend.adapters.local.launcher import ServeProcess, isolated_env
-
 REPO = Path(__file__).resolve().parents[1]
+# The launcher of a real `logpipe serve` is the tests' (tests/harness/): one, kept out of the product.
+sys.path.insert(0, str(REPO / "tests"))
+
+from harness.launcher import ServeProcess, isolated_env  # noqa: E402
+
 TENANT = "bench"
 START_TIMEOUT_S = 30.0
 SEED = 7

@@ -202,7 +202,7 @@ def sdk_requests(lines: list[str], api_key: str) -> list[dict[str, Any]]:
     """The API Gateway events of the requests the SDK would send for ``lines`` (its batching and gzip)."""
     from logpipe._batcher import Batcher, classify_line
     from logpipe._client import DEFAULT_COMPRESSLEVEL
-    from logpipe_backend.adapters.local.server import build_event
+    from logpipe_backend.runtime.server import build_event
 
     batcher = Batcher()
     batches = []
@@ -320,6 +320,7 @@ def this_design(lines: list[str], *, item_per_record: bool = False) -> dict[str,
     from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
     from logpipe_backend.core.redact import Redactor
     from logpipe_backend.handlers import ingest, worker
+    from logpipe_backend.ports import IngestDeps, WorkerDeps
 
     with aws() as (sqs, ddb, url):
         api_key = DynamoKeyStore(ddb, "tenants").create_tenant(TENANT)
@@ -327,7 +328,7 @@ def this_design(lines: list[str], *, item_per_record: bool = False) -> dict[str,
         meter.attach(sqs)
         meter.attach(ddb)
         lambdas = Lambdas()
-        ingest_deps = ingest.IngestDeps(
+        ingest_deps = IngestDeps(
             queue=SqsQueue(sqs, url),
             keys=DynamoKeyStore(ddb, "tenants"),
             idempotency=DynamoIdempotencyStore(ddb, "idempotency"),
@@ -344,7 +345,7 @@ def this_design(lines: list[str], *, item_per_record: bool = False) -> dict[str,
             if response["statusCode"] != 202:
                 raise RuntimeError(f"ingest answered {response['statusCode']}: {response['body']}")
         store = ItemPerRecordStore(ddb) if item_per_record else DynamoStore(ddb, "logs")
-        worker_deps = worker.WorkerDeps(store=store, redactor=Redactor())
+        worker_deps = WorkerDeps(store=store, redactor=Redactor())
         _drain(sqs, url, lambda event: worker.handle(event, worker_deps, _Context()), lambdas)
         meter.enabled = False
         stored = _count_stored(ddb)

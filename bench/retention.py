@@ -39,10 +39,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TENANT, Stack, machine, make_line, percentile
-from logpipe_backend.adapters.local import _sqlite as sqlite_plumbing
-from logpipe_backend.adapters.local.keystore import SqliteKeyStore
-from logpipe_backend.adapters.local.retention import RetentionSweep
-from logpipe_backend.adapters.local.store import SqliteStore
+from logpipe_backend.adapters.sqlite import _sqlite as sqlite_plumbing
+from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
+from logpipe_backend.adapters.sqlite.retention import RetentionSweep
+from logpipe_backend.adapters.sqlite.store import SqliteStore
 
 REQUEST_RECORDS = 100
 MAX_SIZE_RATIO = 1.5

@@ -101,11 +101,11 @@ def _ingest(lines: list[str], requests: int, api_key: str) -> None:
 
 def run(lines: list[str], args: argparse.Namespace, *, requeue: bool) -> dict[str, Any]:
     import boto3
-    from logpipe_backend.adapters.aws import wiring as aws_wiring
     from logpipe_backend.adapters.aws.dynamodb import DynamoStore
     from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
     from logpipe_backend.handlers import worker
     from logpipe_backend.ports import LogQuery
+    from logpipe_backend.wiring import aws as aws_wiring
     from logpipe_backend.wiring import worker as worker_wiring
     from moto import mock_aws
 

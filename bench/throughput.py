@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import TENANT, Stack, machine, read_lines, write_records
 from _otlp import BATCH as OTLP_BATCH
 from _otlp import otlp_pipeline
-from logpipe_backend.adapters.local.store import PAGE_SIZE as STORE_PAGE_SIZE
+from logpipe_backend.adapters.sqlite.store import PAGE_SIZE as STORE_PAGE_SIZE
 
 FLOOR_TRANSACTION_ROWS = 1000
 MB = 1_000_000

@@ -26,7 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from logpipe_backend.adapters.local.launcher import ServeError, ServeProcess, logpipe_command
+
+# The demo runs from a checkout (`make demo`, tests/integration/test_demo.py) and starts `logpipe serve` with
+# the launcher the tests and benches use (tests/harness/launcher.py): one place knows how to wait for
+# /healthz, stop the whole process group and show the log's tail when the stack does not come up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from harness.launcher import ServeError, ServeProcess, logpipe_command
 
 HERE = Path(__file__).resolve().parent
 LOGS = HERE / "logs"

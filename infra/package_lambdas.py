@@ -11,9 +11,10 @@ fail on Lambda — unless it is optional: inside the ``try:`` of a ``try``/``exc
 distributions must be optional in that sense too: the code must also run without them.
 
 What "can import" means: every ``import`` of the package, at module level or inside a function (the
-handlers build their dependencies lazily), except those under ``if TYPE_CHECKING:``. Subpackages listed
-in ``LAMBDA_EXCLUDED`` (the local stack's SQLite adapters) are left out unless some module imports them at
-module level, in which case leaving them out would break the import and they are kept (with a warning).
+wiring builds the dependencies lazily), except those under ``if TYPE_CHECKING:``. Subpackages listed in
+``LAMBDA_EXCLUDED`` (the local stack: SQLite adapters, runtime, local wiring) are left out unless some
+module imports them at module level, in which case leaving them out would break the import and they are
+kept (with a warning).
 
 The bundled wheels: ``pip download`` of the versions pinned in ``infra/lambda-requirements.txt`` (with their
 dependencies, which must be pinned there too) for CPython ``PYTHON_VERSION`` on manylinux up to glibc
@@ -43,12 +44,13 @@ from pathlib import Path
 
 PACKAGE = "logpipe_backend"
 FUNCTIONS = {
-    "ingest": f"{PACKAGE}.handlers.ingest",
-    "worker": f"{PACKAGE}.handlers.worker",
-    "admin": f"{PACKAGE}.handlers.admin",
-    "tenant_read": f"{PACKAGE}.handlers.tenant_read",
+    "ingest": f"{PACKAGE}.lambdas.ingest",
+    "worker": f"{PACKAGE}.lambdas.worker",
+    "admin": f"{PACKAGE}.lambdas.admin",
+    "tenant_read": f"{PACKAGE}.lambdas.tenant_read",
 }
-LAMBDA_EXCLUDED = (f"{PACKAGE}.adapters.local",)
+# The local stack only: the SQLite adapters, the local runtime and the wiring that builds them.
+LAMBDA_EXCLUDED = (f"{PACKAGE}.adapters.sqlite", f"{PACKAGE}.runtime", f"{PACKAGE}.wiring.local")
 # Provided by the Lambda Python runtime.
 RUNTIME_PROVIDED = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})
 # Imported by the ingest function's OTLP and Loki doors (issue 14): shipped as wheels with that function

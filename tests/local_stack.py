@@ -12,7 +12,7 @@ Use ``running_server`` for a stack with defaults (2 workers, 2 s visibility time
     def test_other(server_factory: Callable[..., LocalServer], tmp_path: Path) -> None:
         server = server_factory(workers=0, env={"LOGPIPE_MAX_QUEUE_DEPTH": "1"})
 
-Every server is a ``ServeProcess`` (``logpipe_backend/adapters/local/launcher.py``, shared with the
+Every server is a ``ServeProcess`` (``tests/harness/launcher.py``, shared with the
 benchmarks and the demo): it runs in its own process group (so ``kill()`` takes the workers down too), with
 ``XDG_CONFIG_HOME`` pointed into the test's tmp dir (``serve`` writes the ``local`` profile there, never
 into the real config), its stderr in ``<workdir>/serve.log`` for post-mortems, and is stopped at teardown.
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from logpipe_backend.adapters.local.launcher import (
+from harness.launcher import (
     START_TIMEOUT_S,
     STOP_TIMEOUT_S,
     ServeProcess,

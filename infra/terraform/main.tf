@@ -13,10 +13,10 @@ locals {
   api_function_timeout_seconds = 29
 
   handlers = {
-    ingest = "logpipe_backend.handlers.ingest.handler"
-    worker = "logpipe_backend.handlers.worker.handler"
-    admin  = "logpipe_backend.handlers.admin.handler"
+    ingest = "logpipe_backend.lambdas.ingest.handler"
+    worker = "logpipe_backend.lambdas.worker.handler"
+    admin  = "logpipe_backend.lambdas.admin.handler"
     # Tenant read keys (issue 15): GET /logs with a tenant's own key, checked by the handler.
-    tenant_read = "logpipe_backend.handlers.tenant_read.handler"
+    tenant_read = "logpipe_backend.lambdas.tenant_read.handler"
   }
 }

@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from logpipe_backend.adapters.aws.dynamodb import DynamoStore
-from logpipe_backend.adapters.local.store import SqliteStore
+from logpipe_backend.adapters.sqlite.store import SqliteStore
 from logpipe_backend.core.filters import RecordFilter
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.query import LogQuery, matches

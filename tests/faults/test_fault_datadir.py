@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 from local_stack import REPO, logpipe_command
-from logpipe_backend.adapters.local._sqlite import connect
-from logpipe_backend.adapters.local.datadir import DataDir, DataDirError, min_free_bytes_from_env
+from logpipe_backend.adapters.sqlite._sqlite import connect
+from logpipe_backend.adapters.sqlite.datadir import DataDir, DataDirError
+from logpipe_backend.settings import ConfigError
+from logpipe_backend.settings import min_free_bytes as min_free_bytes_from_env
 
 
 def serve(
@@ -91,7 +93,7 @@ def test_check_units(tmp_path: Path) -> None:
     assert min_free_bytes_from_env({}) == 64 * 2**20
     assert min_free_bytes_from_env({"LOGPIPE_MIN_FREE_MB": "0"}) == 0
     for bad in ("lots", "-1", "nan"):
-        with pytest.raises(DataDirError, match="LOGPIPE_MIN_FREE_MB"):
+        with pytest.raises(ConfigError, match="LOGPIPE_MIN_FREE_MB"):
             min_free_bytes_from_env({"LOGPIPE_MIN_FREE_MB": bad})
 
 
@@ -122,7 +124,7 @@ def test_disk_full_while_running_is_a_503_not_a_202(tmp_path: Path) -> None:
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().decode().split(" on ", 1)[1].split(" ", 1)[0]
-        from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+        from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
 
         keys = SqliteKeyStore(tmp_path / "d" / "tenants.db")
         key = keys.create_tenant("acme")

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import logpipe
 from local_stack import LocalServer
-from logpipe_backend.adapters.local.diskspace import CHECK_EVERY_S
+from logpipe_backend.runtime.diskspace import CHECK_EVERY_S
 
 
 def _post(server: LocalServer, key: str, text: str) -> httpx.Response:

@@ -23,7 +23,7 @@ from typing import Any
 import logpipe
 from faults_support import CanaryThread, assert_clean, log_lines, wait_for
 from local_stack import REPO, LocalServer, logpipe_command
-from logpipe_backend.adapters.local.queue import SqliteQueue
+from logpipe_backend.adapters.sqlite.queue import SqliteQueue
 
 POISON_TRIGGER = """
 CREATE TRIGGER poison BEFORE INSERT ON records WHEN NEW.doc LIKE '%POISON-PILL%'

@@ -18,16 +18,16 @@ import time
 from pathlib import Path
 
 import pytest
-from logpipe_backend.adapters.local import _sqlite as sqlite_module
-from logpipe_backend.adapters.local.queue import SqliteQueue
-from logpipe_backend.adapters.local.store import SqliteStore
-from logpipe_backend.adapters.local.worker_loop import build_sqs_event
+from logpipe_backend.adapters.sqlite import _sqlite as sqlite_module
+from logpipe_backend.adapters.sqlite.queue import SqliteQueue
+from logpipe_backend.adapters.sqlite.store import SqliteStore
 from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import prepare
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.handlers.worker import WorkerDeps, process
-from logpipe_backend.ports import QueueUnavailable
+from logpipe_backend.handlers.worker import process
+from logpipe_backend.ports import QueueUnavailable, WorkerDeps
+from logpipe_backend.runtime.worker_loop import build_sqs_event
 
 MESSAGES = 20
 
@@ -36,7 +36,7 @@ MESSAGES = 20
 RACER = """
 import json, sys, time
 from pathlib import Path
-from logpipe_backend.adapters.local.queue import SqliteQueue
+from logpipe_backend.adapters.sqlite.queue import SqliteQueue
 q = SqliteQueue(Path(sys.argv[1]))
 start = float(sys.argv[2])
 time.sleep(max(0.0, start - time.time()))

@@ -25,9 +25,9 @@ from moto import mock_aws
 sys.path.insert(0, str(REPO / "tests" / "backend" / "aws"))
 from aws_fixtures import REGION, CallLog, create_resources, spy
 from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event, tenant_event
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
-from logpipe_backend.handlers import admin, ingest, tenant_read, worker
+from logpipe_backend.lambdas import admin, ingest, tenant_read, worker
+from logpipe_backend.wiring import aws as aws_wiring
 
 # API operation → the IAM action that authorizes it.
 IAM_ACTION = {

@@ -111,15 +111,16 @@ def test_zip_holds_the_backend_modules_it_imports_and_its_bundled_distributions(
         }
     names = [i.filename for i in infos]
     assert names == sorted(names)
+    assert f"logpipe_backend/lambdas/{name}.py" in names
     assert f"logpipe_backend/handlers/{name}.py" in names
-    assert "logpipe_backend/adapters/aws/wiring.py" in names  # imported lazily by wiring: must still ship
+    assert "logpipe_backend/wiring/aws.py" in names  # imported lazily by wiring: must still ship
     for info in infos:
         assert "__pycache__" not in info.filename and not info.filename.endswith(".pyc")
         assert info.date_time == (1980, 1, 1, 0, 0, 0)
         assert info.external_attr >> 16 == 0o100644
     ours = [n for n in names if n.startswith("logpipe_backend/")]
     assert all(n.endswith(".py") for n in ours)
-    modules, _ = package_lambdas.modules_for(SRC, f"logpipe_backend.handlers.{name}")
+    modules, _ = package_lambdas.modules_for(SRC, package_lambdas.FUNCTIONS[name])
     expected = {str(package_lambdas.module_path(SRC, m).relative_to(SRC).as_posix()) for m in modules}
     assert set(ours) == expected
     on_disk = {p.relative_to(SRC).as_posix() for p in (SRC / "logpipe_backend").rglob("*.py")}
@@ -127,8 +128,14 @@ def test_zip_holds_the_backend_modules_it_imports_and_its_bundled_distributions(
     # Only what this function runs: no other handler, no other function's wiring, no local stack.
     for other in set(FUNCTION_NAMES) - {name}:
         assert f"logpipe_backend/handlers/{other}.py" not in names
+        assert f"logpipe_backend/lambdas/{other}.py" not in names
         assert f"logpipe_backend/wiring/{other}.py" not in names
-    assert not [n for n in names if n.startswith("logpipe_backend/adapters/local/")]
+    local_only = (
+        "logpipe_backend/adapters/sqlite/",
+        "logpipe_backend/runtime/",
+        "logpipe_backend/wiring/local",
+    )
+    assert not [n for n in names if n.startswith(local_only)]
     # Everything else is a bundled distribution's, each pinned: exactly BUNDLED's, at the pinned versions.
     pins = package_lambdas.read_pins()
     shipped = dict(map(_dist_info, records))
@@ -204,8 +211,8 @@ BASE = {
     "logpipe_backend/__init__.py": "",
     "logpipe_backend/handlers/__init__.py": "",
     "logpipe_backend/adapters/__init__.py": "",
-    "logpipe_backend/adapters/local/__init__.py": "",
-    "logpipe_backend/adapters/local/store.py": "import sqlite3\n",
+    "logpipe_backend/adapters/sqlite/__init__.py": "",
+    "logpipe_backend/adapters/sqlite/store.py": "import sqlite3\n",
     "logpipe_backend/adapters/aws/__init__.py": "",
     "logpipe_backend/adapters/aws/store.py": "import boto3\n",
     "logpipe_backend/unused.py": "",
@@ -223,22 +230,22 @@ def test_lazy_local_imports_are_left_out_and_eager_ones_kept_with_a_warning(tmp_
                     from logpipe_backend import unused
                 def handler(event, context):
                     from logpipe_backend.adapters.aws import store
-                    from logpipe_backend.adapters.local import store as local_store
+                    from logpipe_backend.adapters.sqlite import store as local_store
             """,
         },
     )
     modules, warnings = package_lambdas.modules_for(lazy, "logpipe_backend.handlers.ingest")
     assert "logpipe_backend.adapters.aws.store" in modules
-    assert "logpipe_backend.adapters.local.store" not in modules
+    assert "logpipe_backend.adapters.sqlite.store" not in modules
     assert "logpipe_backend.unused" not in modules  # type-checking imports do not ship
     assert warnings == []
     eager = _tree(
         tmp_path / "eager",
-        {**BASE, "logpipe_backend/handlers/ingest.py": "from logpipe_backend.adapters.local import store\n"},
+        {**BASE, "logpipe_backend/handlers/ingest.py": "from logpipe_backend.adapters.sqlite import store\n"},
     )
     modules, warnings = package_lambdas.modules_for(eager, "logpipe_backend.handlers.ingest")
-    assert "logpipe_backend.adapters.local.store" in modules
-    assert any("adapters.local.store" in w for w in warnings)
+    assert "logpipe_backend.adapters.sqlite.store" in modules
+    assert any("adapters.sqlite.store" in w for w in warnings)
 
 
 def test_a_third_party_import_the_runtime_lacks_is_an_error(tmp_path: Path) -> None:
@@ -327,7 +334,7 @@ RUNNER = textwrap.dedent(
         os.environ.update({"LOGPIPE_QUEUE_URL": url, "LOGPIPE_TABLE_NAME": "logs",
             "LOGPIPE_TENANTS_TABLE_NAME": "tenants", "LOGPIPE_IDEMPOTENCY_TABLE_NAME": "idem"})
         import importlib
-        module = importlib.import_module(f"logpipe_backend.handlers.{name}")
+        module = importlib.import_module(f"logpipe_backend.lambdas.{name}")
         assert module.__file__.startswith(zip_path), module.__file__
         record = {"tenant_id": "acme", "log_id": "01KAZ479SV65DH4C98VGTRN853",
                   "timestamp": "2026-11-26T03:44:56.123Z", "received_at": "2026-11-26T03:44:56.123Z",
@@ -411,5 +418,5 @@ def test_each_zip_runs_its_handler_alone(built: dict[str, Path], name: str, tmp_
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "logpipe_backend.adapters.aws.wiring" in result.stdout
+    assert "logpipe_backend.wiring.aws" in result.stdout
     assert str(REPO) not in result.stderr

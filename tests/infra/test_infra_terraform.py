@@ -23,13 +23,13 @@ from logpipe_backend.adapters.aws import dynamodb as aws_dynamodb
 from logpipe_backend.adapters.aws import idempotency as aws_idempotency
 from logpipe_backend.adapters.aws import sqs as aws_sqs
 from logpipe_backend.adapters.aws import tenants as aws_tenants
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.isolation import TenantScopedStore
 from logpipe_backend.core import envelope
 from logpipe_backend.core.routes import INGEST_ROUTES
-from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.handlers.admin import PATHS as ADMIN_PATHS
+from logpipe_backend.ports import DEFAULT_TIME_MARGIN_MS
 from logpipe_backend.wiring import admin as admin_wiring
+from logpipe_backend.wiring import aws as aws_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
 from logpipe_backend.wiring import tenant_read as tenant_read_wiring
 from logpipe_backend.wiring import worker as worker_wiring
@@ -45,6 +45,7 @@ NOT_SET: dict[str, str] = {
     "LOGPIPE_ADMIN_TOKEN": "local stack only: on AWS the admin route is authorized by IAM",
     "LOGPIPE_LIMIT_": "optional overrides (LOGPIPE_LIMIT_<NAME>); the defaults are contract.md §3's limits",
     "LOGPIPE_LOG_RETENTION": "local stack only (serve --retention); on AWS: LOGPIPE_LOG_RETENTION_DAYS",
+    "LOGPIPE_MIN_FREE_MB": "local stack only: logpipe serve's data dir check (read in settings.py)",
 }
 NOT_SET_PER_FUNCTION: dict[str, dict[str, str]] = {
     "ingest": {
@@ -158,7 +159,7 @@ def test_dev_tfvars_as_in_the_original_design(tf: TfModel) -> None:
 @pytest.mark.parametrize("name", FUNCTIONS)
 def test_handler_path_exists_in_the_code(tf: TfModel, name: str) -> None:
     handler = tf.eval(_function(tf, name)["handler"])
-    assert handler == f"logpipe_backend.handlers.{name}.handler"  # docs/contract.md §1
+    assert handler == f"logpipe_backend.lambdas.{name}.handler"  # docs/contract.md §1
     module_name, attr = handler.rsplit(".", 1)
     assert callable(getattr(importlib.import_module(module_name), attr))
     modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, module_name)
@@ -198,7 +199,7 @@ def test_worker_timeout_rules(tf: TfModel) -> None:
     assert visibility >= 6 * timeout, "AWS: visibility timeout at least 6x the function timeout"
     assert visibility >= 6 * timeout + window
     # The worker's time guard must leave it room to work: its margin is a small part of the timeout.
-    assert timeout * 1000 / 4 > worker_handler.DEFAULT_TIME_MARGIN_MS
+    assert timeout * 1000 / 4 > DEFAULT_TIME_MARGIN_MS
     # With the dev settings too.
     assert tf.var("worker_timeout_seconds") == timeout
 
@@ -305,7 +306,7 @@ def _logpipe_names_in(path: Path) -> set[str]:
 
 
 def _names_in_zip_code(name: str) -> set[str]:
-    modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, f"logpipe_backend.handlers.{name}")
+    modules, _ = package_lambdas.modules_for(package_lambdas.DEFAULT_SRC, package_lambdas.FUNCTIONS[name])
     found: set[str] = set()
     for module in modules:
         path = package_lambdas.module_path(package_lambdas.DEFAULT_SRC, module)

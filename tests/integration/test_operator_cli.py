@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 
 from click.testing import CliRunner
-from logpipe_backend.adapters.local.keystore import SqliteKeyStore
-from logpipe_backend.adapters.local.queue import SqliteQueue
+from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
+from logpipe_backend.adapters.sqlite.queue import SqliteQueue
 from logpipe_cli.main import cli
 
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner
-from logpipe_backend.adapters.aws import wiring as aws_wiring
+from logpipe_backend.wiring import aws as aws_wiring
 from logpipe_cli.main import cli
 from moto import mock_aws
 

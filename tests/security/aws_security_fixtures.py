@@ -40,7 +40,7 @@ from aws_lambda_sim import (  # noqa: E402
 )
 from infra_tf import Ref, TfModel  # noqa: E402
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore  # noqa: E402
-from logpipe_backend.handlers import worker  # noqa: E402
+from logpipe_backend.lambdas import worker  # noqa: E402
 
 __all__ = [
     "REGION",

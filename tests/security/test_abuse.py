@@ -114,7 +114,7 @@ def _eventually(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 def test_concurrent_connections_are_bounded(server_factory: Callable[..., LocalServer]) -> None:
-    from logpipe_backend.adapters.local.server import MAX_CONNECTIONS
+    from logpipe_backend.runtime.server import MAX_CONNECTIONS
 
     server = server_factory(workers=0)
     key = server.create_tenant("crowd")

@@ -26,7 +26,9 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
     ingest_event,
     lambdas_fixture,
 )
-from logpipe_backend.handlers import admin, ingest
+from logpipe_backend.handlers import admin
+from logpipe_backend.lambdas import admin as admin_lambda
+from logpipe_backend.lambdas import ingest
 from logpipe_backend.wiring import admin as admin_wiring
 
 
@@ -120,12 +122,12 @@ def test_a_tenant_key_on_the_admin_path_is_refused_and_reads_nothing(lambdas: Aw
         event["requestContext"]["authorizer"] = authorizer
         attempts.append(event)
     for event in attempts:
-        response = admin.handler(event, FakeContext())
+        response = admin_lambda.handler(event, FakeContext())
         assert response["statusCode"] == 401, (event["requestContext"].get("authorizer"), response)
         assert "secret" not in response["body"]
     assert not lambdas.log.of("Query"), "a refused request must not read the store"
     # The same request signed (API Gateway's IAM identity present) is answered, bearer header or not.
-    assert admin.handler(signed, FakeContext())["statusCode"] == 200
+    assert admin_lambda.handler(signed, FakeContext())["statusCode"] == 200
     with_bearer = copy.deepcopy(signed)
     with_bearer["headers"]["authorization"] = f"Bearer {keys['acme']}"
-    assert admin.handler(with_bearer, FakeContext())["statusCode"] == 200
+    assert admin_lambda.handler(with_bearer, FakeContext())["statusCode"] == 200

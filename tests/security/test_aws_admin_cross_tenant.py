@@ -28,7 +28,7 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
 )
 from logpipe_backend.adapters.aws.dynamodb import DynamoStore
 from logpipe_backend.core.ids import new_log_ids
-from logpipe_backend.handlers import admin, ingest
+from logpipe_backend.lambdas import admin, ingest
 from logpipe_backend.ports import LogQuery
 
 

@@ -41,7 +41,6 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
     lambdas_fixture,
     spy,
 )
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.dynamodb import DynamoStore, StoreError
 from logpipe_backend.adapters.aws.isolation import (
     REFRESH_MARGIN_SECONDS,
@@ -53,8 +52,9 @@ from logpipe_backend.adapters.aws.isolation import (
 )
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.record import Record
-from logpipe_backend.handlers import admin, ingest, worker
+from logpipe_backend.lambdas import admin, ingest, worker
 from logpipe_backend.ports import LogQuery
+from logpipe_backend.wiring import aws as aws_wiring
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 

@@ -24,7 +24,7 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
 )
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.core.auth import parse_scopes
-from logpipe_backend.handlers import admin, ingest, tenant_read
+from logpipe_backend.lambdas import admin, ingest, tenant_read
 
 TENANTS = ("acme", "acme2", "globex")
 

@@ -27,7 +27,7 @@ from aws_security_fixtures import (  # noqa: F401  (fixtures)
     query,
 )
 from logpipe_backend.core.envelope import sqs_safe
-from logpipe_backend.handlers import ingest
+from logpipe_backend.lambdas import ingest
 
 # Each refused by SQS when raw (except U+2028/9, ANSI's ESC is, DEL/C1 are allowed but nasty on terminals).
 STRANGE = {

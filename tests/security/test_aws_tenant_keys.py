@@ -29,7 +29,8 @@ from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import CACHE_SECONDS, DynamoKeyStore
 from logpipe_backend.core.auth import hash_secret
 from logpipe_backend.handlers import ingest
-from logpipe_backend.handlers.ingest import IngestDeps
+from logpipe_backend.lambdas import ingest as ingest_lambda
+from logpipe_backend.ports import IngestDeps
 
 DOCUMENTED_REVOCATION_BOUND_S = 60.0
 BODY = json.dumps({"message": "hello"})
@@ -112,13 +113,13 @@ def test_an_unknown_key_and_a_nearly_right_one_get_the_same_401(lambdas: Aws) ->
     for headers in _near_misses(key):
         event = ingest_event("unused", BODY)
         event["headers"] = {"content-type": "application/json", **headers}
-        responses.append(_shape(ingest.handler(event, FakeContext())))
+        responses.append(_shape(ingest_lambda.handler(event, FakeContext())))
     first = responses[0]
     assert first[0] == 401 and first[1]["error"]["code"] == "unauthorized"
     assert all(r == first for r in responses), [r for r in responses if r != first]
     # Nothing reached the queue, and the right key still works (the variants were really near misses).
     assert not lambdas.log.of("SendMessageBatch")
-    assert ingest.handler(ingest_event(key, BODY), FakeContext())["statusCode"] == 202
+    assert ingest_lambda.handler(ingest_event(key, BODY), FakeContext())["statusCode"] == 202
     # Each lookup is an exact GetItem of one hash: no prefix or partial match is ever asked for.
     for params in lambdas.log.of("GetItem"):
         if params["TableName"] == lambdas.tenants_table:
@@ -142,7 +143,7 @@ def test_keys_exist_only_as_hashes_in_every_table_and_message(lambdas: Aws, tena
         # A record that names its tenant, with and without an Idempotency-Key: every table gets items.
         body = json.dumps({"tenant_id": tenant, "message": f"from {tenant}"})
         for headers in ({}, {"Idempotency-Key": f"k-{tenant}"}):
-            response = ingest.handler(ingest_event(key, body, headers=headers), FakeContext())
+            response = ingest_lambda.handler(ingest_event(key, body, headers=headers), FakeContext())
             assert response["statusCode"] == 202
     esm = drain(lambdas)
     assert len(esm.bodies_seen) == 2 * len(tenants)

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from local_stack import logpipe_command
-from logpipe_backend.adapters.local.queue import read_body
+from logpipe_backend.adapters.sqlite.queue import read_body
 from logpipe_backend.core.envelope import sqs_safe, unpack
 from sec_local import LocalServer, ingest, start_module_server
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 from local_stack import logpipe_command
-from logpipe_backend.adapters.local.keystore import SqliteKeyStore, TenantError
+from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore, TenantError
 from sec_local import LocalServer, assert_error, ingest, queue_rows, start_module_server
 
 KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -152,7 +152,7 @@ def test_secrets_are_compared_in_constant_time(tmp_path: Path, monkeypatch: pyte
     it is looked up by its SHA-256, so timing can at most tell about a hash, which reveals nothing."""
     import hmac
 
-    import logpipe_backend.adapters.local.keystore as keystore_module
+    import logpipe_backend.adapters.sqlite.keystore as keystore_module
     import logpipe_backend.core.auth as auth
 
     calls: list[tuple[bytes, bytes]] = []

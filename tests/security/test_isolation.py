@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from logpipe_backend.adapters.local.queue import read_body
+from logpipe_backend.adapters.sqlite.queue import read_body
 from logpipe_backend.core.envelope import unpack
 from sec_local import LocalServer, assert_error, ingest, queue_rows, start_module_server
 
@@ -260,7 +260,7 @@ def test_repeated_tenant_parameter_is_refused(reader: LocalServer, stored: dict[
 
 
 def _read_key(server: LocalServer, tenant: str, scopes: str = "read") -> str:
-    from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+    from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
     from logpipe_backend.core.auth import parse_scopes
 
     keys = SqliteKeyStore(Path(server.data_dir) / "tenants.db")
@@ -340,7 +340,7 @@ def test_a_revoked_tenants_read_key_is_refused(reader: LocalServer, stored: dict
     reader.create_tenant("leaver")
     key = _read_key(reader, "leaver")
     assert _logs_get(reader, key, {}).status_code == 200
-    from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+    from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
 
     keys = SqliteKeyStore(Path(reader.data_dir) / "tenants.db")
     try:

@@ -69,7 +69,7 @@ def read_key(server: LocalServer, tenant_key: str) -> str:
     """acme's read key (issue 15): what GET /logs takes."""
     from pathlib import Path
 
-    from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+    from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
     from logpipe_backend.core.auth import parse_scopes
 
     keys = SqliteKeyStore(Path(server.data_dir) / "tenants.db")

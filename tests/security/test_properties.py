@@ -28,6 +28,7 @@ from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.redact import Redactor
 from logpipe_backend.handlers import worker
+from logpipe_backend.ports import WorkerDeps
 from luhn import luhn_complete
 
 LIMITS = Limits()
@@ -327,7 +328,7 @@ def test_the_worker_stores_no_secret_whichever_path_a_record_takes(
         assume(everything_else.count(secret) == 1 and secret not in fixed)
     [body] = pack(TENANT, [serialize(record)])
     store = _CapturingStore()
-    deps = worker.WorkerDeps(store=store, redactor=BUILTIN_REDACTOR)
+    deps = WorkerDeps(store=store, redactor=BUILTIN_REDACTOR)
     assert worker.process({"Records": [{"messageId": "m", "body": body}]}, deps) == {}
     [stored] = store.stored
     for secret in secrets:

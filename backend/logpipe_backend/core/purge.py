@@ -1,6 +1,6 @@
 """What ``logpipe tenants purge`` counts and says, the same on both stacks (issue 16: erasure).
 
-The steps, in this order on both stacks (``adapters/local/purge.py``, ``adapters/aws/purge.py``):
+The steps, in this order on both stacks (``adapters/sqlite/purge.py``, ``adapters/aws/purge.py``):
 
 1. revoke the tenant's keys and mark the purge on the tenant (so ``tenants list`` shows it, and an
    interrupted purge is visible until it is run again);

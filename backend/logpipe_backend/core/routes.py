@@ -1,6 +1,6 @@
 """Which paths the ingest function serves, and which door (protocol) answers each.
 
-One table for the three places that route: the local server (adapters/local/server.py), the ingest
+One table for the three places that route: the local server (runtime/server.py), the ingest
 function's own dispatch (handlers/doors.py) and API Gateway's routes (infra/terraform/api.tf, tied to this
 table by tests/infra). A path missing from one of them would work locally and 404 on AWS, or the reverse.
 """

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.http import error_response
+from logpipe_backend.ports import now_ms
+
+__all__ = ["Event", "Response", "error_headers", "guarded", "method", "now_ms", "path_of", "request_id"]
 
 log = logging.getLogger("logpipe.handlers")
 
 Event = Mapping[str, Any]
 Response = dict[str, Any]
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def method(event: Event) -> str:

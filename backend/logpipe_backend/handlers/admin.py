@@ -9,28 +9,14 @@ still refuses an event that carries no IAM identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from logpipe_backend.core.auth import credential_from_headers
 from logpipe_backend.core.errors import ApiError, forbidden, unauthorized
 from logpipe_backend.core.http import query_values
-from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms
-from logpipe_backend.handlers.reads import READ_ENDPOINTS, STATS_MAX_PAGES, ReadContext, endpoint_for
-from logpipe_backend.ports import KeyStore, Store
+from logpipe_backend.handlers._common import Event, Response, guarded, method
+from logpipe_backend.handlers.reads import READ_ENDPOINTS, ReadContext, endpoint_for
+from logpipe_backend.ports import AdminDeps
 
-AUTH_MODES = ("token", "iam")
 PATHS = tuple(f"/admin/{name}" for name in READ_ENDPOINTS)
-
-
-@dataclass(frozen=True)
-class AdminDeps:
-    store: Store
-    keys: KeyStore | None  # needed for "token"
-    auth_mode: str = "token"
-    clock: Callable[[], int] = now_ms
-    stats_max_pages: int = STATS_MAX_PAGES  # see handlers.reads
 
 
 def handle(event: Event, deps: AdminDeps) -> Response:
@@ -59,16 +45,3 @@ def _admin(event: Event, deps: AdminDeps) -> Response:
     _authorize(event, deps)
     endpoint = endpoint_for(event)
     return endpoint(query_values(event), ReadContext(deps.store, deps.clock(), deps.stats_max_pages))
-
-
-_deps: AdminDeps | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> Response:
-    """The Lambda entry point; dependencies are built once per process (cold start)."""
-    global _deps
-    if _deps is None:
-        from logpipe_backend.wiring import admin as wiring
-
-        _deps = wiring.deps()
-    return handle(event, _deps)

@@ -15,7 +15,7 @@ from logpipe_backend.core.http import error_response
 from logpipe_backend.core.routes import HEC, INGEST, LOKI, OTLP, door_of
 from logpipe_backend.handlers import hec, ingest, loki, otlp
 from logpipe_backend.handlers._common import Event, Response, path_of
-from logpipe_backend.handlers.ingest import IngestDeps
+from logpipe_backend.ports import IngestDeps
 
 _DOORS: Final[dict[str, Callable[[Event, IngestDeps], Response]]] = {
     INGEST: ingest.handle,

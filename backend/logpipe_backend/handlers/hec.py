@@ -18,7 +18,8 @@ from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.http import body_bytes, header, json_response
 from logpipe_backend.core.routes import INGEST_ROUTES
 from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method, path_of
-from logpipe_backend.handlers.ingest import IngestDeps, accept, authenticate
+from logpipe_backend.handlers.ingest import accept, authenticate
+from logpipe_backend.ports import IngestDeps
 
 
 def handle(event: Event, deps: IngestDeps) -> Response:

@@ -15,9 +15,6 @@ keeps one copy, and the client gets the same ``log_ids`` back.
 from __future__ import annotations
 
 import hashlib
-import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from logpipe_backend.core.auth import SCOPE_INGEST, Credential, request_credential
@@ -28,31 +25,12 @@ from logpipe_backend.core.http import body_bytes, header, json_text_response
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.ingest import accepted_json, prepare
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.core.ratelimit import RateLimiter, rate_limited
-from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms, request_id
-from logpipe_backend.ports import IdempotencyStore, KeyStore, Queue, QueueUnavailable
+from logpipe_backend.core.ratelimit import rate_limited
+from logpipe_backend.handlers._common import Event, Response, guarded, method, request_id
+from logpipe_backend.ports import IngestDeps, QueueUnavailable
 
-DEFAULT_MAX_QUEUE_DEPTH = 10_000  # messages; LOGPIPE_MAX_QUEUE_DEPTH overrides, 0 disables
 QUEUE_FULL_RETRY_AFTER_S = 5
 QUEUE_DOWN_RETRY_AFTER_S = 2
-
-
-@dataclass(frozen=True)
-class IngestDeps:
-    queue: Queue
-    keys: KeyStore
-    idempotency: IdempotencyStore
-    limits: Limits = field(default_factory=Limits)
-    max_queue_depth: int = DEFAULT_MAX_QUEUE_DEPTH  # 0: no bound
-    clock: Callable[[], int] = now_ms
-    # Per-tenant token buckets counting records (core/ratelimit.py); None: no rate limit.
-    rate_limiter: RateLimiter | None = None
-
-
-def max_queue_depth_from_env(environ: dict[str, str] | None = None) -> int:
-    env = os.environ if environ is None else environ
-    raw = env.get("LOGPIPE_MAX_QUEUE_DEPTH")
-    return DEFAULT_MAX_QUEUE_DEPTH if raw is None or raw.strip() == "" else int(raw)
 
 
 def handle(event: Event, deps: IngestDeps) -> Response:
@@ -170,21 +148,3 @@ def _check_idempotency_key(key: str, limits: Limits) -> None:
             "invalid_idempotency_key",
             f"Idempotency-Key must be 1-{limits.idempotency_key_chars} printable ASCII characters",
         )
-
-
-_deps: IngestDeps | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> Response:
-    """The ingest function's Lambda entry point, for every door; dependencies are built once per process
-    (cold start)."""
-    global _deps
-    if _deps is None:
-        from logpipe_backend.wiring import ingest as wiring
-
-        _deps = wiring.deps()
-    # Every door (POST /ingest, OTLP, Loki, Splunk HEC) is this one function; it picks by path. Imported
-    # here: the doors import this module.
-    from logpipe_backend.handlers import doors
-
-    return doors.handle(event, _deps)

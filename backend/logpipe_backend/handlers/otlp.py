@@ -16,7 +16,8 @@ from logpipe_backend.core.body import decode_body
 from logpipe_backend.core.errors import ApiError, too_large
 from logpipe_backend.core.http import body_bytes, header
 from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
-from logpipe_backend.handlers.ingest import IngestDeps, accept, authenticate
+from logpipe_backend.handlers.ingest import accept, authenticate
+from logpipe_backend.ports import IngestDeps
 
 
 def handle(event: Event, deps: IngestDeps) -> Response:

@@ -26,11 +26,9 @@ from logpipe_backend.core.response_size import records_within
 from logpipe_backend.core.stats import StatsFold, fields_result, parse_fields, parse_stats
 from logpipe_backend.core.timefmt import format_ts
 from logpipe_backend.handlers._common import Event, Response
-from logpipe_backend.ports import Store
+from logpipe_backend.ports import STATS_MAX_PAGES, Store
 
-# Store pages /stats reads at most per request before it answers "partial": a bounded cost on AWS, where
-# each page is at most a few DynamoDB Query calls (adapters/aws/dynamodb.py).
-STATS_MAX_PAGES: Final = 1000
+# Store pages /fields samples at most (ports.STATS_MAX_PAGES: /stats's bound).
 FIELDS_MAX_PAGES: Final = 20
 
 Params = Mapping[str, Sequence[str]]  # every value of every query parameter (core.http.query_values)

@@ -12,23 +12,12 @@ function stays reachable only through IAM-signed requests (docs/aws.md, "Tenant 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
 from logpipe_backend.core.auth import SCOPE_READ, credential_from_headers
 from logpipe_backend.core.errors import ApiError, forbidden, unauthorized
 from logpipe_backend.core.http import query_values
-from logpipe_backend.handlers._common import Event, Response, guarded, method, now_ms
+from logpipe_backend.handlers._common import Event, Response, guarded, method
 from logpipe_backend.handlers.reads import ReadContext, endpoint_for
-from logpipe_backend.ports import KeyStore, Store
-
-
-@dataclass(frozen=True)
-class TenantReadDeps:
-    store: Store
-    keys: KeyStore
-    clock: Callable[[], int] = now_ms
+from logpipe_backend.ports import TenantReadDeps
 
 
 def handle(event: Event, deps: TenantReadDeps) -> Response:
@@ -52,16 +41,3 @@ def _read(event: Event, deps: TenantReadDeps) -> Response:
         raise forbidden("tenant_mismatch", "tenant does not match the key's tenant")
     endpoint = endpoint_for(event)
     return endpoint({**params, "tenant": [grant.tenant_id]}, ReadContext(deps.store, deps.clock()))
-
-
-_deps: TenantReadDeps | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> Response:
-    """The Lambda entry point; dependencies are built once per process (cold start)."""
-    global _deps
-    if _deps is None:
-        from logpipe_backend.wiring import tenant_read as wiring
-
-        _deps = wiring.deps()
-    return handle(event, _deps)

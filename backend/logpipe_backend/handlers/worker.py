@@ -22,10 +22,7 @@ shown by ``logpipe dlq list``); Lambda gets :func:`handle`'s response.
 from __future__ import annotations
 
 import logging
-import os
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from logpipe_backend.core import simwork
@@ -39,11 +36,10 @@ from logpipe_backend.core.envelope import (
 from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.redact import Redactor
-from logpipe_backend.ports import Queue, Store
+from logpipe_backend.ports import Queue, WorkerDeps
 
 log = logging.getLogger("logpipe.worker")
 
-DEFAULT_TIME_MARGIN_MS = 3_000  # leave this much of the invocation unused: a store write must finish
 # A re-queued remainder gains a work_done_s mark in front (a few dozen bytes): pack it that much smaller
 # than a fresh message, so it stays within SQS's 1 MiB.
 REQUEUE_MAX_BYTES = MAX_MESSAGE_BYTES - 1_000
@@ -55,24 +51,12 @@ class LambdaContext(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-@dataclass(frozen=True)
-class WorkerDeps:
-    store: Store
-    redactor: Redactor = field(default_factory=Redactor)
-    work_per_char_s: float = 0.0  # the seed's simulated CPU work
-    time_margin_ms: int = DEFAULT_TIME_MARGIN_MS
-    sleep: Callable[[float], None] = time.sleep
-    # Where the unfinished rest of a message goes: the queue the worker reads (wiring: LOGPIPE_QUEUE_URL).
-    requeue: Queue | None = None
+# The redactor of a WorkerDeps that names none: the built-in patterns only.
+_BUILT_IN_REDACTOR = Redactor()
 
 
-def work_per_char_from_env(environ: Mapping[str, str] | None = None) -> float:
-    env = os.environ if environ is None else environ
-    raw = env.get("LOGPIPE_SIMULATED_WORK_PER_CHAR", "").strip()
-    value = float(raw) if raw else 0.0
-    if value < 0 or value != value:  # negative or NaN
-        raise ValueError("LOGPIPE_SIMULATED_WORK_PER_CHAR must be a number of seconds >= 0")
-    return value
+def _redactor(deps: WorkerDeps) -> Redactor:
+    return _BUILT_IN_REDACTOR if deps.redactor is None else deps.redactor
 
 
 class PoisonMessage(ValueError):
@@ -106,10 +90,10 @@ def _process_one(message: Mapping[str, Any], deps: WorkerDeps, context: LambdaCo
     # A message is one tenant's: unpack refuses a record whose tenant_id differs from the envelope's.
     # The secret pre-scan runs on the records' texts before they are parsed: it flags every run of 13+
     # digits too, so unpack looks for integers past 64 bits in the flagged texts only.
-    tenant_id, records, texts, flagged = unpack_with_text(body, deps.redactor.json_to_redact)
+    tenant_id, records, texts, flagged = unpack_with_text(body, _redactor(deps).json_to_redact)
     plan = _plan(records, done_s, deps, context)
     if plan.finished == len(records):
-        _redact(deps.redactor, records, texts, flagged)
+        _redact(_redactor(deps), records, texts, flagged)
         if plan.work_s > 0:
             deps.sleep(plan.work_s)
         deps.store.put_records(records, texts)
@@ -137,7 +121,7 @@ def _store_part(
         log.info("message of %s not started: re-queued", tenant_id)
         return
     records, texts, flagged = unpacked
-    _redact(deps.redactor, records, texts, flagged)
+    _redact(_redactor(deps), records, texts, flagged)
     deps.sleep(plan.work_s)
     if plan.finished:
         deps.store.put_records(records[: plan.finished], texts[: plan.finished])
@@ -187,16 +171,3 @@ def handle(
     event: Mapping[str, Any], deps: WorkerDeps, context: LambdaContext | None = None
 ) -> dict[str, Any]:
     return to_response(process(event, deps, context))
-
-
-_deps: WorkerDeps | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point; dependencies are built once per process (cold start)."""
-    global _deps
-    if _deps is None:
-        from logpipe_backend.wiring import worker as wiring
-
-        _deps = wiring.deps()
-    return handle(event, _deps, context)

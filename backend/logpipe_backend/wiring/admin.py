@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from logpipe_backend.handlers.admin import AUTH_MODES, AdminDeps
-from logpipe_backend.wiring import env_or_os, on_aws
+from logpipe_backend import settings
+from logpipe_backend.ports import AdminDeps
+from logpipe_backend.settings import Env
 
-
-def auth_mode(environ: Mapping[str, str] | None = None) -> str:
-    env = env_or_os(environ)
-    mode = env.get("LOGPIPE_ADMIN_AUTH") or ("iam" if on_aws(env) else "token")
-    if mode not in AUTH_MODES:
-        raise ValueError(f"LOGPIPE_ADMIN_AUTH must be one of {AUTH_MODES}, not {mode!r}")
-    return mode
+if TYPE_CHECKING:
+    from logpipe_backend.wiring.local import LocalPorts
 
 
-def deps(environ: Mapping[str, str] | None = None) -> AdminDeps:
-    env = env_or_os(environ)
+def auth_mode(environ: Env | None = None) -> str:
+    return settings.admin_auth_mode(environ)
+
+
+def local_deps(ports: LocalPorts, mode: str = "token") -> AdminDeps:
+    return AdminDeps(store=ports.store, keys=ports.keys, auth_mode=mode)
+
+
+def deps(environ: Env | None = None) -> AdminDeps:
+    env = settings.env_or_os(environ)
     mode = auth_mode(env)
-    if not on_aws(env):
-        import logpipe_backend.adapters.local.wiring as local
+    if not settings.on_aws(env):
+        from logpipe_backend.wiring import local
 
-        return AdminDeps(store=(ports := local.ports_from_env(env)).store, keys=ports.keys, auth_mode=mode)
+        return local_deps(local.ports_from_env(env), mode)
 
-    from logpipe_backend.adapters.aws import wiring as aws
+    from logpipe_backend.wiring import aws
 
     # The admin route has AWS_IAM authorization at API Gateway: no key store is read. Under strict
     # isolation admin's per-tenant sessions may only query (purpose="read").

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from logpipe_backend.handlers.tenant_read import TenantReadDeps
-from logpipe_backend.wiring import env_or_os, on_aws
+from logpipe_backend import settings
+from logpipe_backend.ports import TenantReadDeps
+from logpipe_backend.settings import Env
+
+if TYPE_CHECKING:
+    from logpipe_backend.wiring.local import LocalPorts
 
 
-def deps(environ: Mapping[str, str] | None = None) -> TenantReadDeps:
-    env = env_or_os(environ)
-    if not on_aws(env):
-        import logpipe_backend.adapters.local.wiring as local
+def local_deps(ports: LocalPorts) -> TenantReadDeps:
+    return TenantReadDeps(store=ports.store, keys=ports.keys)
 
-        ports = local.ports_from_env(env)
-        return TenantReadDeps(store=ports.store, keys=ports.keys)
 
-    from logpipe_backend.adapters.aws import wiring as aws
+def deps(environ: Env | None = None) -> TenantReadDeps:
+    env = settings.env_or_os(environ)
+    if not settings.on_aws(env):
+        from logpipe_backend.wiring import local
+
+        return local_deps(local.ports_from_env(env))
+
+    from logpipe_backend.wiring import aws
 
     # Under strict isolation the per-tenant sessions may only query (purpose="read"), as admin's.
     return TenantReadDeps(store=aws.store_from_env(env, purpose="read"), keys=aws.key_store_from_env(env))

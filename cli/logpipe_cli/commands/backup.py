@@ -1,5 +1,5 @@
 """``logpipe backup DIR`` (operator; contract.md §4): a consistent copy of the local stack's data dir, taken
-while ``logpipe serve`` keeps serving (``adapters/local/backup.py``). Restore: ``logpipe serve --data-dir
+while ``logpipe serve`` keeps serving (``adapters/sqlite/backup.py``). Restore: ``logpipe serve --data-dir
 DIR``."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from logpipe_cli.commands._local import data_dir_option, fail
 @data_dir_option
 def command(target: Path, data_dir: str | None) -> None:
     """Copy the data dir (its databases, keys and admin token) into TARGET, a new or empty directory."""
-    from logpipe_backend.adapters.local.backup import BackupError, backup
-    from logpipe_backend.adapters.local.datadir import DataDir
+    from logpipe_backend.adapters.sqlite.backup import BackupError, backup
+    from logpipe_backend.adapters.sqlite.datadir import DataDir
 
     try:
         done = backup(DataDir.resolve(data_dir), target)

@@ -53,8 +53,8 @@ def _ts(ms: int) -> str:
 
 class _LocalDlq:
     def __init__(self, data_dir: str | None) -> None:
-        from logpipe_backend.adapters.local.datadir import DataDir
-        from logpipe_backend.adapters.local.queue import SqliteQueue
+        from logpipe_backend.adapters.sqlite.datadir import DataDir
+        from logpipe_backend.adapters.sqlite.queue import SqliteQueue
 
         directory = DataDir.resolve(data_dir)
         if not directory.queue_db.exists():
@@ -84,7 +84,7 @@ class _AwsDlq:
         import os
 
         from logpipe_backend.adapters.aws import dlq
-        from logpipe_backend.adapters.aws import wiring as aws
+        from logpipe_backend.wiring import aws as aws
 
         self._dlq = dlq
         self._sqs: Any = aws.client("sqs")

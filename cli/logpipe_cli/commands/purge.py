@@ -1,7 +1,7 @@
 """``logpipe tenants purge TENANT --yes | --dry-run`` (operator; docs/contract.md §4): erase a tenant.
 
 Revokes the tenant's keys, then deletes its queued and dead-lettered messages and every stored record
-(``core/purge.py`` has the steps; ``adapters/local/purge.py`` and ``adapters/aws/purge.py`` do them). A
+(``core/purge.py`` has the steps; ``adapters/sqlite/purge.py`` and ``adapters/aws/purge.py`` do them). A
 progress bar on a terminal, one summary line at the end. Interrupted, it is run again the same way: the
 tenant shows as ``purging`` in ``tenants list`` until a run finishes.
 """
@@ -30,16 +30,16 @@ class _Purger(Protocol):
 
 
 def _local(data_dir: str | None) -> tuple[_Purger, Callable[[], None]]:
-    from logpipe_backend.adapters.local.datadir import DataDir
-    from logpipe_backend.adapters.local.purge import LocalPurge
+    from logpipe_backend.adapters.sqlite.datadir import DataDir
+    from logpipe_backend.adapters.sqlite.purge import LocalPurge
 
     purger = LocalPurge(DataDir.resolve(data_dir))
     return purger, purger.close
 
 
 def _aws() -> tuple[_Purger, Callable[[], None]]:
-    from logpipe_backend.adapters.aws import wiring as aws
     from logpipe_backend.adapters.aws.purge import AwsPurge
+    from logpipe_backend.wiring import aws as aws
 
     table = os.environ.get(aws.ENV_TABLE_NAME, "").strip()
     queue_url = os.environ.get(aws.ENV_QUEUE_URL, "").strip()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import TYPE_CHECKING
 
 import click
@@ -12,7 +11,7 @@ from logpipe_cli.commands._local import data_dir_option, fail
 from logpipe_cli.exit_codes import ExitCode
 
 if TYPE_CHECKING:
-    from logpipe_backend.adapters.local.diskspace import MinFree
+    from logpipe_backend.runtime.diskspace import MinFree
 
 
 @click.command("serve")
@@ -73,8 +72,8 @@ def command(
     verbose: int,
 ) -> None:
     """Run the HTTP API, the queue and the workers locally, until Ctrl-C or SIGTERM."""
-    from logpipe_backend.adapters.local.diskspace import MinFree
     from logpipe_backend.core.retention import parse_duration
+    from logpipe_backend.runtime.diskspace import MinFree
 
     try:
         retention_s = parse_duration(retention)
@@ -114,19 +113,20 @@ def serve(
     min_free: MinFree,
 ) -> int:
     # The backend is imported here so that other commands never pay for it.
-    from logpipe_backend.adapters.local.datadir import DataDir, DataDirError, min_free_bytes_from_env
-    from logpipe_backend.adapters.local.stack import LocalStack, StackOptions
+    from logpipe_backend import settings
+    from logpipe_backend.adapters.sqlite.datadir import DataDir, DataDirError
+    from logpipe_backend.runtime.stack import LocalStack, StackOptions
 
     level = ("WARNING", "INFO", "DEBUG")[min(verbose, 2)]
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     directory = DataDir.resolve(data_dir)
     try:
         # Not writable, full, or not a directory: one clear line now, not 503s on the first requests.
-        directory.check(min_free_bytes_from_env())
-    except DataDirError as exc:
+        directory.check(settings.min_free_bytes())
+    except (DataDirError, settings.ConfigError) as exc:
         fail(str(exc))
     try:
-        env_token = os.environ.get("LOGPIPE_ADMIN_TOKEN")
+        env_token = settings.admin_token()
         token = env_token or directory.ensure_admin_token()[0]
     except OSError as exc:
         fail(f"cannot use data dir {directory.root}: {exc.strerror or exc}")

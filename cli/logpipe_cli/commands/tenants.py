@@ -55,15 +55,15 @@ def _ts(ms: int) -> str:
 
 class _LocalOps:
     def __init__(self, data_dir: str | None) -> None:
-        from logpipe_backend.adapters.local.datadir import DataDir
-        from logpipe_backend.adapters.local.keystore import SqliteKeyStore
+        from logpipe_backend.adapters.sqlite.datadir import DataDir
+        from logpipe_backend.adapters.sqlite.keystore import SqliteKeyStore
 
         directory = DataDir.resolve(data_dir)
         directory.create()
         self._keys = SqliteKeyStore(directory.tenants_db)
 
     def create(self, tenant_id: str) -> str:
-        from logpipe_backend.adapters.local.keystore import TenantError
+        from logpipe_backend.adapters.sqlite.keystore import TenantError
 
         try:
             return self._keys.create_tenant(tenant_id)
@@ -71,7 +71,7 @@ class _LocalOps:
             raise _Refused(str(exc)) from exc
 
     def create_key(self, tenant_id: str, scopes: frozenset[str]) -> str:
-        from logpipe_backend.adapters.local.keystore import TenantError
+        from logpipe_backend.adapters.sqlite.keystore import TenantError
 
         try:
             return self._keys.create_key(tenant_id, scopes)
@@ -91,7 +91,7 @@ class _LocalOps:
         ]
 
     def set_retention(self, tenant_id: str, retention_s: int | None) -> None:
-        from logpipe_backend.adapters.local.keystore import TenantError
+        from logpipe_backend.adapters.sqlite.keystore import TenantError
 
         try:
             self._keys.set_retention(tenant_id, retention_s)
@@ -99,7 +99,7 @@ class _LocalOps:
             raise _Refused(str(exc)) from exc
 
     def revoke(self, tenant_id: str) -> None:
-        from logpipe_backend.adapters.local.keystore import TenantError
+        from logpipe_backend.adapters.sqlite.keystore import TenantError
 
         try:
             self._keys.revoke_tenant(tenant_id)
@@ -112,7 +112,7 @@ class _LocalOps:
 
 class _AwsOps:
     def __init__(self) -> None:
-        from logpipe_backend.adapters.aws import wiring as aws
+        from logpipe_backend.wiring import aws as aws
 
         self._keys = aws.key_store_from_env()
 

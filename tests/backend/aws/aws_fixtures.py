@@ -18,12 +18,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_sim import FakeContext, admin_event
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.chunks import decode_chunk
 from logpipe_backend.adapters.aws.dynamodb import DYNAMODB_ITEM_LIMIT, item_size
 from logpipe_backend.core.envelope import sqs_safe
 from logpipe_backend.core.record import Record
-from logpipe_backend.handlers import admin, ingest, tenant_read, worker
+from logpipe_backend.lambdas import admin, ingest, tenant_read, worker
+from logpipe_backend.wiring import aws as aws_wiring
 from moto import mock_aws
 
 REGION = "us-east-1"

@@ -25,12 +25,13 @@ from aws_fixtures import (  # noqa: F401  (fixtures)
 from aws_lambda_sim import FakeContext, admin_event
 from logpipe_backend.adapters.aws.chunks import chunk_items
 from logpipe_backend.adapters.aws.dynamodb import DynamoStore
-from logpipe_backend.adapters.local.store import SqliteStore
+from logpipe_backend.adapters.sqlite.store import SqliteStore
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.response_size import MAX_RECORDS_BYTES
 from logpipe_backend.handlers import admin
-from logpipe_backend.handlers.admin import AdminDeps
+from logpipe_backend.lambdas import admin as admin_lambda
+from logpipe_backend.ports import AdminDeps
 
 LAMBDA_RESPONSE_LIMIT = 6 * 1024 * 1024  # bytes of the serialized response payload (Lambda quotas)
 RECORDS = 1_000
@@ -88,7 +89,7 @@ def test_dynamodb_pages_stay_under_lambdas_limit_and_cover_every_record_once(
     records = _records()
     assert len(json.dumps(records).encode()) > LAMBDA_RESPONSE_LIMIT  # one page would pass the limit
     DynamoStore(lambdas.dynamodb, lambdas.logs_table).put_records(records)
-    seen = _page_through(lambda event: admin.handler(event, FakeContext()), order)
+    seen = _page_through(lambda event: admin_lambda.handler(event, FakeContext()), order)
     assert seen == sorted((r["log_id"] for r in records), reverse=order == "desc")
 
 

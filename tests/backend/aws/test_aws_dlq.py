@@ -32,7 +32,7 @@ from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.handlers import worker
-from logpipe_backend.handlers.worker import WorkerDeps
+from logpipe_backend.ports import WorkerDeps
 
 WORKER_LOG_GROUP = "/aws/lambda/logpipe-dev-worker"
 

@@ -21,7 +21,7 @@ from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_
 from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.core.envelope import expand, pack
-from logpipe_backend.handlers import admin, ingest, worker
+from logpipe_backend.lambdas import admin, ingest, worker
 
 
 def _keys(aws: Aws) -> tuple[str, str]:

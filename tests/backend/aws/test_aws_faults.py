@@ -30,7 +30,6 @@ from aws_fixtures import (  # noqa: F401  (fixtures)
 )
 from aws_lambda_sim import EventSourceMapping, FakeContext, ingest_event
 from botocore.stub import ANY, Stubber
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.chunks import chunk_items
 from logpipe_backend.adapters.aws.dynamodb import WRITE_ATTEMPTS, DynamoStore
 from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
@@ -40,8 +39,9 @@ from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.record import Record
 from logpipe_backend.handlers import ingest, worker
-from logpipe_backend.handlers.ingest import IngestDeps
-from logpipe_backend.handlers.worker import WorkerDeps
+from logpipe_backend.lambdas import worker as worker_lambda
+from logpipe_backend.ports import IngestDeps, WorkerDeps
+from logpipe_backend.wiring import aws as aws_wiring
 
 T0 = 1_795_000_000_000
 
@@ -332,7 +332,7 @@ def wired(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv(name, value)
     aws_wiring.set_client("sqs", aws.sqs)
     aws_wiring.set_client("dynamodb", aws.dynamodb)
-    monkeypatch.setattr(worker, "_deps", None)
+    monkeypatch.setattr(worker_lambda, "_deps", None)
     yield aws
     aws_wiring.reset_clients()
 
@@ -341,7 +341,7 @@ def test_with_time_for_one_message_per_invocation_every_message_is_stored_in_tur
     aws = wired
     bodies = [pack("acme", [r])[0] for r in _records(5)]
     SqsQueue(aws.sqs, aws.queue_url).send(bodies)
-    esm = EventSourceMapping(aws.sqs, aws.queue_url, worker.handler)
+    esm = EventSourceMapping(aws.sqs, aws.queue_url, worker_lambda.handler)
     invocations = 0
     for _ in range(10):  # bounded
         # 60 s for the first message, then under the guard's 3 s margin for the rest.

@@ -15,7 +15,9 @@ from aws_fixtures import (  # noqa: F401  (fixtures)
 )
 from aws_lambda_sim import EventSourceMapping, FakeContext, admin_event, ingest_event
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
-from logpipe_backend.handlers import admin, ingest, worker
+from logpipe_backend.handlers import admin
+from logpipe_backend.lambdas import admin as admin_lambda
+from logpipe_backend.lambdas import ingest, worker
 from logpipe_backend.wiring import admin as admin_wiring
 
 
@@ -39,7 +41,7 @@ def _fill(aws: Aws) -> None:
 
 
 def _get(params: list[tuple[str, str]], path: str = "/admin/logs") -> dict[str, Any]:
-    response = admin.handler(admin_event(params, path=path), FakeContext())
+    response = admin_lambda.handler(admin_event(params, path=path), FakeContext())
     assert response["statusCode"] == 200, response
     body: dict[str, Any] = json.loads(response["body"])
     return body
@@ -77,7 +79,7 @@ def test_filters_run_in_the_admin_function(lambdas: Aws) -> None:
 
 def test_bad_filters_are_400_from_the_admin_function(lambdas: Aws) -> None:
     for params in ([("where", "status>=lots")], [("regex", "(unclosed")], [("levels", "loud")]):
-        response = admin.handler(admin_event([("tenant", "acme"), *params]), FakeContext())
+        response = admin_lambda.handler(admin_event([("tenant", "acme"), *params]), FakeContext())
         assert response["statusCode"] == 400, response
         assert json.loads(response["body"])["error"]["code"] == "invalid_query"
 

@@ -27,7 +27,7 @@ from logpipe_backend.adapters.aws.retention import TenantRetention
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.core.envelope import pack
 from logpipe_backend.core.ids import log_id_floor
-from logpipe_backend.handlers import ingest, worker
+from logpipe_backend.lambdas import ingest, worker
 from logpipe_cli.main import cli
 
 DAY = 86_400

@@ -24,7 +24,7 @@ from logpipe_backend.adapters.aws.dynamodb import DynamoStore
 from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.core.envelope import pack, take_work_done
-from logpipe_backend.handlers import ingest, worker
+from logpipe_backend.lambdas import ingest, worker
 from logpipe_backend.ports import LogQuery, QueueUnavailable
 from logpipe_backend.wiring import worker as worker_wiring
 

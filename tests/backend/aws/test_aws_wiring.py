@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 from aws_fixtures import Aws, aws_fixture, fake_credentials_fixture  # noqa: F401  (fixtures)
-from logpipe_backend.adapters.aws import wiring as aws_wiring
 from logpipe_backend.adapters.aws.dynamodb import DynamoStore
 from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
 from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.wiring import admin as admin_wiring
+from logpipe_backend.wiring import aws as aws_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
 from logpipe_backend.wiring import worker as worker_wiring
 

@@ -20,8 +20,7 @@ from logpipe_backend.adapters.aws.idempotency import DynamoIdempotencyStore
 from logpipe_backend.adapters.aws.sqs import SqsQueue
 from logpipe_backend.adapters.aws.tenants import DynamoKeyStore
 from logpipe_backend.handlers import ingest, worker
-from logpipe_backend.handlers.ingest import IngestDeps
-from logpipe_backend.handlers.worker import WorkerDeps
+from logpipe_backend.ports import IngestDeps, WorkerDeps
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "bench"))
 from _common import iter_lines

@@ -9,7 +9,7 @@ from handler_fakes import MemoryIdempotency, MemoryKeys, MemoryQueue
 from logpipe_backend.core.envelope import unpack
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.handlers import doors
-from logpipe_backend.handlers.ingest import IngestDeps
+from logpipe_backend.ports import IngestDeps
 
 NOW = 1_764_128_700_000
 

@@ -10,7 +10,7 @@ from handler_fakes import ACME_KEY, MemoryKeys, MemoryStore, load_event
 from logpipe_backend.core.ids import new_log_ids
 from logpipe_backend.core.record import Record
 from logpipe_backend.handlers import admin
-from logpipe_backend.handlers.admin import AdminDeps
+from logpipe_backend.ports import AdminDeps
 
 NOW = 1_764_128_700_000
 

@@ -13,7 +13,7 @@ from logpipe_backend.core.auth import KeyGrant
 from logpipe_backend.core.envelope import unpack
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.handlers import ingest
-from logpipe_backend.handlers.ingest import IngestDeps
+from logpipe_backend.ports import IngestDeps
 
 NOW = 1_764_128_700_000
 

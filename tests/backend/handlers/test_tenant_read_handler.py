@@ -8,7 +8,7 @@ from typing import Any
 from handler_fakes import ACME_KEY, ACME_READ_KEY, MemoryKeys, MemoryStore, load_event
 from logpipe_backend.core.query import LogQuery, encode_cursor
 from logpipe_backend.handlers import tenant_read
-from logpipe_backend.handlers.tenant_read import TenantReadDeps
+from logpipe_backend.ports import TenantReadDeps
 from test_admin_handler import NOW, _store
 
 

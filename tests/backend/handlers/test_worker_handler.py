@@ -9,7 +9,7 @@ from handler_fakes import MemoryQueue, MemoryStore, load_event
 from logpipe_backend.core.envelope import pack, take_work_done, unpack, with_work_done
 from logpipe_backend.core.redact import Redactor
 from logpipe_backend.handlers import worker
-from logpipe_backend.handlers.worker import WorkerDeps
+from logpipe_backend.ports import WorkerDeps
 
 
 class Clock:

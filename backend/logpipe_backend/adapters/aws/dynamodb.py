@@ -3,8 +3,7 @@
 Each item holds a run of one tenant's records, compressed: the layout and how records are cut into chunks
 are in :mod:`.chunks`, how a query reads records back in order out of overlapping chunks in
 :mod:`.chunk_query`, and what a record too large for an item becomes in :mod:`.record_fit`. A chunk costs
-one write unit per KB of compressed records instead of one (or more) per record: the measured figures are
-in docs/aws.md.
+one write unit per KB of compressed records instead of one (or more) per record (figures: docs/aws.md).
 
 Writes are ``BatchWriteItem`` calls of at most 25 items (moto accepts more; AWS does not), UnprocessedItems
 retried with backoff and jitter. Keys are unique within a call: records are deduplicated before they are cut
@@ -32,6 +31,7 @@ from logpipe_backend.adapters.aws.record_fit import (
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.record import Record
 from logpipe_backend.ports import LogQuery, QueryPage
+from logpipe_backend.settings import DEFAULT_RETENTION_DAYS
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -63,7 +63,6 @@ WRITE_DEADLINE_SECONDS: Final = 20.0  # also give up a batch after this long, so
 # A query makes at most this many Query calls (each up to 1 MB) before it answers with what it has and a
 # cursor, so a selective filter over a large partition costs bounded time per request.
 MAX_QUERY_PAGES: Final = 8
-DEFAULT_RETENTION_DAYS: Final = 30
 
 
 class StoreError(ApiError):
