@@ -1,4 +1,11 @@
-"""The record of docs/contract.md §2, as the store keeps it and the query API returns it."""
+"""The record of docs/contract.md §2, as the store keeps it and the query API returns it, and its one
+constructor, :func:`new_record`, which fixes the record's wire layout: the order of its keys.
+
+The layout is an invariant others rely on: a serialized record starts with ``{"tenant_id":`` (the first of
+:data:`WIRE_FIELDS`), which is how :mod:`.envelope` finds record boundaries in a packed body without
+parsing it (``envelope.RECORD_HEAD``; envelope checks it against this constructor when imported). Build
+records here, never as dict literals elsewhere, or a reordering goes unnoticed.
+"""
 
 from __future__ import annotations
 
@@ -19,3 +26,35 @@ class Record(TypedDict):
     source: str  # "json" | "text"
     client_log_id: NotRequired[str]
     redactions: int  # set by the worker; 0 until then
+
+
+# The keys of a new record, in order; client_log_id, when a record has one, comes last.
+WIRE_FIELDS: Final = (
+    "tenant_id", "log_id", "timestamp", "received_at", "level", "message", "attributes", "source",
+    "redactions",
+)  # fmt: skip
+
+
+def new_record(
+    tenant_id: str,
+    log_id: str,
+    timestamp: str,
+    received_at: str,
+    level: str,
+    message: str,
+    attributes: dict[str, Any],
+    source: str,
+) -> Record:
+    """A record not yet redacted, its keys in the order of :data:`WIRE_FIELDS`. Positional, so that
+    normalize can ``map`` it over the columns of a whole request."""
+    return {
+        "tenant_id": tenant_id,
+        "log_id": log_id,
+        "timestamp": timestamp,
+        "received_at": received_at,
+        "level": level,
+        "message": message,
+        "attributes": attributes,
+        "source": source,
+        "redactions": 0,
+    }
