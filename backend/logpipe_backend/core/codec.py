@@ -166,6 +166,11 @@ def dumps_list(values: list[Any], *, finite: bool = False) -> bytes | None:
         else:
             if finite or b"null" not in data:
                 return data
+            try:  # json's verdict only: the bytes stay orjson's, whatever the caller vouched
+                _STRICT_ENCODE(values)
+            except _CANNOT_ENCODE:
+                return None
+            return data
     try:
         return _STRICT_ENCODE(values).encode("utf-8")
     except _CANNOT_ENCODE:
