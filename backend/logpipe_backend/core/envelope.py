@@ -30,7 +30,7 @@ from itertools import accumulate, islice, repeat
 from typing import Any, Final, cast
 
 from logpipe_backend.core import codec
-from logpipe_backend.core.record import WIRE_FIELDS, Record, new_record
+from logpipe_backend.core.record import WIRE_FIELDS, Record, new_record, record_maker
 
 MAX_MESSAGE_BYTES: Final = 1_000_000
 ENVELOPE_VERSION: Final = 1
@@ -392,6 +392,8 @@ def _check_record_head() -> None:
     """Refuse to import when a new record's JSON does not start with RECORD_HEAD: pack would cut messages,
     and the worker split them, in the middle of records (record.new_record's key order is what keeps it)."""
     probe = new_record("t", "l", "ts", "r", "info", "m", {}, "json")
+    if tuple(probe) != tuple(record_maker("t", "r", "text", "info")("l", "ts", None, "m")):
+        raise RuntimeError("record.new_record and record.record_maker lay records out differently")
     head = '{"' + next(iter(probe)) + '":'
     if (
         head != RECORD_HEAD

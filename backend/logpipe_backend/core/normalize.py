@@ -17,7 +17,7 @@ from typing import Any, Final, cast
 
 from logpipe_backend.core.errors import ApiError, forbidden
 from logpipe_backend.core.levels import LEVEL_ALIASES, level_from_text, level_from_value, levels_from_text
-from logpipe_backend.core.record import Record, new_record
+from logpipe_backend.core.record import Record, new_record, record_maker
 from logpipe_backend.core.textformats import recognise
 from logpipe_backend.core.timefmt import (
     all_canonical,
@@ -262,15 +262,12 @@ def _normalize_json_alike(
 
     records = list(
         map(
-            new_record,
-            repeat(tenant_id),
+            record_maker(tenant_id, received_at, "json", DEFAULT_LEVEL),
             log_ids,
             repeat(received_at) if timestamps is _NO_FIELD else timestamps,
-            repeat(received_at),
             repeat(DEFAULT_LEVEL) if levels is _NO_FIELD else levels,
             repeat("") if messages is _NO_FIELD else messages,
             attributes,
-            repeat("json"),
         )
     )
     for rec, client_id in zip(records, client_ids, strict=False):  # none for most requests
@@ -298,17 +295,5 @@ def _normalize_lines_alike(
     if not all_canonical(timestamps):
         return None
 
-    levels = [level or DEFAULT_LEVEL for level in levels_from_text(lines, 24)]
-    return list(
-        map(
-            new_record,
-            repeat(tenant_id),
-            log_ids,
-            timestamps,
-            repeat(received_at),
-            levels,
-            lines,
-            map(dict, repeat(())),
-            repeat("text"),
-        )
-    )
+    make = record_maker(tenant_id, received_at, "text", DEFAULT_LEVEL)
+    return list(map(make, log_ids, timestamps, levels_from_text(lines, 24), lines))
