@@ -23,9 +23,6 @@ REPO: Final = Path(__file__).resolve().parents[1]
 PACKAGES: Final = {"logpipe_backend": REPO / "backend", "logpipe_cli": REPO / "cli", "logpipe": REPO / "sdk"}
 MAX_LINES: Final = 450
 BACKEND: Final = "logpipe_backend"
-# Files over MAX_LINES whose owner is splitting them on another branch of issue 13 (sdk and codec helpers).
-# Each entry must still be over the limit: once a file is split, its entry fails here and must go.
-PENDING_SPLITS: Final = frozenset({"backend/logpipe_backend/core/redact.py"})
 
 Graph = Mapping[str, frozenset[str]]
 
@@ -179,16 +176,8 @@ def _line_counts() -> dict[str, int]:
 
 def test_no_product_module_over_the_line_limit() -> None:
     counts = _line_counts()
-    over = sorted(
-        f"{path}: {n} lines" for path, n in counts.items() if n > MAX_LINES and path not in PENDING_SPLITS
-    )
+    over = sorted(f"{path}: {n} lines" for path, n in counts.items() if n > MAX_LINES)
     assert over == [], f"split these along a real seam (at most {MAX_LINES} lines):\n" + "\n".join(over)
-
-
-def test_pending_splits_are_still_pending() -> None:
-    counts = _line_counts()
-    done = sorted(path for path in PENDING_SPLITS if counts.get(path, 0) <= MAX_LINES)
-    assert done == [], f"no longer over {MAX_LINES} lines (or gone): remove from PENDING_SPLITS: {done}"
 
 
 # --- the checks themselves can fail ---

@@ -315,7 +315,7 @@ def test_the_worker_stores_no_secret_whichever_path_a_record_takes(
     case: tuple[str, dict[str, Any], list[str]],
 ) -> None:
     # Through the worker as it runs: envelope in, what reaches the store out. Most records are stored as
-    # the JSON they arrived in (leaves_json_unchanged); one holding a secret must never take that path.
+    # the JSON they arrived in (Redactor.json_to_redact); one holding a secret must never take that path.
     message, attributes, secrets = case
     assume(not any(s.startswith("CUST-") for s in secrets))  # extra patterns turn the shortcut off
     everything_else = json.dumps([message, attributes], ensure_ascii=False)

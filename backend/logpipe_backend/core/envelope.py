@@ -29,14 +29,14 @@ from dataclasses import dataclass
 from itertools import accumulate, islice, repeat
 from typing import Any, Final, cast
 
-from logpipe_backend.core import jsonfast
-from logpipe_backend.core.record import Record
+from logpipe_backend.core import codec
+from logpipe_backend.core.record import WIRE_FIELDS, Record, new_record, record_maker
 
 MAX_MESSAGE_BYTES: Final = 1_000_000
 ENVELOPE_VERSION: Final = 1
 COMPRESSED_VERSION: Final = 2
-# zlib level 3: measured on the benchmark's records, 5.4x smaller at 1.6 us per record (level 1: 4.8x at 1.4;
-# level 6: 6.4x at 3.2); the 64 KiB chunks SQS bills for a full 1 MB message are 3 at level 3 as at level 6.
+# zlib level 3: a full 1 MB message bills as many 64 KiB SQS chunks as at level 6, for about half the CPU
+# (the levels compared: docs/performance.md).
 COMPRESS_LEVEL: Final = 3
 # A v2 body never inflates to more than this: a v1 body is at most 1 MiB (SQS's limit), with headroom.
 MAX_EXPANDED_BYTES: Final = 4 * 1_048_576
@@ -64,13 +64,13 @@ def sqs_safe(text: str) -> bool:
 
 def _may_hold_unsafe(data: bytes) -> bool:
     """Cheap: C-speed passes (translate deletes every byte but the refused controls; two substring
-    searches), measured about four times faster than searching with _UNSAFE_BYTES_RE."""
+    searches) instead of a regex search; False means _make_safe would change nothing."""
     return bool(data.translate(None, _ALL_BUT_REFUSED_CONTROLS)) or _may_hold_noncharacter(data)
 
 
 def _may_hold_noncharacter(data: bytes) -> bool:
     """Whether ``data`` may hold U+FFFE or U+FFFF (which JSON encoders leave as they are)."""
-    # A one-byte search (memchr) first: each three-byte one takes ~1 ns a byte (0.45 µs a record).
+    # A one-byte search (memchr) first: the three-byte searches are much slower, and almost never needed.
     return b"\xef" in data and (b"\xef\xbf\xbe" in data or b"\xef\xbf\xbf" in data)
 
 
@@ -131,8 +131,8 @@ def pack(tenant_id: str, records: list[bytes] | Serialized, max_bytes: int = MAX
     # One scan of all records together finds nothing unsafe in almost every request; only then is each
     # record checked (and escaped) on its own.
     joined = b",".join(serialized.chunks)
-    # An encoder's output (the form without sizes) holds no raw control character: the pass looking for
-    # them is skipped (0.07 µs a record).
+    # An encoder's output (the form without sizes) holds no raw control character (both encoders escape
+    # them): only U+FFFE/U+FFFF, which JSON leaves as they are, need looking for.
     if _may_hold_noncharacter(joined) if serialized.sizes is None else _may_hold_unsafe(joined):
         serialized = Serialized.of(list(map(_make_safe, serialized.records())))
         joined = b",".join(serialized.chunks)
@@ -152,7 +152,7 @@ def _spans_by_sizes(sizes: list[int], room: int, max_bytes: int) -> list[tuple[i
     """Where each message's records start and stop in the joined records: as many records as fit.
 
     Found by bisection on the running total of sizes (each record and its comma): C-level calls per
-    message, not Python steps per record (with the one-byte search in pack: 0.72 -> 0.22 µs a record).
+    message, not Python steps per record.
     """
     ends = list(accumulate(map((1).__add__, sizes)))
     spans: list[tuple[int, int]] = []
@@ -168,8 +168,8 @@ def _spans_by_sizes(sizes: list[int], room: int, max_bytes: int) -> list[tuple[i
 
 def _spans_at_separators(joined: bytes, room: int, max_bytes: int) -> list[tuple[int, int]]:
     """:func:`_spans_by_sizes` for records whose separators are all between records (see Serialized): the
-    last separator that leaves the message within ``room`` ends it (a backward search over about one record,
-    where counting every record's size took a split of all of them: ~0.15 µs a record)."""
+    last separator that leaves the message within ``room`` ends it (a backward search over about one record:
+    no record's size is ever counted)."""
     spans: list[tuple[int, int]] = []
     start, end = 0, len(joined)
     while start < end:
@@ -277,21 +277,22 @@ def unpack_with_text(body: str, screen: Screen) -> tuple[str, list[Record], list
     """:func:`unpack`, plus each record's JSON text exactly as the body holds it, and ``screen`` of them.
 
     The worker stores a record that redaction leaves unchanged as this text instead of encoding it again.
-    Each text is the span the JSON scanner decoded that very record from, so text and record always agree.
+    Each text is the piece of the body that very record was parsed from, so text and record always agree.
     A text is None where it would not stand for the record as unpacked (it lacks ``redactions`` or
-    ``source``, which unpack fills in); all are None for a body not laid out as :func:`pack` lays it out
-    (it is then read by :func:`unpack`, so the result is the same).
+    ``source``, which unpack fills in); all are None for a body that cannot be cut at record boundaries
+    (not laid out by :func:`pack`, or a record holding the separator inside: it is then read by
+    :func:`unpack`, so the records are the same and only the texts are lost).
 
-    ``screen`` must return (at least) the indices of the texts that are None or hold 19 or more digits in
-    a row: only those are checked for integers past 64 bits before orjson parses the texts (the worker's
-    secret pre-scan, which flags every run of 13 digits, is such a screen and runs once, here). The last
-    item is what it returned for the texts returned, with the indices of texts set to None afterwards.
+    ``screen`` must return (at least) the indices of the texts that are None or hold a run of
+    ``codec.BIG_INT_DIGITS`` digits: only those are looked at for integers past 64 bits, which are then
+    parsed exactly (the worker's screen, ``Redactor.json_to_redact``, promises it and runs once, here). The
+    last item is what it returned for the texts returned, with the indices of texts set to None afterwards.
     """
     data: Any = _loads(body) if body.startswith(_COMPRESSED_PREFIX) else None
     if isinstance(data, dict) and data.get("v") == COMPRESSED_VERSION:
         body = _inflate(data)
     try:
-        found = _split_packed(body, screen) or _scan_packed(body, screen)
+        found = _split_packed(body, screen)
     except (StopIteration, ValueError, RecursionError):  # the scanner's "no JSON value here"
         found = None
     if found is None:
@@ -311,13 +312,13 @@ def unpack_with_text(body: str, screen: Screen) -> tuple[str, list[Record], list
 
 def _complete(tenant_id: str, records: list[Any]) -> bool:
     """Whether every record is a dict holding every field (``redactions`` and ``source`` too) and of this
-    tenant: C-level passes (map, no Python step per record), measured 0.14 µs a record against 0.7 for the
-    loop of :func:`_checked`, which runs when this is False (and names the first record at fault)."""
+    tenant: C-level passes (map, no Python step per record). :func:`_checked` is the per-record path; it
+    runs only when this is False, to fill in what is missing or name the first record at fault."""
     if not set(map(type, records)) <= {dict}:
         return False
-    # Ingest writes every record with the same keys in the same order: records whose key tuples all equal
-    # the first one's (compared by identity, mostly: orjson reuses key strings) hold every field if it does;
-    # 0.10 µs a record against 0.20 for a subset test on each, which records of other layouts take.
+    # Ingest writes every record with the same keys in the same order (record.new_record): records whose key
+    # tuples all equal the first one's (compared by identity, mostly: orjson reuses key strings) hold every
+    # field if it does, with one comparison a record instead of a subset test; other layouts take the test.
     layout = tuple(records[0]) if records else ()
     one_layout = list(map(tuple, records)).count(layout) == len(records) and _COMPLETE_SET.issubset(layout)
     return (one_layout or all(map(operator.ge, map(dict.keys, records), repeat(_COMPLETE_SET)))) and list(
@@ -331,33 +332,9 @@ _PACKED_HEAD: Final = f'{{"v":{ENVELOPE_VERSION},"tenant_id":'
 _SCANNER: Final = json.scanner.make_scanner(cast(Any, json.JSONDecoder()))
 
 
-def _scan_packed(body: str, screen: Screen) -> tuple[str, list[Any], list[str | None], list[int]] | None:
-    """(tenant_id, records, texts, screen(texts)) of a body in pack's exact layout; None for any other."""
-    if not body.startswith(_PACKED_HEAD):
-        return None
-    scan = _SCANNER
-    tenant_id, end = scan(body, len(_PACKED_HEAD))
-    if not isinstance(tenant_id, str) or not body.startswith(',"records":[', end):
-        return None
-    start = end + len(',"records":[')
-    records: list[Any] = []
-    texts: list[str | None] = []
-    if body.startswith("]}", start):
-        return (tenant_id, records, texts, []) if len(body) == start + 2 else None
-    while True:
-        record, end = scan(body, start)
-        records.append(record)
-        texts.append(body[start:end])
-        if body.startswith(",", end):
-            start = end + 1
-        elif len(body) == end + 2 and body.endswith("]}"):
-            return tenant_id, records, texts, screen(texts)
-        else:
-            return None
-
-
-# Every record's JSON starts with its tenant_id (normalize puts it first), so in a packed body records are
-# separated by "," + RECORD_HEAD: ingest splits its serialized chunks there, and the worker its messages.
+# Every record's JSON starts with its tenant_id (record.new_record puts it first), so in a packed body records
+# are separated by "," + RECORD_HEAD: ingest counts its serialized chunks' records there, pack cuts messages
+# there, and the worker splits its messages there. This module owns that invariant: see _check_record_head.
 RECORD_HEAD: Final = '{"tenant_id":'
 _RECORD_SEPARATOR: Final = "," + RECORD_HEAD
 _RECORD_HEAD_BYTES: Final = RECORD_HEAD.encode()
@@ -365,18 +342,16 @@ RECORD_SEPARATOR_BYTES: Final = _RECORD_SEPARATOR.encode()
 
 
 def _split_packed(body: str, screen: Screen) -> tuple[str, list[Any], list[str | None], list[int]] | None:
-    """What :func:`_scan_packed` returns, found faster with orjson; None when that cannot be sure of it.
+    """(tenant_id, records, texts, screen(texts)) of a body in pack's exact layout; None for any other.
 
     pack lays records out as ``{"tenant_id":…},{"tenant_id":…}``, so splitting at ``,{"tenant_id":``
     finds each record's span without scanning it in Python. That text can also sit inside a record (a
     nested object with that key; never inside a string, where the quote would be escaped), but a split
-    there leaves a piece whose outer object is not closed, which orjson refuses: then, and for anything
-    else orjson refuses or may read differently (integers past 64 bits: see core/jsonfast.py; only the
-    texts ``screen`` returns may hold one), None, and the caller scans. When every piece is one JSON
-    object (``{`` … ``}``), the scanner would have ended each record exactly where the piece ends, and
-    read the same value: the same result.
+    there leaves a piece whose outer object is not closed, which JSON refuses: then None (and the caller
+    reads the body with :func:`unpack`). When every piece is one JSON object (``{`` … ``}``), ``json``
+    reading the whole body would have ended each record exactly where the piece ends, with the same value.
     """
-    if not jsonfast.available() or not body.startswith(_PACKED_HEAD) or not body.endswith("]}"):
+    if not body.startswith(_PACKED_HEAD) or not body.endswith("]}"):
         return None
     tenant_id, end = _SCANNER(body, len(_PACKED_HEAD))
     if not isinstance(tenant_id, str) or not body.startswith(',"records":[', end):
@@ -389,14 +364,15 @@ def _split_packed(body: str, screen: Screen) -> tuple[str, list[Any], list[str |
     texts: list[str] = [pieces[0], *map(RECORD_HEAD.__add__, islice(pieces, 1, None))]
     if not all(map(str.endswith, texts, repeat("}"))):
         return None
-    # The screen (one pass over all texts) replaces a pass of our own over them for big integers
-    # (str.translate: 0.23 µs a record): only the few texts it returns are looked at.
-    screened = screen(texts)
-    if any(jsonfast.may_hold_big_int(texts[index]) for index in screened):
-        return None
-    records = jsonfast.loads_each(texts)
+    records = codec.loads_each(texts, json.loads)
     if records is None:
         return None
+    # The screen (one pass over all texts, which the worker makes anyway) replaces a pass of our own over
+    # them for big integers: only the texts it returns may hold one, and those are read exactly by json.
+    screened = screen(texts)
+    for index in screened:
+        if codec.may_hold_big_int(texts[index]):
+            records[index] = json.loads(texts[index])
     return tenant_id, records, cast(list[str | None], texts), screened
 
 
@@ -410,3 +386,23 @@ def _checked(tenant_id: str, records: list[Any]) -> list[Record]:
         record.setdefault("redactions", 0)
         record.setdefault("source", "json")
     return cast(list[Record], records)
+
+
+def _check_record_head() -> None:
+    """Refuse to import when a new record's JSON does not start with RECORD_HEAD: pack would cut messages,
+    and the worker split them, in the middle of records (record.new_record's key order is what keeps it)."""
+    probe = new_record("t", "l", "ts", "r", "info", "m", {}, "json")
+    if tuple(probe) != tuple(record_maker("t", "r", "text", "info")("l", "ts", None, "m")):
+        raise RuntimeError("record.new_record and record.record_maker lay records out differently")
+    head = '{"' + next(iter(probe)) + '":'
+    if (
+        head != RECORD_HEAD
+        or WIRE_FIELDS[0] != "tenant_id"
+        or not codec.compact_encoder()(probe).startswith(head)
+    ):
+        raise RuntimeError(
+            f"a record's JSON starts with {head}, not RECORD_HEAD {RECORD_HEAD}: see core/record.py"
+        )
+
+
+_check_record_head()

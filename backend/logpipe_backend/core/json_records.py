@@ -20,10 +20,10 @@ import re
 from collections.abc import Callable
 from typing import Any, Final, NoReturn, cast
 
-from logpipe_backend.core import jsonfast
+from logpipe_backend.core import codec
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.core.lines import nonblank_lines, plain_lines
+from logpipe_backend.core.lines import nonblank_lines
 
 _BOM: Final = "\ufeff"
 _ESCAPED_BYTE_RE: Final = re.compile("[\udc80-\udcff]")  # what surrogateescape makes of a bad byte
@@ -39,7 +39,7 @@ _SURROGATE_ESCAPE_RE: Final = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _may_hold_surrogate_escape(text: str) -> bool:
-    # A one-character search (memchr) first, ~20 times faster than the regex's scan.
+    # A one-character search (memchr) first: most bodies hold no backslash, and the regex scan is slower.
     return "\\" in text and _SURROGATE_ESCAPE_RE.search(text) is not None
 
 
@@ -63,13 +63,13 @@ _DECODER: Final = json.JSONDecoder(parse_float=_parse_float, parse_constant=_ref
 # Its C scanner, called directly per array item: (value, end index), StopIteration when nothing parses.
 # (typeshed types the scanner's argument as the scanner itself: the decoder quacks alike.)
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = json.scanner.make_scanner(cast(Any, _DECODER))
-# orjson first where installed, _DECODER for what it refuses: same values and errors (see core/jsonfast.py).
-_FAST_DECODE: Final = jsonfast.loads_with(_DECODER.decode)
+# _DECODER's values and errors, faster where codec has a faster parser (see core/codec.py).
+_FAST_DECODE: Final = codec.loads_with(_DECODER.decode)
 
 
 def _decode_for(text: str) -> Callable[[str], Any]:
     """The parse function for ``text`` or its lines: the json path alone when it may hold a big integer."""
-    return _DECODER.decode if jsonfast.may_hold_big_int(text) else _FAST_DECODE
+    return _DECODER.decode if codec.may_hold_big_int(text) else _FAST_DECODE
 
 
 def _deeper_than(values: list[Any], limit: int) -> bool:
@@ -154,7 +154,7 @@ def _flag_duplicate_tenant_ids(text: str, records: list[Any], limits: Limits, by
     fast path: unless the text spells the key more often than the parsed records carry it, nothing is
     parsed again (only a ``\\u`` escape can spell it otherwise, and then a regex counts the spellings).
     """
-    # A one-character search (memchr) first: "\\u" in text costs as much as a regex (~0.2 µs a line).
+    # A one-character search (memchr) first: searching for "\\u" costs as much as a regex.
     if '"tenant_id"' not in text and ("\\" not in text or "\\u" not in text):
         return
     # Objects only: `in` on a string record (a text record) would find the words, not a key.
@@ -207,22 +207,12 @@ def _fail_line(exc: Exception, number: int, limits: Limits) -> NoReturn:
     raise _invalid_json(f"line {number} is not valid JSON: {exc}", line=number) from None
 
 
-def _parse_lines_at_once(text: str, limits: Limits) -> list[dict[str, Any] | str] | None:
-    """What :func:`_parse_lines` returns, from orjson called on every line in one C-level loop; None for
-    a body with blank lines or too many, or a line orjson refuses or that is not an object (then
-    :func:`_parse_lines` finds the error and its line). Callers must not pass a text for which
-    ``jsonfast.may_hold_big_int`` is true."""
-    lines = plain_lines(text, limits.records)
-    values = None if lines is None else jsonfast.loads_each(lines)
-    if values is None or not {*map(type, values)} <= _DICT_TYPE:
-        return None
-    return values
-
-
 _DICT_TYPE: Final = frozenset({dict})
 
 
 def _parse_lines(text: str, decode: Callable[[str], Any], limits: Limits) -> list[dict[str, Any] | str]:
+    """Line by line: names the first bad line; reads what :func:`parse_ndjson_bytes` declines (blank
+    lines, a BOM, big integers, text records)."""
     records: list[dict[str, Any] | str] = []
     for number, line in nonblank_lines(text, limits.records):
         try:
@@ -239,10 +229,7 @@ def _parse_lines(text: str, decode: Callable[[str], Any], limits: Limits) -> lis
 
 def parse_ndjson(text: str, limits: Limits) -> list[dict[str, Any] | str]:
     """One object per non-blank line of ``text`` (decoded UTF-8); errors name the ``line``."""
-    decode = _decode_for(text)
-    records = _parse_lines_at_once(text, limits) if decode is _FAST_DECODE else None
-    if records is None:
-        records = _parse_lines(text, decode, limits)
+    records = _parse_lines(text, _decode_for(text), limits)
     _check_ndjson_records(text, records, limits)
     return records
 
@@ -254,20 +241,20 @@ def parse_ndjson_bytes(data: bytes, limits: Limits) -> list[dict[str, Any] | str
     """What ``body.parse_records(data, "ndjson", limits)`` returns, from the UTF-8 bytes as they came (no
     decode, one split where the full path splits twice); None when this cannot be sure of it, and for
     every error up to the parse: the caller then takes the full path, which finds the error (the checks
-    after parsing raise their own). Measured 1.13 -> 0.91 µs a record to parse the benchmark's bodies.
+    after parsing raise their own).
 
     Sure means: no BOM; at most ``limits.records`` lines, none blank (``bytes.isspace`` is true for fewer
-    lines than ``str.isspace``, but a line only the latter calls blank is no JSON, which orjson refuses)
-    and none over ``limits.record_bytes``; no run of digits a big integer needs; orjson accepts every line,
-    so every line is UTF-8 (orjson refuses surrogates, overlong forms and stray bytes) and the body is
-    too. Then the full path would decode the same lines and parse them to the same objects; the checks
-    after parsing run on the decoded text, only when the bytes show they may have work to do.
+    lines than ``str.isspace``, but a line only the latter calls blank is no JSON, which is refused)
+    and none over ``limits.record_bytes``; no run of digits a big integer needs; ``codec.loads_each``
+    accepts every line, so every line is UTF-8 (it refuses surrogates, overlong forms and stray bytes)
+    and the body is too. Then the full path would decode the same lines and parse them to the same
+    objects; the checks after parsing run on the decoded text, only when the bytes show they may have
+    work to do. Equivalence: tests/backend/core/test_core_body_fast_paths.py (hypothesis).
     """
-    if not jsonfast.available() or data.startswith(_UTF8_BOM):
+    if data.startswith(_UTF8_BOM):
         return None
-    # At most records + 1 pieces whatever the body; more newlines leave that many, the last non-empty. (A
-    # bounded split instead of a count first, and one translate for two checks below: 0.91 -> 0.78 µs a
-    # record to parse the benchmark's bodies.)
+    # At most records + 1 pieces whatever the body (a body of newlines never becomes a huge list); more
+    # newlines leave that many, the last non-empty.
     lines = data.split(b"\n", limits.records)
     if lines[-1] == b"":
         lines.pop()
@@ -279,10 +266,10 @@ def parse_ndjson_bytes(data: bytes, limits: Limits) -> list[dict[str, Any] | str
         or any(map(bytes.isspace, lines))
     ):
         return None
-    shape = jsonfast.bytes_shape(data)
-    if jsonfast.shape_may_hold_big_int(shape):
+    shape = codec.bytes_shape(data)  # one pass for two checks: big integers here, brackets below
+    if codec.shape_may_hold_big_int(shape):
         return None
-    records = jsonfast.loads_each(lines)
+    records = codec.loads_each(lines, _DECODER.decode)
     if records is None or not {*map(type, records)} <= _DICT_TYPE:
         return None
     # What the checks need: brackets past their cheap bound, a tenant_id key, or an escape.

@@ -116,8 +116,8 @@ _WORDS_ONLY: Final = frozenset({2})
 
 def levels_from_text(lines: list[str], start: int) -> list[str | None]:
     """``level_from_text(line, start)`` of each line; in C-level passes over all of them when every line's
-    level is a known bare word there (``<timestamp> ERROR …``), else line by line (1.09 -> 0.66 µs a text
-    record to normalize, with normalize's own passes)."""
+    level is a known bare word there (``<timestamp> ERROR …``, the shape normalize's column path sees), else
+    line by line: :func:`level_from_text` is the definition, the pass is only its common case at once."""
     matches = list(map(_TEXT_LEVEL_RE.match, lines, repeat(start)))
     found = cast(list[re.Match[str]], matches)
     if None not in matches and {*map(_LAST_GROUP, found)} == _WORDS_ONLY:  # group 2: the bare word

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from logpipe_backend.core import simwork
+from logpipe_backend.core.codec import compact_encoder
 from logpipe_backend.core.envelope import (
     MAX_MESSAGE_BYTES,
     pack,
@@ -33,7 +34,6 @@ from logpipe_backend.core.envelope import (
     unpack_with_text,
     with_work_done,
 )
-from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.redact import Redactor
 from logpipe_backend.ports import Queue, WorkerDeps
@@ -88,8 +88,8 @@ def _process_one(message: Mapping[str, Any], deps: WorkerDeps, context: LambdaCo
         raise PoisonMessage("message has no body")
     body, done_s = take_work_done(body)
     # A message is one tenant's: unpack refuses a record whose tenant_id differs from the envelope's.
-    # The secret pre-scan runs on the records' texts before they are parsed: it flags every run of 13+
-    # digits too, so unpack looks for integers past 64 bits in the flagged texts only.
+    # The secret pre-scan runs on the records' texts before they are parsed; by its own rule it also flags
+    # every text that may hold an integer past 64 bits (Redactor.json_to_redact), which unpack needs.
     tenant_id, records, texts, flagged = unpack_with_text(body, _redactor(deps).json_to_redact)
     plan = _plan(records, done_s, deps, context)
     if plan.finished == len(records):

@@ -290,3 +290,22 @@ def test_a_record_without_redactions_or_source_gets_them_and_no_text() -> None:
     body = '{"v":1,"tenant_id":"acme","records":[' + json.dumps(COMPLETE) + "," + json.dumps(partial) + "]}"
     _, records, texts, _ = unpack_with_text(body, SCREEN)
     assert records == [COMPLETE, COMPLETE] and texts[0] is not None and texts[1] is None
+
+
+def test_the_record_head_invariant_is_checked_against_the_one_constructor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """envelope cuts packed bodies at "," + RECORD_HEAD: a record constructor that put another key first
+    must fail loudly (at import), not split messages in the middle of records."""
+    from logpipe_backend.core import envelope, record
+
+    envelope._check_record_head()  # the layout as it is passes
+    original = record.new_record
+
+    def reordered(*args: Any) -> Any:
+        built = original(*args)
+        return {"log_id": built.pop("log_id"), **built}
+
+    monkeypatch.setattr(envelope, "new_record", reordered)
+    with pytest.raises(RuntimeError, match="RECORD_HEAD|lay records out differently"):
+        envelope._check_record_head()

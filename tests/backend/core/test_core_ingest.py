@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from logpipe_backend.core import codec
 from logpipe_backend.core import ingest as core_ingest
-from logpipe_backend.core import jsonfast
 from logpipe_backend.core.body import parse_records
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.http import json_response
@@ -113,7 +113,7 @@ def test_prepare_10000_records_is_quick() -> None:
     assert time.perf_counter() - started < 2.0  # generous: shared CI machine
 
 
-# --- the one-orjson-call path (_prepare_at_once) against the record-by-record one (_prepare_each) ------
+# --- prepare's one path (a chunk at a time) against the per-record error path (_serialize_each) -----------
 
 FIELDS = st.sampled_from([*MESSAGE_FIELDS, *TIMESTAMP_FIELDS, *LEVEL_FIELDS, *CLIENT_ID_FIELDS])
 SCALARS = (
@@ -168,7 +168,10 @@ def _prepare_fast(raws: list[Any], tenant: str, now: int, ids: list[str], limits
 
 def assert_same_as_each(raws: list[Any], limits: Limits = LIMITS) -> None:
     fast = _outcome(_prepare_fast, raws, limits)
-    slow = _outcome(core_ingest._prepare_each, raws, limits)
+    slow = _outcome(core_ingest._serialize_each, raws, limits)
+    with pytest.MonkeyPatch.context() as mp:  # the Lambda zip's codec: json only, the same outcome
+        mp.setattr(codec, "orjson", None)
+        assert _outcome(_prepare_fast, raws, limits) == slow
     if fast[0] == "error" or slow[0] == "error":
         assert fast == slow
         return
@@ -192,29 +195,31 @@ def test_at_once_keeps_the_record_limit(raws: list[Any], record_bytes: int) -> N
     assert_same_as_each(raws, Limits(record_bytes=record_bytes))
 
 
-def test_at_once_is_taken_for_ordinary_records_and_left_when_unsure(monkeypatch: pytest.MonkeyPatch) -> None:
-    if not jsonfast.available():
-        pytest.skip("orjson is not installed")
+def _serialized(raws: list[Any], ids: list[str], **options: Any) -> Any:
+    return prepare(raws, tenant_id="acme", received_ms=NOW, log_ids=ids, limits=LIMITS, **options)
+
+
+def test_chunks_are_cut_at_separators_and_a_record_holding_one_is_serialized_alone() -> None:
     raws: list[Any] = [{"msg": "m", "level": "warn", "n": [1, None, {"a": 2.5}]}, "text", {"x": 1e-7}] * 300
     ids = new_log_ids(len(raws), NOW)
-    expected = core_ingest._prepare_each(raws, "acme", NOW, ids, LIMITS)
-    serialized = core_ingest._prepare_at_once(raws, "acme", NOW, ids, LIMITS)
-    assert serialized is not None and len(serialized.chunks) == 4  # 900 records in chunks of 256
+    expected = core_ingest._serialize_each(raws, "acme", NOW, ids, LIMITS)
+    serialized = _serialized(raws, ids)
+    assert len(serialized.chunks) == 4  # 900 records in chunks of 256
     fast = serialized.records()
     assert len(fast) == len(expected) == len(serialized) and serialized.sizes is None  # cut at separators
-    assert fast[:2] == expected[:2] and fast[2] == expected[2].replace(b"1e-07", b"1e-7")
-    for unsure in (
-        {"a": [1, {"tenant_id": "acme"}]},  # the separator inside a record
-        {"big": 2**64},  # past orjson's integers
-        {"n": float("nan")},  # orjson would write null
-        {"tenant_id": "evil"},  # an error: the record-by-record path raises it
-        {1: "key that is not a string"},
-    ):
-        assert core_ingest._prepare_at_once([*raws, unsure], "acme", NOW, [*ids, ids[0]], LIMITS) is None
-    assert core_ingest._prepare_at_once(raws, "acme", NOW, ids, Limits(record_bytes=100)) is None
-    # Without orjson (the Lambda zip): record by record.
-    monkeypatch.setattr(jsonfast, "orjson", None)
-    assert _prepare_fast(raws, "acme", NOW, ids, LIMITS) == expected
+    assert fast[:2] == expected[:2] and fast[2] in (expected[2], expected[2].replace(b"1e-07", b"1e-7"))
+    # What orjson refuses and json writes: still one path, the same bytes as record by record.
+    for exact in ({"big": 2**64}, {1: "key that is not a string"}):
+        one = _serialized([*raws, exact], [*ids, ids[0]])
+        assert one.sizes is None and one.records()[-1] == serialize(json.loads(one.records()[-1]))
+        assert one.records()[-1] == core_ingest._serialize_each([exact], "acme", NOW, [ids[0]], LIMITS)[0]
+    # The separator inside a record: its chunk cannot be cut, so every record is serialized alone.
+    inside = _serialized([*raws, {"a": [1, {"tenant_id": "acme"}]}], [*ids, ids[0]])
+    assert inside.sizes is not None and len(inside) == len(raws) + 1
+    for error in ({"n": float("nan")}, {"tenant_id": "evil"}):
+        with pytest.raises(ApiError) as err:
+            _serialized([*raws, error], [*ids, ids[0]])
+        assert err.value.detail["index"] == len(raws)
 
 
 def _prepare_finite(raws: list[Any], tenant: str, now: int, ids: list[str], limits: Limits) -> list[bytes]:
@@ -244,13 +249,14 @@ def test_parsed_records_hold_no_nan_or_infinity(token: str, kind: str) -> None:
 
 
 def test_finite_floats_trusts_the_caller() -> None:
-    if not jsonfast.available():
+    if codec.orjson is None:
         pytest.skip("orjson is not installed")
     ids = new_log_ids(1, NOW)
     nan: list[Any] = [{"n": float("nan")}]
-    assert core_ingest._prepare_at_once(nan, "acme", NOW, ids, LIMITS) is None  # json decides: refused
-    vouched = core_ingest._prepare_at_once(nan, "acme", NOW, ids, LIMITS, finite_floats=True)
-    assert vouched is not None and b'"n":null' in vouched.chunks[0]  # what a false vouch would store
+    with pytest.raises(ApiError):
+        _serialized(nan, ids)  # json decides: refused
+    vouched = _serialized(nan, ids, finite_floats=True)
+    assert b'"n":null' in vouched.chunks[0]  # what a false vouch would store
 
 
 @given(
@@ -268,10 +274,8 @@ def test_accepted_json_is_json_responses(count: int, ms: int, seed: bytes | None
 
 def test_chunks_hold_no_raw_control_character() -> None:
     # What pack relies on for chunks without sizes: it looks only for U+FFFE/U+FFFF in them.
-    if not jsonfast.available():
-        pytest.skip("orjson is not installed")
     controls = "".join(map(chr, range(0x20))) + "\x7f\ufffe"
     raws: list[Any] = [{"msg": controls, controls: [controls, {controls: 1}]}, controls, "x" + controls]
-    serialized = core_ingest._prepare_at_once(raws, "acme", NOW, new_log_ids(3, NOW), LIMITS)
-    assert serialized is not None and serialized.sizes is None
+    serialized = _serialized(raws, new_log_ids(3, NOW))
+    assert serialized.sizes is None
     assert not any(byte < 0x20 for chunk in serialized.chunks for byte in chunk)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from logpipe_backend.core import redact
+from logpipe_backend.core import codec, redact
 from logpipe_backend.core.envelope import pack, unpack_with_text
 from logpipe_backend.core.ingest import serialize
 from logpipe_backend.core.record import Record
@@ -488,7 +489,24 @@ def test_property_mixed_secret_text_is_idempotent(text: str) -> None:
     assert R.redact_text(out) == (out, 0)
 
 
-# The whole-record pre-check the worker uses to skip redaction (and re-encoding) of most records.
+# The whole-record pre-check the worker uses to skip redaction (and re-encoding) of most records: a plain
+# per-record oracle, written here, for the one-scan Redactor.json_to_redact. Every built-in match needs one
+# of these hints in ASCII lower case, or 13 digits with only spaces/dashes between them; a "\u" escape could
+# hide any of them; nothing is known of extra patterns.
+_HINT_RE = re.compile(
+    rb"@|\\u|passw|passp|secret|token|api[_\-]?key|authorization|cookie|bearer|eyj|akia|asia"
+)
+_DIGITS_TABLE = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
+
+
+def _leaves_json_unchanged(redactor: Redactor, text: str) -> bool:
+    """True only when redaction would leave the record whose JSON ``text`` is unchanged (oracle)."""
+    if redactor._custom:
+        return False
+    raw = text.encode("utf-8", "surrogatepass")
+    if _HINT_RE.search(raw.lower()) is not None:
+        return False
+    return b"0" * 13 not in raw.translate(_DIGITS_TABLE, b" -")
 
 
 def _json(record: Record) -> str:
@@ -498,9 +516,9 @@ def _json(record: Record) -> str:
 def test_leaves_json_unchanged_for_a_record_without_secrets() -> None:
     record = _record("GET /api/v1/users 200 in 12 ms", {"http": {"status": 200, "path": "/x"}, "n": [1, 2]})
     # (_record's log id ends in 16 zeros, which looks like a card number to the cheap check.)
-    assert not R.leaves_json_unchanged(_json(record))
+    assert not _leaves_json_unchanged(R, _json(record))
     record["log_id"] = "01KAXR0S3VQ7W2M5Z8HJKN4TBE"
-    assert R.leaves_json_unchanged(_json(record))
+    assert _leaves_json_unchanged(R, _json(record))
     assert R.redact(record) == record
 
 
@@ -520,21 +538,21 @@ def test_leaves_json_unchanged_for_a_record_without_secrets() -> None:
     ],
 )
 def test_leaves_json_unchanged_is_false_when_a_secret_may_be_there(message: str) -> None:
-    assert not R.leaves_json_unchanged(_json(_record(message)))
+    assert not _leaves_json_unchanged(R, _json(_record(message)))
 
 
 def test_leaves_json_unchanged_looks_at_keys_and_nested_values() -> None:
-    assert not R.leaves_json_unchanged(_json(_record("x", {"db": {"Token": 12345}})))
-    assert not R.leaves_json_unchanged(_json(_record("x", {"a": ["b", {"c": "x@y.io"}]})))
+    assert not _leaves_json_unchanged(R, _json(_record("x", {"db": {"Token": 12345}})))
+    assert not _leaves_json_unchanged(R, _json(_record("x", {"a": ["b", {"c": "x@y.io"}]})))
     # A character written as a \u escape in the JSON text is caught even when it decodes to a hint.
     escaped = '{"message":"a\\u0040b.io"}'
     assert json.loads(escaped)["message"] == "a@b.io"
-    assert not R.leaves_json_unchanged(escaped)
+    assert not _leaves_json_unchanged(R, escaped)
 
 
 def test_leaves_json_unchanged_is_false_with_custom_patterns() -> None:
     custom = Redactor(["CUST-[0-9]{6}"])
-    assert not custom.leaves_json_unchanged(_json(_record("nothing here")))
+    assert not _leaves_json_unchanged(custom, _json(_record("nothing here")))
 
 
 HINTY = st.lists(
@@ -567,32 +585,37 @@ def test_property_leaves_json_unchanged_only_when_redact_changes_nothing(
     except (ValueError, UnicodeEncodeError):
         assume(False)  # a lone surrogate: not a record ingest can produce
         return
-    if R.leaves_json_unchanged(text):
+    if _leaves_json_unchanged(R, text):
         assert R.redact(record) == record
     # The text the worker sees went through pack's escaping too: the same must hold of it.
     [body] = pack("acme", [text.encode("utf-8")])
     [stored] = unpack_with_text(body, R.json_to_redact)[2]
-    if stored is not None and R.leaves_json_unchanged(stored):
+    if stored is not None and _leaves_json_unchanged(R, stored):
         assert R.redact(record) == record
 
 
-# --- json_to_redact: the whole-message form of the check (one RE2 scan where installed) ------------------
-
-needs_re2 = pytest.mark.skipif(redact._MESSAGE_HINTS is None, reason="google-re2 is not installed")
+# --- json_to_redact: the whole-message form of the check (one scan, RE2 or re as codec chose) ------------
 
 
-@pytest.fixture(params=["re2", "per-record"])
+def _re_hints() -> Any:
+    """The message scan as the Lambda zip runs it: re instead of RE2."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(codec, "re2", None)
+        return redact._message_hints()
+
+
+@pytest.fixture(params=["re2", "re"])
 def scan_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Each test twice: with the one-scan path (skipped without RE2) and with the per-record one (Lambda)."""
-    if request.param == "re2" and redact._MESSAGE_HINTS is None:
+    """Each test twice: with RE2 (skipped where it is not installed) and with re (Lambda)."""
+    if request.param == "re2" and codec.re2 is None:
         pytest.skip("google-re2 is not installed")
-    if request.param == "per-record":
-        monkeypatch.setattr(redact, "_MESSAGE_HINTS", None)
+    if request.param == "re":
+        monkeypatch.setattr(redact, "_MESSAGE_HINTS", _re_hints())
     return str(request.param)
 
 
 def _per_record(texts: list[str | None]) -> list[int]:
-    return [i for i, text in enumerate(texts) if text is None or not R.leaves_json_unchanged(text)]
+    return [i for i, text in enumerate(texts) if text is None or not _leaves_json_unchanged(R, text)]
 
 
 CLEAN = '{"message":"GET /x 200","n":[1,2]}'
@@ -609,7 +632,7 @@ CLEAN = '{"message":"GET /x 200","n":[1,2]}'
         ['{"m":"eyJ"}', CLEAN, '{"m":"4111 1111-1111  1"}', '{"m":"411111111111"}'],  # 13 digits; 12
         ["@", CLEAN, "@"],  # a hint that is a whole text, first and last
         ['{"m":"é Bearer"}', '{"m":"\U0001f600"}', '{"m":"ßecret SECRET"}'],  # non-ASCII around hints
-        ['{"m":"\ud800 passwd"}', CLEAN],  # a lone surrogate (surrogatepass, as leaves_json_unchanged)
+        ['{"m":"\ud800 passwd"}', CLEAN],  # a lone surrogate (surrogatepass, as the oracle)
         ['{"m":"\u212aookie"}', CLEAN],  # KELVIN SIGN: not a "k" to ASCII lower-casing, nor to the check
     ],
 )
@@ -624,21 +647,11 @@ def test_json_to_redact_flags_both_texts_of_a_hint_across_their_boundary(scan_pa
     texts = ["x tok", "en y", CLEAN, "1234567", "890123 z", "a-1-2", "-3-4-5-6-7-8-9-0-1-2-3"]
     flagged = R.json_to_redact(texts)
     assert set(_per_record(texts)) <= set(flagged)
-    if scan_path == "re2":
-        assert flagged == [0, 1, 3, 4, 5, 6]
+    assert flagged == [0, 1, 3, 4, 5, 6]
 
 
 def test_with_extra_patterns_every_text_is_flagged(scan_path: str) -> None:
     assert Redactor(["CUST-[0-9]{6}"]).json_to_redact([CLEAN, CLEAN]) == [0, 1]
-
-
-@needs_re2
-def test_json_to_redact_scans_the_message_once_with_re2(monkeypatch: pytest.MonkeyPatch) -> None:
-    def per_text(self: Redactor, text: str) -> bool:
-        raise AssertionError("the per-record check ran")
-
-    monkeypatch.setattr(Redactor, "leaves_json_unchanged", per_text)
-    assert R.json_to_redact([CLEAN, '{"m":"a@b.io"}', CLEAN * 3]) == [1]
 
 
 TEXT_PIECES = st.lists(
@@ -653,17 +666,17 @@ def test_property_json_to_redact_passes_only_what_the_per_record_check_passes(
     texts: list[str | None],
 ) -> None:
     expected = _per_record(texts)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(redact, "_MESSAGE_HINTS", None)
-        assert R.json_to_redact(texts) == expected  # the fallback is the per-record check itself
     flagged = R.json_to_redact(texts)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(redact, "_MESSAGE_HINTS", _re_hints())
+        assert R.json_to_redact(texts) == flagged  # re finds what RE2 finds
     assert flagged == sorted(set(flagged))
     assert set(expected) <= set(flagged)  # sound: never passes a text the per-record check flags
     joined = [text or "" for text in texts]
     for i in set(flagged) - set(expected):
         # Only a hint across a boundary flags more: some run of texts around this one, joined, holds a hint.
         runs = ("".join(joined[a:b]) for a in range(i + 1) for b in range(i + 1, len(texts) + 1))
-        assert any(not R.leaves_json_unchanged(run) for run in runs)
+        assert any(not _leaves_json_unchanged(R, run) for run in runs)
 
 
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
@@ -686,7 +699,7 @@ def test_property_a_record_the_message_scan_passes_is_one_redaction_leaves_uncha
     [body] = pack("acme", raws, max_bytes=10**7)
     _, _, texts, _ = unpack_with_text(body, R.json_to_redact)
     expected = _per_record(texts)
-    for hints in (redact._MESSAGE_HINTS, None):
+    for hints in (redact._MESSAGE_HINTS, _re_hints()):
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(redact, "_MESSAGE_HINTS", hints)
             flagged = R.json_to_redact(texts)

@@ -14,7 +14,7 @@ import pytest
 from logpipe_backend.adapters.sqlite import _sqlite as sqlite_module
 from logpipe_backend.adapters.sqlite import queue as queue_module
 from logpipe_backend.adapters.sqlite.queue import SqliteIdempotencyStore, SqliteQueue, read_body
-from logpipe_backend.core import zlibfast
+from logpipe_backend.core import codec
 from logpipe_backend.ports import QueueUnavailable
 
 
@@ -247,14 +247,14 @@ def test_bodies_are_stored_deflated_and_read_back_exactly(
     assert all(isinstance(s, bytes) for s in stored)
     assert len(stored[0]) < len(bodies[0]) // 20  # what pays: fewer pages to write, and to zero when deleted
     if reader == "zlib":  # a queue.db written with isal is read without it (the same raw deflate)
-        monkeypatch.setattr(zlibfast, "ZLIB", zlib)
+        monkeypatch.setattr(codec, "ZLIB", zlib)
     assert [m.body for m in queue.receive(10, 30)] == bodies
 
 
 def test_without_isal_bodies_are_stored_as_text(
     queue: SqliteQueue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(zlibfast, "fast", lambda: False)
+    monkeypatch.setattr(codec, "deflate_is_cheap", lambda: False)
     queue.send(["plain", "é"])
     assert _stored_bodies(tmp_path / "queue.db") == ["plain", "é"]
     assert [m.body for m in queue.receive(10, 30)] == ["plain", "é"]

@@ -7,7 +7,7 @@ Item (low-level attribute values):
 - ``log_id`` (S, range key): the chunk's first (smallest) record log_id. ``last_id`` (S): its largest.
   ``count`` (N): how many records it holds. ``v`` (N): the format version, :data:`CHUNK_VERSION`.
 - ``z`` (B): the records as one JSON array (``[{…},{…}]``, each record's compact JSON, in log_id order),
-  deflated with ``core.zlibfast`` (isal when present, else zlib; either inflates the other's output).
+  deflated with ``core.codec`` (isal when present, else zlib; either inflates the other's output).
 - ``expires_at`` (N): the TTL attribute, epoch seconds: the newest ``received_at`` in the chunk plus the
   tenant's retention; absent when retention is 0 (keep forever).
 
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from logpipe_backend.adapters.aws.record_fit import ITEM_BUDGET, shorten_record
-from logpipe_backend.core import jsonfast, zlibfast
+from logpipe_backend.core import codec
+from logpipe_backend.core.codec import compact_encoder
 from logpipe_backend.core.ids import is_log_id, log_id_time_ms
-from logpipe_backend.core.jsonenc import compact_encoder
 from logpipe_backend.core.record import Record
 from logpipe_backend.core.retention import expires_at
 from logpipe_backend.core.timefmt import parse_event_time
@@ -52,7 +52,7 @@ _ITEM_OVERHEAD: Final = 200
 PAYLOAD_BUDGET: Final = ITEM_BUDGET - _ITEM_OVERHEAD
 _ENCODE: Final = compact_encoder()
 _RECORD_FIELDS: Final = ("tenant_id", "log_id", "timestamp", "received_at", "level", "message", "source")
-_LOADS: Final = jsonfast.loads_with(json.loads)
+_LOADS: Final = codec.loads_with(json.loads)
 
 
 class ChunkError(ValueError):
@@ -134,7 +134,7 @@ def _newest_received_ms(records: Sequence[Record]) -> int:
 
 
 def _compress(texts: Sequence[str]) -> bytes:
-    return bytes(zlibfast.ZLIB.compress(("[" + ",".join(texts) + "]").encode("utf-8"), COMPRESS_LEVEL))
+    return bytes(codec.ZLIB.compress(("[" + ",".join(texts) + "]").encode("utf-8"), COMPRESS_LEVEL))
 
 
 def chunk_item(chunk: PlannedChunk, *, retention_seconds: int) -> dict[str, dict[str, Any]]:
@@ -178,9 +178,9 @@ def chunk_items(
 
 def _inflate(payload: bytes) -> bytes:
     try:
-        inflater = zlibfast.ZLIB.decompressobj()
+        inflater = codec.ZLIB.decompressobj()
         data = bytes(inflater.decompress(payload, MAX_INFLATED_BYTES))
-    except zlibfast.ERRORS as exc:
+    except codec.ZLIB_ERRORS as exc:
         raise ChunkError(f"payload does not inflate: {exc}") from exc
     if inflater.unconsumed_tail or not inflater.eof:
         raise ChunkError("payload is truncated or inflates past the limit")
@@ -190,7 +190,7 @@ def _inflate(payload: bytes) -> bytes:
 def _parse(data: bytes) -> Any:
     try:
         text = data.decode("utf-8")
-        return json.loads(text) if jsonfast.may_hold_big_int(text) else _LOADS(text)
+        return json.loads(text) if codec.may_hold_big_int(text) else _LOADS(text)
     except (ValueError, RecursionError) as exc:
         raise ChunkError(f"payload is not JSON: {exc}") from exc
 

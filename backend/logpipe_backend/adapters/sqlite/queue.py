@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from logpipe_backend.adapters.sqlite._sqlite import Database
-from logpipe_backend.core import zlibfast
+from logpipe_backend.core import codec
 from logpipe_backend.core.envelope import MAX_EXPANDED_BYTES
 from logpipe_backend.ports import IdempotencyClaim, QueueUnavailable
 
@@ -63,7 +63,7 @@ _DEFLATE_LEVEL = 1
 # Raw deflate (wbits -15): no zlib header nor Adler-32 to compute each way; a stored TEXT body had no checksum
 # either, and SQLite's own page checks cover the file.
 _RAW_DEFLATE = -15
-_READ_ERRORS: tuple[type[Exception], ...] = (*zlibfast.ERRORS, UnicodeDecodeError)
+_READ_ERRORS: tuple[type[Exception], ...] = (*codec.ZLIB_ERRORS, UnicodeDecodeError)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS message_state (
@@ -334,7 +334,7 @@ def _stored(body: str) -> str | bytes:
     data = body.encode("utf-8")
     if len(data) > MAX_BODY_BYTES:
         raise ValueError(f"a message body of {len(data)} bytes is over the queue's {MAX_BODY_BYTES}")
-    return zlibfast.ZLIB.compress(data, _DEFLATE_LEVEL, wbits=_RAW_DEFLATE) if zlibfast.fast() else body
+    return codec.ZLIB.compress(data, _DEFLATE_LEVEL, wbits=_RAW_DEFLATE) if codec.deflate_is_cheap() else body
 
 
 def read_body(stored: str | bytes) -> str:
@@ -343,7 +343,7 @@ def read_body(stored: str | bytes) -> str:
     if isinstance(stored, str):
         return stored
     try:
-        inflater = zlibfast.ZLIB.decompressobj(_RAW_DEFLATE)
+        inflater = codec.ZLIB.decompressobj(_RAW_DEFLATE)
         data: bytes = inflater.decompress(stored, MAX_BODY_BYTES)
         if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
             raise ValueError("stored message body is corrupt: truncated, too large or followed by data")

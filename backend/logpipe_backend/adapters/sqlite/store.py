@@ -14,11 +14,11 @@ from pathlib import Path
 
 from logpipe_backend.adapters.sqlite._sqlite import Database
 from logpipe_backend.adapters.sqlite.store_scan import scan_page
-from logpipe_backend.core.jsonenc import compact_encoder
+from logpipe_backend.core.codec import compact_encoder
 from logpipe_backend.core.query import LogQuery, QueryPage
 from logpipe_backend.core.record import Record
 
-# One C encoder for every record (core/jsonenc.py): json.dumps with options builds a new encoder per call,
+# One C encoder for every record (core/codec.py): json.dumps with options builds a new encoder per call,
 # for every record on the worker's hot path.
 _ENCODE = compact_encoder()
 # SQLite's page size for a new logs.db (its default: 4 KiB). A commit writes each changed page to the WAL as

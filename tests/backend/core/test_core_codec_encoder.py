@@ -1,4 +1,4 @@
-"""core.jsonenc: the reused C encoder gives byte for byte what json's own encoder gives."""
+"""core.codec.compact_encoder: the reused C encoder gives byte for byte what json's own encoder gives."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe_backend.core.jsonenc import compact_encoder
+from logpipe_backend.core.codec import compact_encoder
 
 VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),

@@ -1,4 +1,4 @@
-"""core.jsonfast: orjson where installed, json where not, and the strict parser's results the same.
+"""core.codec's parsing: orjson where installed, json where not, and the strict parser's results the same.
 
 Every case runs ``parse_json``/``parse_ndjson`` twice, with orjson and with the module forced onto its
 stdlib fallback (as on Lambda), and compares the values or the errors (status, code, message, detail).
@@ -14,20 +14,20 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from logpipe_backend.core import envelope, json_records, jsonfast, redact
+from logpipe_backend.core import codec, envelope, json_records, redact
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.json_records import parse_json, parse_ndjson
 from logpipe_backend.core.limits import Limits
 
 LIMITS = Limits()
-needs_orjson = pytest.mark.skipif(not jsonfast.available(), reason="orjson is not installed")
+needs_orjson = pytest.mark.skipif(codec.orjson is None, reason="orjson is not installed")
 
 
 @pytest.fixture
 def stdlib_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The module as on Lambda: no orjson, so the parse functions are json's own."""
-    monkeypatch.setattr(jsonfast, "orjson", None)
-    monkeypatch.setattr(json_records, "_FAST_DECODE", jsonfast.loads_with(json_records._DECODER.decode))
+    monkeypatch.setattr(codec, "orjson", None)
+    monkeypatch.setattr(json_records, "_FAST_DECODE", codec.loads_with(json_records._DECODER.decode))
     yield
 
 
@@ -41,8 +41,8 @@ def _outcome(parse: Callable[[str, Limits], Any], text: str) -> Any:
 def _both(parse: Callable[[str, Limits], Any], text: str) -> tuple[Any, Any]:
     fast = _outcome(parse, text)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(jsonfast, "orjson", None)
-        mp.setattr(json_records, "_FAST_DECODE", jsonfast.loads_with(json_records._DECODER.decode))
+        mp.setattr(codec, "orjson", None)
+        mp.setattr(json_records, "_FAST_DECODE", codec.loads_with(json_records._DECODER.decode))
         slow = _outcome(parse, text)
     return fast, slow
 
@@ -109,18 +109,18 @@ def test_big_integers_stay_exact() -> None:
 
 
 def test_may_hold_big_int() -> None:
-    assert jsonfast.may_hold_big_int("x" + "9" * 19)
-    assert jsonfast.may_hold_big_int('{"a":"1234567890123456789"}')  # in a string too: only slower
-    assert not jsonfast.may_hold_big_int("1" * 18 + "x" + "1" * 18)
-    assert not jsonfast.may_hold_big_int("")
+    assert codec.may_hold_big_int("x" + "9" * 19)
+    assert codec.may_hold_big_int('{"a":"1234567890123456789"}')  # in a string too: only slower
+    assert not codec.may_hold_big_int("1" * 18 + "x" + "1" * 18)
+    assert not codec.may_hold_big_int("")
 
 
 @given(st.text(alphabet=st.sampled_from([*"0123456789[{]}x", "\u0663", "é"]), max_size=60))
 def test_bytes_shape(text: str) -> None:
     # The byte form of may_hold_big_int, and one count for both opening brackets.
     data = text.encode("utf-8")
-    shape = jsonfast.bytes_shape(data)
-    assert jsonfast.shape_may_hold_big_int(shape) is jsonfast.may_hold_big_int(text)
+    shape = codec.bytes_shape(data)
+    assert codec.shape_may_hold_big_int(shape) is codec.may_hold_big_int(text)
     assert shape.count(b"{") == data.count(b"{") + data.count(b"[")
 
 
@@ -128,7 +128,7 @@ def test_without_orjson_the_parse_function_is_the_fallback(stdlib_only: None) ->
     def fallback(text: str) -> Any:
         return text
 
-    assert jsonfast.loads_with(fallback) is fallback
+    assert codec.loads_with(fallback) is fallback
     assert parse_json(f'{{"big":{BIG}}}', LIMITS) == [{"big": int(BIG)}]
 
 
@@ -140,7 +140,7 @@ def test_orjson_is_used_when_installed() -> None:
         calls.append(text)
         return json.loads(text)
 
-    loads = jsonfast.loads_with(fallback)
+    loads = codec.loads_with(fallback)
     assert loads('{"a":[1,2.5]}') == {"a": [1, 2.5]}
     assert calls == []
     assert math.isnan(loads('{"a":NaN}')["a"])  # refused by orjson: json's value
@@ -175,7 +175,7 @@ def test_random_near_json_texts_parse_alike(text: str) -> None:
         _same(*_both(parse, text))
 
 
-# --- the worker's envelope split (core/envelope.py _split_packed) ---------------------------------------
+# --- the worker's envelope split (core/envelope.py _split_packed), against unpack (json.loads of the body)
 
 RECORD = {
     "tenant_id": "acme",
@@ -200,12 +200,13 @@ SCREEN = redact.Redactor().json_to_redact  # the worker's screen (its pre-scan f
 
 
 def _must_flag(texts: list[str | None]) -> set[int]:
-    return {i for i, text in enumerate(texts) if text is None or jsonfast.may_hold_big_int(text)}
+    return {i for i, text in enumerate(texts) if text is None or codec.may_hold_big_int(text)}
 
 
 def _unpacked_both_ways(body: str) -> tuple[Any, Any]:
     """unpack_with_text with orjson and without; with orjson, the screen with RE2 (where installed) and
-    without it (the per-record check: the Lambda's path), which must give the same."""
+    with re (the Lambda's), which must give the same. The records are also those of the plain oracle,
+    unpack (json.loads of the whole body), and each text kept parses to its record."""
 
     def outcome() -> Any:
         try:
@@ -213,14 +214,22 @@ def _unpacked_both_ways(body: str) -> tuple[Any, Any]:
         except ValueError as exc:
             return ("error", str(exc))
         assert _must_flag(texts) <= set(flagged)
-        return ("ok", (tenant_id, records, texts))
+        oracle = envelope.unpack(body)
+        assert json.dumps((tenant_id, records), default=repr) == json.dumps(oracle, default=repr)
+        for text, record in zip(texts, records, strict=True):
+            assert text is None or json.dumps(json.loads(text), default=repr) == json.dumps(
+                record, default=repr
+            )
+        # Texts may differ (a text None where one library refused the piece: it is only encoded again).
+        return ("ok", (tenant_id, records))
 
     fast = outcome()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(redact, "_MESSAGE_HINTS", None)
+        mp.setattr(codec, "re2", None)
+        mp.setattr(redact, "_MESSAGE_HINTS", redact._message_hints())
         assert json.dumps(outcome(), default=repr) == json.dumps(fast, default=repr)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(jsonfast, "orjson", None)
+        mp.setattr(codec, "orjson", None)
         slow = outcome()
     return fast, slow
 
@@ -252,7 +261,7 @@ BODIES = [
 
 
 @pytest.mark.parametrize("body", BODIES)
-def test_envelope_split_gives_what_the_scan_gives(body: str) -> None:
+def test_envelope_split_gives_what_unpack_gives(body: str) -> None:
     fast, slow = _unpacked_both_ways(body)
     assert fast == slow
     assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
@@ -268,30 +277,43 @@ def test_random_envelopes_unpack_alike(attributes: list[dict[str, Any]]) -> None
     assert json.dumps(fast, default=repr) == json.dumps(slow, default=repr)
 
 
-@needs_orjson
 def test_the_split_is_taken_when_it_can_be_sure_and_left_when_not() -> None:
-    assert envelope._split_packed(BODIES[1], SCREEN) == envelope._scan_packed(BODIES[1], SCREEN)
-    assert envelope._split_packed(BODIES[1], SCREEN) is not None
+    found = envelope._split_packed(BODIES[1], SCREEN)
+    assert found is not None and (found[0], found[1]) == envelope.unpack(BODIES[1])
     assert (
         envelope._split_packed(BODIES[2], SCREEN) is None
     )  # split inside a record: a piece is not one object
-    assert envelope._split_packed(BODIES[3], SCREEN) is None  # big integers: json reads them exactly
+    found = envelope._split_packed(BODIES[3], SCREEN)  # big integers: the screen flags them, json reads them
+    assert found is not None and found[1][0]["attributes"]["big"] == int(BIG)
 
 
 @needs_orjson
-@pytest.mark.parametrize("hints", ["re2", "per-record"])
+@pytest.mark.parametrize("engine", ["re2", "re"])
 def test_the_screen_is_what_keeps_big_integers_from_orjson(
-    hints: str, monkeypatch: pytest.MonkeyPatch
+    engine: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if hints == "per-record":
-        monkeypatch.setattr(redact, "_MESSAGE_HINTS", None)
+    if engine == "re":
+        monkeypatch.setattr(codec, "re2", None)
+        monkeypatch.setattr(redact, "_MESSAGE_HINTS", redact._message_hints())
     # Can fail: a screen that does not return the texts holding big integers lets orjson make them floats.
     found = envelope._split_packed(BODIES[3], lambda texts: [])
     assert found is not None and isinstance(found[1][0]["attributes"]["big"], float)
-    assert envelope._split_packed(BODIES[3], SCREEN) is None
     _, records, _, flagged = envelope.unpack_with_text(BODIES[3], SCREEN)
     assert records[0]["attributes"]["big"] == int(BIG) and records[1]["attributes"]["n"] == -(10**30)
     assert flagged == [0, 1]
+
+
+def test_the_screen_flags_big_integers_by_its_own_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not by the accident of the card hint (any 13 digits): with a card hint narrowed to what a card can
+    start with (2-6, as the card regex itself), a 20-digit integer starting with 1 is still flagged."""
+    monkeypatch.setattr(
+        redact, "_MESSAGE_HINTS", redact._message_hints(card_hint=rb"[2-6](?:[ \-]?[0-9]){12}")
+    )
+    texts = ['{"n":10000000000000000001}', '{"n":1000000000000}', '{"n":7}']
+    assert SCREEN(texts) == [0]
+    body = envelope.pack("acme", [_record(n=10**19 + 1), _record(n=7)])[0]
+    _, records, _, flagged = envelope.unpack_with_text(body, SCREEN)
+    assert records[0]["attributes"]["n"] == 10**19 + 1 and flagged == [0]
 
 
 @settings(max_examples=300, deadline=None)
