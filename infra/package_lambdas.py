@@ -7,8 +7,8 @@ paths the benchmarks measure: orjson, google-re2, isal), built for the functions
 Python version; nothing else: no tests, no CLI, no SDK, no ``__pycache__``. boto3/botocore come with the
 Lambda Python runtime. Any other third-party import reachable from a handler is an error, since it would
 fail on Lambda — unless it is optional: inside the ``try:`` of a ``try``/``except ImportError`` (or
-``ModuleNotFoundError``), whose handler is the fallback, as ``core/codec.py`` does for orjson, RE2 and isal. Bundled
-distributions must be optional in that sense too: the code must also run without them.
+``ModuleNotFoundError``), whose handler is the fallback, as ``core/codec.py`` does for orjson, RE2 and
+isal. Bundled distributions must be optional in that sense too: the code must also run without them.
 
 What "can import" means: every ``import`` of the package, at module level or inside a function (the
 wiring builds the dependencies lazily), except those under ``if TYPE_CHECKING:``. Subpackages listed in

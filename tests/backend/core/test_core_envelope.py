@@ -307,5 +307,5 @@ def test_the_record_head_invariant_is_checked_against_the_one_constructor(
         return {"log_id": built.pop("log_id"), **built}
 
     monkeypatch.setattr(envelope, "new_record", reordered)
-    with pytest.raises(RuntimeError, match="RECORD_HEAD|lay records out differently"):
+    with pytest.raises(RuntimeError, match=r"RECORD_HEAD|lay records out differently"):
         envelope._check_record_head()
