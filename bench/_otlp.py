@@ -9,6 +9,10 @@ its messages: adding records made elsewhere to a request would copy each one, wo
 Timed: each request serialized (the wire encoding), gzipped and POSTed to /v1/logs, 4 requests in flight
 as the SDK's run has, then the wait until every record is stored. The CPU of this process (the client)
 while that lasts is reported, as the /ingest run reports the SDK's.
+
+gzip: the standard library's at level 1 (``GZIPS["zlib"]``, the default), or the SDK's own (``"sdk"``: isal
+when installed, as the /ingest run's client compresses), so that the two runs' clients can be made to cost
+the same for the same bytes: the client shares the machine's cores with the server and the workers.
 """
 
 from __future__ import annotations
@@ -17,18 +21,23 @@ import gzip
 import json
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
 from _common import TENANT, Stack, read_lines
+from logpipe._codec import gzip as sdk_gzip  # private: the exact compressor of the /ingest run's SDK
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 BATCH = 8192  # the Collector batch processor's default send_batch_size (the OTel SDKs' default is 512)
 IN_FLIGHT = 4
+GZIPS: dict[str, Callable[[bytes], bytes]] = {
+    "zlib": lambda data: gzip.compress(data, compresslevel=1),
+    "sdk": lambda data: sdk_gzip(data, 1),
+}
 _SEVERITY = {"trace": 1, "debug": 5, "info": 9, "warn": 13, "error": 17, "fatal": 21}
 
 
@@ -87,9 +96,16 @@ def requests(lines: Iterable[str], batch: int = BATCH) -> Iterator[Any]:
 
 
 def otlp_pipeline(
-    path: Path, n: int, input_bytes: int, workers: int, timeout_s: float, batch: int = BATCH
+    path: Path,
+    n: int,
+    input_bytes: int,
+    workers: int,
+    timeout_s: float,
+    batch: int = BATCH,
+    gzip_name: str = "zlib",
 ) -> dict[str, Any]:
     batches = list(requests(read_lines(path), batch))
+    compress = GZIPS[gzip_name]
     with Stack(workers=workers, env={"LOGPIPE_RATE_LIMIT_RECORDS_PER_S": "0"}) as stack:
         key = stack.create_tenant()
         local = threading.local()
@@ -103,7 +119,7 @@ def otlp_pipeline(
             client = getattr(local, "client", None)
             if client is None:
                 client = local.client = httpx.Client(timeout=60)
-            body = gzip.compress(request.SerializeToString(), compresslevel=1)
+            body = compress(request.SerializeToString())
             response = client.post(f"{stack.url}/v1/logs", content=body, headers=headers)
             if response.status_code != 200 or response.content:  # a partial success has a body
                 raise RuntimeError(f"OTLP export failed: {response.status_code} {response.content!r}")
@@ -128,6 +144,7 @@ def otlp_pipeline(
         "accepted": accepted,
         "requests": len(batches),
         "batch": batch,
+        "gzip": gzip_name,
         "stored": stored,
         "dlq_depth": health["dlq_depth"],
         "workers": workers,

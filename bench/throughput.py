@@ -19,9 +19,16 @@ pipeline on the same records, and the ratio uses their mean, because the machine
 OTLP (``bench/_otlp.py``): the same records, as OTLP LogRecords, sent as protobuf to POST /v1/logs of
 another fresh ``logpipe serve``, until all are stored; ``otlp_vs_ingest`` = its records/s ÷ the pipeline's.
 Issue 14 asks for at least 0.8. ``--otlp-batch`` sets the records per request (default 8,192, the
-Collector's batch size); ``--no-otlp`` skips it.
+Collector's batch size); ``--otlp-gzip sdk`` compresses its requests with the SDK's gzip (isal when installed)
+instead of the standard library's (both level 1); ``--no-otlp`` skips it.
 
-Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/s ÷ floor records/s.
+Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/s ÷ floor records/s; the
+CPU of the client, the server and the workers during each run, in seconds and in µs a record.
+
+``--phases`` adds where the server's CPU goes, in this process on the run's records (no HTTP, no queue): the
+steps of each door on one request of ``--otlp-batch`` records (the SDK's two bodies, NDJSON and text, for
+/ingest), CPU time a record, the median of alternating rounds. For OTLP it also times a bare loop that
+only reads every attribute's key and value off the messages, which no translation can go below.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import statistics
 import sys
 import tempfile
 import threading
@@ -42,11 +50,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import TENANT, Stack, machine, read_lines, write_records
 from _otlp import BATCH as OTLP_BATCH
+from _otlp import GZIPS as OTLP_GZIPS
 from _otlp import otlp_pipeline
 from logpipe_backend.adapters.sqlite.store import PAGE_SIZE as STORE_PAGE_SIZE
+from logpipe_backend.core import otlp as otlp_door
+from logpipe_backend.core.body import NDJSON, TEXT, decode_body, parse_records
+from logpipe_backend.core.ids import new_log_ids
+from logpipe_backend.core.ingest import prepare
+from logpipe_backend.core.limits import Limits
 
 FLOOR_TRANSACTION_ROWS = 1000
 MB = 1_000_000
+PHASE_ROUNDS = 15
+US = 1_000_000
 
 
 def floor(path: Path, workdir: Path, name: str) -> dict[str, float]:
@@ -144,8 +160,88 @@ def pipeline(path: Path, n: int, input_bytes: int, workers: int, timeout_s: floa
     }
 
 
+def server_phases(path: Path, batch: int) -> dict[str, dict[str, float]]:
+    """CPU µs a record of each door's server-side steps on the first ``batch`` records (see the docstring)."""
+    import gzip
+
+    from _otlp import requests as otlp_requests
+
+    lines = [line.rstrip("\n") for line, _ in zip(read_lines(path), range(batch), strict=False)]
+    n = len(lines)
+    limits = Limits()
+    received_ms = 1_764_128_700_000
+    log_ids = new_log_ids(n, received_ms)
+    request = next(otlp_requests(lines, n))
+    otlp_body = gzip.compress(request.SerializeToString(), compresslevel=1)
+    json_lines = [line for line in lines if line.startswith("{")]
+    bodies = [  # what the SDK sends for these lines: one NDJSON body and one text body
+        (NDJSON, gzip.compress("".join(f"{line}\n" for line in json_lines).encode(), compresslevel=1)),
+        (TEXT, gzip.compress("".join(f"{line}\n" for line in lines if not line.startswith("{")).encode(), 1)),
+    ]
+
+    common = {"tenant_id": TENANT, "received_ms": received_ms, "limits": limits, "finite_floats": True}
+
+    def otlp_steps() -> dict[str, float]:
+        out: dict[str, float] = {}
+        data, out["gunzip"] = _timed(decode_body, otlp_body, "gzip", limits)
+        decoded, out["decode (upb)"] = _timed(otlp_door.decode, data, otlp_door.PROTOBUF)
+        raws, out["translate (core/otlp.records)"] = _timed(otlp_door.records, decoded, limits)
+        _, out["  of which: bare reads of every attribute"] = _timed(_read_attributes, decoded)
+        _, out["normalize + serialize (core/ingest.prepare)"] = _timed(
+            prepare, raws, log_ids=log_ids, **common
+        )
+        return out
+
+    def ingest_steps() -> dict[str, float]:
+        out = dict.fromkeys(("gunzip", "parse (core/body.parse_records)", "normalize + serialize"), 0.0)
+        start = 0
+        for kind, body in bodies:
+            data, seconds = _timed(decode_body, body, "gzip", limits)
+            out["gunzip"] += seconds
+            raws, seconds = _timed(parse_records, data, kind, limits)
+            out["parse (core/body.parse_records)"] += seconds
+            ids = log_ids[start : start + len(raws)]
+            start += len(raws)
+            _, seconds = _timed(prepare, raws, log_ids=ids, **common)
+            out["normalize + serialize"] += seconds
+        return out
+
+    rounds: dict[str, list[dict[str, float]]] = {"ingest": [], "otlp": []}
+    for _ in range(PHASE_ROUNDS):  # alternating, so both doors see the same machine
+        rounds["ingest"].append(ingest_steps())
+        rounds["otlp"].append(otlp_steps())
+    return {
+        door: {step: round(statistics.median(r[step] for r in runs) * US / n, 2) for step in runs[0]}
+        for door, runs in rounds.items()
+    }
+
+
+def _timed(step: Any, *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    started = time.process_time()
+    result = step(*args, **kwargs)
+    return result, time.process_time() - started
+
+
+def _read_attributes(request: Any) -> None:
+    """Every log record's attributes read off the messages (key, value, the value's kind and field), nothing
+    built: what any translation in Python pays for them (a wrapper object per KeyValue and per AnyValue)."""
+    for resource_logs in request.resource_logs:
+        for scope_logs in resource_logs.scope_logs:
+            for record in scope_logs.log_records:
+                for pair in record.attributes:
+                    _key, value = pair.key, pair.value
+                    if not value.string_value:
+                        getattr(value, value.WhichOneof("value") or "string_value")
+
+
 def run(
-    n: int, workers: int, timeout_s: float, otlp: bool = True, otlp_batch: int = OTLP_BATCH
+    n: int,
+    workers: int,
+    timeout_s: float,
+    otlp: bool = True,
+    otlp_batch: int = OTLP_BATCH,
+    phases: bool = False,
+    otlp_gzip: str = "zlib",
 ) -> dict[str, Any]:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="logpipe-throughput-") as tmp:
@@ -155,11 +251,19 @@ def run(
         before = floor(path, workdir, "before")
         pipe = pipeline(path, n, input_bytes, workers, timeout_s)
         after = floor(path, workdir, "after")
-        over_otlp = otlp_pipeline(path, n, input_bytes, workers, timeout_s, otlp_batch) if otlp else None
+        over_otlp = (
+            otlp_pipeline(path, n, input_bytes, workers, timeout_s, otlp_batch, otlp_gzip) if otlp else None
+        )
+        per_phase = server_phases(path, otlp_batch) if phases else None
     floor_rps = (before["records_per_s"] + after["records_per_s"]) / 2
     extra: dict[str, Any] = {}
     if over_otlp is not None:
         extra = {"otlp": over_otlp, "otlp_vs_ingest": over_otlp["records_per_s"] / pipe["records_per_s"]}
+    for result in (pipe, over_otlp):
+        if result is not None:
+            result["cpu_us_per_record"] = {k: round(v * US / n, 2) for k, v in result["cpu_seconds"].items()}
+    if per_phase is not None:
+        extra["server_phases_us_per_record"] = per_phase
     return {
         "records": n,
         "input_bytes": input_bytes,
@@ -187,12 +291,13 @@ def report(r: dict[str, Any]) -> str:
             f" ({p['seconds']:.1f} s; sending took {p['send_seconds']:.1f} s in {p['requests']:,} requests,"
             f" {p['retries']} retried; stored {p['stored']:,};"
             f" peak queue depth {p['peak_queue_depth_messages']} messages)",
-            "  CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in p["cpu_seconds"].items()),
+            _cpu_line(p),
             f"floor (1 core: json.loads + SQLite WAL/FULL, 1,000-row transactions):"
             f" before {b['records_per_s']:,.0f}/s, after {a['records_per_s']:,.0f}/s,"
             f" mean {r['floor_records_per_s']:,.0f} records/s",
             f"ratio pipeline / floor: {r['ratio']:.3f}",
             *_otlp_report(r),
+            *_phases_report(r),
         ]
     )
 
@@ -202,11 +307,29 @@ def _otlp_report(r: dict[str, Any]) -> list[str]:
         return []
     o = r["otlp"]
     return [
-        f"OTLP (protobuf, gzip, {o['requests']:,} requests of {o['batch']:,} → POST /v1/logs → all stored):"
-        f" {o['records_per_s']:,.0f} records/s ({o['seconds']:.1f} s; stored {o['stored']:,})",
-        "  CPU seconds during the run: " + ", ".join(f"{k} {v}" for k, v in o["cpu_seconds"].items()),
+        f"OTLP (protobuf, gzip by {o['gzip']}, {o['requests']:,} requests of {o['batch']:,}"
+        f" → POST /v1/logs → all stored): {o['records_per_s']:,.0f} records/s"
+        f" ({o['seconds']:.1f} s; stored {o['stored']:,})",
+        _cpu_line(o),
         f"ratio OTLP / /ingest pipeline: {r['otlp_vs_ingest']:.3f} (issue 14 asks for >= 0.8)",
     ]
+
+
+def _cpu_line(run: dict[str, Any]) -> str:
+    return "  CPU during the run, seconds (µs a record): " + ", ".join(
+        f"{k} {v} ({run['cpu_us_per_record'][k]})" for k, v in run["cpu_seconds"].items()
+    )
+
+
+def _phases_report(r: dict[str, Any]) -> list[str]:
+    if "server_phases_us_per_record" not in r:
+        return []
+    out = ["server-side steps in this process, CPU µs a record (median of alternating rounds):"]
+    for door, steps in r["server_phases_us_per_record"].items():
+        listed = ", ".join(f"{step} {us}" for step, us in steps.items())
+        total = sum(us for step, us in steps.items() if not step.startswith(" "))
+        out.append(f"  {door}: {listed}; total {total:.2f}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,8 +345,27 @@ def main(argv: list[str] | None = None) -> int:
         default=OTLP_BATCH,
         help="log records per OTLP request (default: the Collector's 8192; the OTel SDKs send 512)",
     )
+    p.add_argument(
+        "--otlp-gzip",
+        choices=sorted(OTLP_GZIPS),
+        default="zlib",
+        help="the OTLP client's gzip: the standard library's (default) or the SDK's (isal when installed)",
+    )
+    p.add_argument(
+        "--phases",
+        action="store_true",
+        help="also time each door's server-side steps in this process (CPU µs a record)",
+    )
     args = p.parse_args(argv)
-    result = run(args.records, args.workers, args.timeout, otlp=not args.no_otlp, otlp_batch=args.otlp_batch)
+    result = run(
+        args.records,
+        args.workers,
+        args.timeout,
+        otlp=not args.no_otlp,
+        otlp_batch=args.otlp_batch,
+        phases=args.phases,
+        otlp_gzip=args.otlp_gzip,
+    )
     print(json.dumps(result, indent=2) if args.json else report(result))
     return 0
 
