@@ -148,6 +148,34 @@ def test_core_imports_nothing_of_ours_outside_core(graph: Graph) -> None:
     assert offenders == [], "\n".join(offenders)
 
 
+def environment_reads(source: str) -> list[int]:
+    """Lines of ``source`` that read the process environment (``os.environ``, ``os.getenv``)."""
+    return sorted(
+        node.lineno
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "os"
+        and node.attr in ("environ", "getenv", "environb")
+    )
+
+
+def test_core_reads_no_environment() -> None:
+    # Every LOGPIPE_* variable is read in settings.py (docs/architecture.md); core holds only the defaults.
+    core = PACKAGES[BACKEND] / BACKEND / "core"
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}"
+        for path in sorted(core.rglob("*.py"))
+        for line in environment_reads(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], offenders
+
+
+def test_an_environment_read_is_found() -> None:
+    assert environment_reads("import os\nx = 1\ny = os.environ.get('A')\nz = os.getenv('B')\n") == [3, 4]
+    assert environment_reads("import os\nos.urandom(8)\n") == []
+
+
 def test_the_sdk_imports_neither_the_cli_nor_the_backend(graph: Graph) -> None:
     offenders = sorted(
         f"{module} -> {target}"

@@ -21,19 +21,21 @@ adapters and the ``*Deps`` of ``logpipe_backend.ports``.
 | ``LOGPIPE_STRICT_ISOLATION`` | :func:`strict_isolation` | per-tenant credentials (with the role's ARN) |
 
 The CLI's and the SDK's own variables (the key, the endpoint, ``logpipe serve``'s options) are read in
-``cli/`` and ``sdk/``. Limits, rate limits and redaction patterns are parsed by the core
-classes they configure (one parser each, beside the defaults it completes).
+``cli/`` and ``sdk/``. ``core/`` reads no environment: it holds the defaults these readers complete.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Final
 
 from logpipe_backend.core.limits import Limits
-from logpipe_backend.core.ratelimit import RateLimiter, rate_limiter_from_env
+from logpipe_backend.core.ratelimit import DEFAULT_BURST, DEFAULT_RECORDS_PER_S, RateLimiter
 from logpipe_backend.ports import AUTH_MODES, DEFAULT_MAX_QUEUE_DEPTH
 
 ENV_QUEUE_URL: Final = "LOGPIPE_QUEUE_URL"
@@ -44,6 +46,8 @@ ENV_RETENTION_DAYS: Final = "LOGPIPE_LOG_RETENTION_DAYS"
 ENV_STRICT_ISOLATION: Final = "LOGPIPE_STRICT_ISOLATION"
 ENV_TENANT_ACCESS_ROLE_ARN: Final = "LOGPIPE_TENANT_ACCESS_ROLE_ARN"
 ENV_REDACT_PATTERNS: Final = "LOGPIPE_REDACT_PATTERNS"
+ENV_RATE: Final = "LOGPIPE_RATE_LIMIT_RECORDS_PER_S"  # 0 disables the limit
+ENV_BURST: Final = "LOGPIPE_RATE_LIMIT_BURST"
 DEFAULT_RETENTION_DAYS: Final = 30
 # Below this much free space `logpipe serve` refuses to start: SQLite needs room for its WAL and checkpoints,
 # and a queue that cannot commit answers 503 to every request. LOGPIPE_MIN_FREE_MB overrides (0: no check).
@@ -98,12 +102,34 @@ def admin_auth_mode(environ: Env | None = None) -> str:
 def limits(environ: Env | None = None) -> Limits:
     """``LOGPIPE_LIMIT_<NAME>`` (e.g. ``LOGPIPE_LIMIT_BODY_BYTES``) over the defaults of core/limits.py."""
     env = env_or_os(environ)
-    return Limits.from_env(env if isinstance(env, dict) else dict(env))
+    values: dict[str, int] = {}
+    for f in fields(Limits):
+        raw = env.get(f"LOGPIPE_LIMIT_{f.name.upper()}")
+        if raw is not None:
+            values[f.name] = int(raw)
+    return Limits(**values)
 
 
-def rate_limiter(environ: Env | None = None) -> RateLimiter | None:
-    """``LOGPIPE_RATE_LIMIT_RECORDS_PER_S`` / ``LOGPIPE_RATE_LIMIT_BURST``; None: no limit."""
-    return rate_limiter_from_env(env_or_os(environ))
+def rate_limiter(
+    environ: Env | None = None, *, clock: Callable[[], float] = time.monotonic
+) -> RateLimiter | None:
+    """The limiter ``LOGPIPE_RATE_LIMIT_RECORDS_PER_S`` / ``LOGPIPE_RATE_LIMIT_BURST`` ask for; None when
+    the rate is 0 (no limit). Bad values raise ValueError at start-up, not per request."""
+    env = env_or_os(environ)
+    raw_rate = (env.get(ENV_RATE) or "").strip()
+    raw_burst = (env.get(ENV_BURST) or "").strip()
+    rate = float(raw_rate) if raw_rate else DEFAULT_RECORDS_PER_S
+    if rate == 0:
+        return None
+    if raw_burst:
+        burst = float(raw_burst)
+    elif raw_rate:  # a rate without a burst: the default's 4 seconds' worth of it
+        burst = max(1.0, rate * DEFAULT_BURST / DEFAULT_RECORDS_PER_S)
+    else:
+        burst = DEFAULT_BURST
+    if not (math.isfinite(rate) and math.isfinite(burst)):
+        raise ValueError(f"{ENV_RATE} and {ENV_BURST} must be finite numbers")
+    return RateLimiter(rate, burst, clock=clock)
 
 
 def redact_patterns(environ: Env | None = None) -> list[str]:

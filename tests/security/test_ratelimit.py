@@ -11,8 +11,8 @@ from logpipe_backend.core.ratelimit import (
     DEFAULT_RECORDS_PER_S,
     RateLimiter,
     rate_limited,
-    rate_limiter_from_env,
 )
+from logpipe_backend.settings import rate_limiter as rate_limiter_from_env
 
 
 class Clock:

@@ -19,10 +19,9 @@ dropped when there are many, so the table stays bounded by the number of active 
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -32,8 +31,6 @@ from logpipe_backend.core.errors import ApiError, too_many_requests
 # file on the local stack reaches ~140,000 records/s, so past the burst it is paced by 429 + Retry-After.
 DEFAULT_RECORDS_PER_S: Final = 50_000.0
 DEFAULT_BURST: Final = 200_000.0  # records a tenant may send at once after being idle (a 100k-line file)
-ENV_RATE: Final = "LOGPIPE_RATE_LIMIT_RECORDS_PER_S"  # 0 disables the limit
-ENV_BURST: Final = "LOGPIPE_RATE_LIMIT_BURST"
 _PRUNE_AT: Final = 10_000  # buckets kept before full (idle) ones are dropped
 
 
@@ -96,25 +93,3 @@ def rate_limited(retry_after: int) -> ApiError:
     return too_many_requests(
         "rate_limited", "this tenant is sending faster than its rate limit; retry later", retry_after
     )
-
-
-def rate_limiter_from_env(
-    environ: Mapping[str, str] | None = None, *, clock: Callable[[], float] = time.monotonic
-) -> RateLimiter | None:
-    """The limiter ``LOGPIPE_RATE_LIMIT_RECORDS_PER_S`` / ``LOGPIPE_RATE_LIMIT_BURST`` ask for; None when
-    the rate is 0 (no limit). Bad values raise ValueError at start-up, not per request."""
-    env = os.environ if environ is None else environ
-    raw_rate = (env.get(ENV_RATE) or "").strip()
-    raw_burst = (env.get(ENV_BURST) or "").strip()
-    rate = float(raw_rate) if raw_rate else DEFAULT_RECORDS_PER_S
-    if rate == 0:
-        return None
-    if raw_burst:
-        burst = float(raw_burst)
-    elif raw_rate:  # a rate without a burst: the default's 4 seconds' worth of it
-        burst = max(1.0, rate * DEFAULT_BURST / DEFAULT_RECORDS_PER_S)
-    else:
-        burst = DEFAULT_BURST
-    if not (math.isfinite(rate) and math.isfinite(burst)):
-        raise ValueError(f"{ENV_RATE} and {ENV_BURST} must be finite numbers")
-    return RateLimiter(rate, burst, clock=clock)

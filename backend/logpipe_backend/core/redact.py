@@ -27,10 +27,9 @@ values are such strings).
 
 from __future__ import annotations
 
-import os
 import re
 from bisect import bisect_right
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from itertools import accumulate
 from typing import Any, Final
 
@@ -38,7 +37,6 @@ from logpipe_backend.core import codec
 from logpipe_backend.core.record import Record
 
 TOKEN_RE: Final = re.compile(r"\[REDACTED:[a-z_]+\]")
-ENV_PATTERNS: Final = "LOGPIPE_REDACT_PATTERNS"
 
 _NAMES: Final = r"pass(?:word|wd|phrase)|secret|token(?!s|iz)|api[_-]?key|authorization|cookie"
 _SECRET_KEY_RE: Final = re.compile(_NAMES, re.IGNORECASE | re.ASCII)
@@ -331,13 +329,6 @@ class Redactor:
         self._custom = [_compile_custom(p) for p in extra_patterns if p.strip()]
         # JSON keys repeat in every record: remember (redacted key, count, names a secret) per key.
         self._keys: dict[str, tuple[str, int, bool]] = {}
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Redactor:
-        """A redactor with the extra patterns of ``LOGPIPE_REDACT_PATTERNS`` (one regex a line)."""
-        env = os.environ if environ is None else environ
-        lines = env.get(ENV_PATTERNS, "").splitlines()
-        return cls([line for line in lines if line.strip()])
 
     def redact_text(self, text: str) -> tuple[str, int]:
         """``text`` with every secret replaced, and how many were.

@@ -14,12 +14,11 @@ times the largest write (a 1 MiB message, a WAL checkpoint of a few MiB); on a s
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -27,7 +26,6 @@ from typing import Any, Final
 from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.http import error_response
 
-ENV_MIN_FREE: Final = "LOGPIPE_MIN_FREE"
 DEFAULT_MIN_FREE_BYTES: Final = 1 << 30
 DEFAULT_MIN_FREE_PERCENT: Final = 5.0
 RETRY_AFTER_S: Final = 30  # space comes back with a retention sweep (every 60 s by default) or an operator
@@ -71,11 +69,6 @@ class MinFree:
         if size is None or size.group(2) not in _UNITS:
             raise ValueError(f"--min-free {text!r}: use a size (1GiB, 500MiB), a percentage (5%) or 0")
         return cls(bytes=int(float(size.group(1)) * _UNITS[size.group(2)]), percent=None)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> MinFree:
-        env = os.environ if environ is None else environ
-        return cls.parse(env.get(ENV_MIN_FREE, ""))
 
 
 class DiskGuard:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from logpipe_backend import settings as backend_settings
 from logpipe_backend.core import codec, redact
 from logpipe_backend.core.envelope import pack, unpack_with_text
 from logpipe_backend.core.ingest import serialize
@@ -240,15 +241,18 @@ def test_invalid_custom_pattern_raises_at_construction() -> None:
         Redactor(["(unclosed"])
 
 
-def test_from_env() -> None:
-    redactor = Redactor.from_env({"LOGPIPE_REDACT_PATTERNS": "ORD-\\d+\n\n  \nSECRET_[A-Z]+\n"})
+def test_patterns_from_env() -> None:
+    patterns = backend_settings.redact_patterns(
+        {"LOGPIPE_REDACT_PATTERNS": "ORD-\\d+\n\n  \nSECRET_[A-Z]+\n"}
+    )
+    redactor = Redactor(patterns)
     assert redactor.redact_text("ORD-1 SECRET_X") == ("[REDACTED:custom] [REDACTED:custom]", 2)
-    assert Redactor.from_env({}).redact_text("ORD-1") == ("ORD-1", 0)
+    assert Redactor(backend_settings.redact_patterns({})).redact_text("ORD-1") == ("ORD-1", 0)
 
 
-def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_patterns_from_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOGPIPE_REDACT_PATTERNS", "ZZZ+")
-    assert Redactor.from_env().redact_text("a ZZZZ") == ("a [REDACTED:custom]", 1)
+    assert Redactor(backend_settings.redact_patterns()).redact_text("a ZZZZ") == ("a [REDACTED:custom]", 1)
 
 
 # --- hostile input ---------------------------------------------------------------------------------------
