@@ -62,6 +62,7 @@ _SET_HERE: Final = frozenset(
 # (message, level, timestamp: what normalize takes first and as it is) or renames (attribute.<name>).
 _NORMALIZE_READS: Final = frozenset({"tenant_id", "log_id", "id"})
 _TIME_FIELDS: Final = frozenset({"ts", "time", "@timestamp", "date"})
+_SET_HERE_OR_READS: Final = _SET_HERE | _NORMALIZE_READS
 
 
 def content_kind(content_type: str | None) -> str:
@@ -225,6 +226,7 @@ def stored_records(
     severity = _SEVERITY_OF
     set_here = _SET_HERE
     normalize_reads = _NORMALIZE_READS
+    set_here_or_reads = _SET_HERE_OR_READS
     time_fields = _TIME_FIELDS
     second_text = SECOND_TEXT
     millis_text = MILLIS_TEXT
@@ -245,8 +247,12 @@ def stored_records(
                         attributes[pair.key] = (
                             value.int_value if kind == "int_value" else _value(value, kind, 1, max_depth)
                         )
-                if attributes and not set_here.isdisjoint(attributes):
-                    attributes = _renamed(attributes)
+                # One test for the common record, which has none of the names either set looks for.
+                reads = False
+                if attributes and not set_here_or_reads.isdisjoint(attributes):
+                    if not set_here.isdisjoint(attributes):
+                        attributes = _renamed(attributes)
+                    reads = not normalize_reads.isdisjoint(attributes)
                 body = r.body
                 message = body.string_value
                 if not message:
@@ -265,10 +271,7 @@ def stored_records(
                     prefix = second_text.get(seconds)
                     timestamp = timestamp_of_ns(ns) if prefix is None else prefix + millis_text[millis]
                 raw = None
-                if attributes and not (
-                    normalize_reads.isdisjoint(attributes)
-                    and (timestamp is not None or time_fields.isdisjoint(attributes))
-                ):
+                if reads or (timestamp is None and attributes and not time_fields.isdisjoint(attributes)):
                     # As records() would hand it to normalize: the fields set here after the attributes.
                     raw = attributes
                     raw["message"] = message
