@@ -5,9 +5,11 @@ exactly what it did through the general path, records refused for their size inc
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
+from door_fakes import NOW as DOOR_NOW
 from door_fakes import DoorEnv, door_event
 from handler_fakes import ACME_KEY
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from logpipe_backend.core.errors import ApiError
 from logpipe_backend.core.ingest import prepare, prepare_normalized
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.nanotime import NS_PER_MS
+from logpipe_backend.core.timefmt import format_ts
 from logpipe_backend.handlers import otlp as otlp_handler
 from logpipe_backend.handlers.ingest import accept
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -243,3 +246,20 @@ def test_fields_normalize_reads_are_taken_as_it_takes_them(pairs: Any, time_ns: 
 def test_log_ids_must_match_the_records() -> None:
     with pytest.raises(ValueError, match="1 log ids for 2 records"):
         otlp.stored_records(_request(), Limits(), tenant_id=TENANT, received_ms=NOW, log_ids=["a" * 26])
+
+
+def test_an_idempotent_retry_queues_the_first_records_again() -> None:
+    """The door builds its records again for the retry, with the first acceptance's time and log ids."""
+    env = DoorEnv()
+    request = ExportLogsServiceRequest()
+    scope_logs = request.resource_logs.add().scope_logs.add()
+    scope_logs.log_records.add(body=AnyValue(string_value="no time: received_at stands in"))
+    scope_logs.log_records.add(time_unix_nano=1_764_128_696_123_456_789, body=AnyValue(string_value="timed"))
+    headers = {"authorization": f"Bearer {ACME_KEY}", "content-type": otlp.PROTOBUF, "idempotency-key": "k"}
+    event = door_event("/v1/logs", request.SerializeToString(), headers)
+    assert env.call(event)[0] == 200
+    env.deps = dataclasses.replace(env.deps, clock=lambda: DOOR_NOW + 60_000)
+    assert env.call(event)[0] == 200
+    first, again = env.queue.bodies
+    assert first == again
+    assert [r["timestamp"] for r in env.records()[:2]] == [format_ts(DOOR_NOW), "2025-11-26T03:44:56.123Z"]
