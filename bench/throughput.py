@@ -19,8 +19,11 @@ pipeline on the same records, and the ratio uses their mean, because the machine
 OTLP (``bench/_otlp.py``): the same records, as OTLP LogRecords, sent as protobuf to POST /v1/logs of
 another fresh ``logpipe serve``, until all are stored; ``otlp_vs_ingest`` = its records/s ÷ the pipeline's.
 Issue 14 asks for at least 0.8. ``--otlp-batch`` sets the records per request (default 8,192, the
-Collector's batch size); ``--otlp-gzip sdk`` compresses its requests with the SDK's gzip (isal when installed)
-instead of the standard library's (both level 1); ``--no-otlp`` skips it.
+Collector's batch size); its client compresses with the SDK's gzip (``--otlp-gzip sdk``, the default: isal
+when installed, level 1), as the /ingest run's client does, so that the ratio compares the doors and not
+the clients' compressors (the client shares the two cores with the server); ``--otlp-gzip stdlib`` uses the
+standard library's at level 1 instead (the two compared: docs/shippers.md).
+``--no-otlp`` skips it.
 
 Printed: records/s and MB/s (input bytes) of both, and ratio = pipeline records/s ÷ floor records/s; the
 CPU of the client, the server and the workers during each run, in seconds and in µs a record.
@@ -28,7 +31,9 @@ CPU of the client, the server and the workers during each run, in seconds and in
 ``--phases`` adds where the server's CPU goes, in this process on the run's records (no HTTP, no queue): the
 steps of each door on one request of ``--otlp-batch`` records (the SDK's two bodies, NDJSON and text, for
 /ingest), CPU time a record, the median of alternating rounds. For OTLP it also times a bare loop that
-only reads every attribute's key and value off the messages, which no translation can go below.
+only reads every attribute's key and value off the messages, which no translation can go below, and the
+general path the door took before (``core/otlp.records`` then ``core/ingest.prepare``) beside the one it
+takes (``core/otlp.stored_records`` then ``core/ingest.prepare_normalized``).
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from logpipe_backend.adapters.sqlite.store import PAGE_SIZE as STORE_PAGE_SIZE
 from logpipe_backend.core import otlp as otlp_door
 from logpipe_backend.core.body import NDJSON, TEXT, decode_body, parse_records
 from logpipe_backend.core.ids import new_log_ids
-from logpipe_backend.core.ingest import prepare
+from logpipe_backend.core.ingest import prepare, prepare_normalized
 from logpipe_backend.core.limits import Limits
 
 FLOOR_TRANSACTION_ROWS = 1000
@@ -181,15 +186,38 @@ def server_phases(path: Path, batch: int) -> dict[str, dict[str, float]]:
 
     common = {"tenant_id": TENANT, "received_ms": received_ms, "limits": limits, "finite_floats": True}
 
-    def otlp_steps() -> dict[str, float]:
+    def otlp_steps(general_first: bool) -> dict[str, float]:
         out: dict[str, float] = {}
         data, out["gunzip"] = _timed(decode_body, otlp_body, "gzip", limits)
         decoded, out["decode (upb)"] = _timed(otlp_door.decode, data, otlp_door.PROTOBUF)
-        raws, out["translate (core/otlp.records)"] = _timed(otlp_door.records, decoded, limits)
+
+        def direct(message: Any) -> None:
+            stored, out["translate to stored records (core/otlp.stored_records)"] = _timed(
+                otlp_door.stored_records,
+                message,
+                limits,
+                tenant_id=TENANT,
+                received_ms=received_ms,
+                log_ids=log_ids,
+            )
+            _, out["serialize (core/ingest.prepare_normalized)"] = _timed(
+                prepare_normalized, stored, limits=limits, finite_floats=True
+            )
+
+        def general(message: Any) -> None:
+            raws, out["  general path: translate (core/otlp.records)"] = _timed(
+                otlp_door.records, message, limits
+            )
+            _, out["  general path: normalize + serialize (core/ingest.prepare)"] = _timed(
+                prepare, raws, log_ids=log_ids, **common
+            )
+
+        # The two paths in turn, each on a message decoded afresh as the door's is (upb makes a message's
+        # wrappers on first reading), so that neither always runs first.
+        for path in (general, direct) if general_first else (direct, general):
+            path(decoded)
+            decoded = otlp_door.decode(data, otlp_door.PROTOBUF)
         _, out["  of which: bare reads of every attribute"] = _timed(_read_attributes, decoded)
-        _, out["normalize + serialize (core/ingest.prepare)"] = _timed(
-            prepare, raws, log_ids=log_ids, **common
-        )
         return out
 
     def ingest_steps() -> dict[str, float]:
@@ -207,9 +235,9 @@ def server_phases(path: Path, batch: int) -> dict[str, dict[str, float]]:
         return out
 
     rounds: dict[str, list[dict[str, float]]] = {"ingest": [], "otlp": []}
-    for _ in range(PHASE_ROUNDS):  # alternating, so both doors see the same machine
+    for index in range(PHASE_ROUNDS):  # alternating, so both doors see the same machine
         rounds["ingest"].append(ingest_steps())
-        rounds["otlp"].append(otlp_steps())
+        rounds["otlp"].append(otlp_steps(general_first=index % 2 == 1))
     return {
         door: {step: round(statistics.median(r[step] for r in runs) * US / n, 2) for step in runs[0]}
         for door, runs in rounds.items()
@@ -241,7 +269,7 @@ def run(
     otlp: bool = True,
     otlp_batch: int = OTLP_BATCH,
     phases: bool = False,
-    otlp_gzip: str = "zlib",
+    otlp_gzip: str = "sdk",
 ) -> dict[str, Any]:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="logpipe-throughput-") as tmp:
@@ -348,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--otlp-gzip",
         choices=sorted(OTLP_GZIPS),
-        default="zlib",
-        help="the OTLP client's gzip: the standard library's (default) or the SDK's (isal when installed)",
+        default="sdk",
+        help="the OTLP client's gzip: the SDK's (default, as the /ingest run's) or the standard library's",
     )
     p.add_argument(
         "--phases",

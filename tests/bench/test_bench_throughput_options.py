@@ -3,6 +3,8 @@ each process, and the in-process breakdown of each door's server-side steps. No 
 
 from __future__ import annotations
 
+import importlib.util
+import inspect
 import json
 import subprocess
 import sys
@@ -15,19 +17,31 @@ BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 @pytest.mark.slow
 def test_throughput_otlp_gzip_phases_and_cpu_a_record() -> None:
-    args = ["--records", "2000", "--otlp-batch", "500", "--otlp-gzip", "sdk", "--phases", "--json"]
+    args = ["--records", "2000", "--otlp-batch", "500", "--otlp-gzip", "stdlib", "--phases", "--json"]
     out = subprocess.run(
         [sys.executable, str(BENCH / "throughput.py"), *args], capture_output=True, text=True, timeout=180
     )
     assert out.returncode == 0, out.stderr[-3000:]
     r = json.loads(out.stdout)
     otlp = r["otlp"]
-    assert otlp["gzip"] == "sdk" and otlp["batch"] == 500
+    assert otlp["gzip"] == "stdlib" and otlp["batch"] == 500
     assert otlp["accepted"] == otlp["stored"] == 2000 and otlp["dlq_depth"] == 0
     for run in (r["pipeline"], otlp):
         assert run["cpu_us_per_record"].keys() == run["cpu_seconds"].keys()
         assert all(us >= 0 for us in run["cpu_us_per_record"].values())
     phases = r["server_phases_us_per_record"]
     assert set(phases) == {"ingest", "otlp"}
-    assert "translate (core/otlp.records)" in phases["otlp"]
+    assert "translate to stored records (core/otlp.stored_records)" in phases["otlp"]
+    assert "  general path: translate (core/otlp.records)" in phases["otlp"]
     assert all(us >= 0 for steps in phases.values() for us in steps.values())
+
+
+def test_the_otlp_client_gzips_as_the_sdk_by_default() -> None:
+    """Both runs' clients compress alike unless asked otherwise, so that the ratio compares the doors."""
+    spec = importlib.util.spec_from_file_location("bench_throughput", BENCH / "throughput.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # puts bench/ on sys.path itself, for _otlp and _common
+    assert inspect.signature(module.run).parameters["otlp_gzip"].default == "sdk"
+    assert inspect.signature(module.otlp_pipeline).parameters["gzip_name"].default == "sdk"
+    assert set(module.OTLP_GZIPS) == {"sdk", "stdlib"}

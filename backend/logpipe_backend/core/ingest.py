@@ -6,6 +6,7 @@ per-record size limit is checked here, on the bytes that will travel.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from json.encoder import encode_basestring
 from typing import Any, Final
 
@@ -14,6 +15,7 @@ from logpipe_backend.core.envelope import RECORD_SEPARATOR_BYTES, Serialized
 from logpipe_backend.core.errors import ApiError, bad_request, too_large
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.normalize import normalize, normalize_all
+from logpipe_backend.core.record import Record
 
 # Compact UTF-8 JSON, json's own encoder (codec.compact_encoder). allow_nan=False: parsing already refuses
 # NaN/Infinity; this keeps a Python caller from slipping one in.
@@ -73,6 +75,25 @@ def prepare(
     return serialized
 
 
+def prepare_normalized(records: list[Record], *, limits: Limits, finite_floats: bool = False) -> Serialized:
+    """:func:`prepare` for records a door built already normalized, through core/record.py's constructor
+    (the OTLP door, core/otlp.py ``stored_records``): serialized by the chunk as :func:`prepare` does, with
+    the same 413 ``record_bytes`` and 400 ``invalid_record`` (with the ``index`` of the record). The door
+    has made normalize's checks itself (a ``tenant_id`` naming another tenant raises as normalize does)."""
+    chunks: list[bytes] = []
+    for start in range(0, len(records), _CHUNK):
+        chunk = _dump_chunk(records[start : start + _CHUNK], finite_floats)
+        if chunk is None:
+            return Serialized.of(_dump_each(records, limits))
+        chunks.append(chunk)
+    serialized = Serialized(chunks, None, len(records))
+    if any(len(chunk) > limits.record_bytes for chunk in chunks) and (
+        max(map(len, serialized.records())) > limits.record_bytes
+    ):
+        return Serialized.of(_dump_each(records, limits))
+    return serialized
+
+
 def _serialize_chunk(
     raws: list[dict[str, Any] | str],
     tenant_id: str,
@@ -80,13 +101,18 @@ def _serialize_chunk(
     log_ids: list[str],
     finite_floats: bool,
 ) -> bytes | None:
-    """The chunk's records serialized (``{…},{…}``: one list written, its brackets off), each starting with
-    RECORD_HEAD and none holding RECORD_SEPARATOR_BYTES (see envelope.Serialized: pack then needs no
-    record's size); None for an error and for a record holding the separator."""
+    """The chunk's records normalized and serialized (:func:`_dump_chunk`); None for an error."""
     try:
         records = normalize_all(raws, tenant_id, log_ids, received_ms)
     except ApiError:
         return None
+    return _dump_chunk(records, finite_floats)
+
+
+def _dump_chunk(records: list[Record], finite_floats: bool) -> bytes | None:
+    """The records serialized (``{…},{…}``: one list written, its brackets off), each starting with
+    RECORD_HEAD and none holding RECORD_SEPARATOR_BYTES (see envelope.Serialized: pack then needs no
+    record's size); None when they cannot be written as JSON or a record holds the separator."""
     data = codec.dumps_list(records, finite=finite_floats)
     if data is None:
         return None
@@ -104,15 +130,25 @@ def _serialize_each(
 ) -> list[bytes]:
     """Record by record: raises the first error with the ``index`` of its record; else (a request whose
     chunks could not be cut at record boundaries) every record's JSON on its own."""
+
+    def normalized() -> Iterator[Record]:
+        for index, raw in enumerate(raws):
+            try:
+                yield normalize(raw, tenant_id=tenant_id, log_id=log_ids[index], received_ms=received_ms)
+            except ApiError as exc:
+                exc.detail["index"] = index
+                raise
+
+    return _dump_each(normalized(), limits)
+
+
+def _dump_each(records: Iterable[Record], limits: Limits) -> list[bytes]:
+    """Each record's JSON on its own, in order; the first error (400 ``invalid_record``, 413
+    ``record_bytes``) raised with the ``index`` of its record."""
     max_bytes = limits.record_bytes
     out: list[bytes] = []
     append = out.append
-    for index, raw in enumerate(raws):
-        try:
-            record = normalize(raw, tenant_id=tenant_id, log_id=log_ids[index], received_ms=received_ms)
-        except ApiError as exc:
-            exc.detail["index"] = index
-            raise
+    for index, record in enumerate(records):
         try:
             data = serialize(record)
         except (ValueError, TypeError, UnicodeEncodeError, RecursionError) as exc:

@@ -37,7 +37,10 @@ from logpipe_backend.core.errors import ApiError, bad_request, one_line, too_lar
 from logpipe_backend.core.levels import level_from_value
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.nanotime import MAX_NS, MILLIS_TEXT, NS_PER_MS, SECOND_TEXT, timestamp_of_ns
+from logpipe_backend.core.normalize import DEFAULT_LEVEL, normalize
 from logpipe_backend.core.protos import Status
+from logpipe_backend.core.record import Record, record_maker
+from logpipe_backend.core.timefmt import format_ts
 
 PROTOBUF: Final = "application/x-protobuf"
 JSON: Final = "application/json"
@@ -53,6 +56,13 @@ _SET_HERE: Final = frozenset(
     {"message", "level", "timestamp", "timestamp_ns", "resource", "scope", "trace_id", "span_id",
      "trace_flags", "event_name"}
 )  # fmt: skip
+# The attribute names normalize would still act on in a translated record (core/normalize.py): a tenant_id
+# (refused when another tenant's), a client log id; and, when the record has no OTLP time, the other time
+# fields it would take the timestamp from. Every other field normalize reads is one this translation sets
+# (message, level, timestamp: what normalize takes first and as it is) or renames (attribute.<name>).
+_NORMALIZE_READS: Final = frozenset({"tenant_id", "log_id", "id"})
+_TIME_FIELDS: Final = frozenset({"ts", "time", "@timestamp", "date"})
+_SET_HERE_OR_READS: Final = _SET_HERE | _NORMALIZE_READS
 
 
 def content_kind(content_type: str | None) -> str:
@@ -193,6 +203,120 @@ def records(request: Any, limits: Limits) -> list[dict[str, Any] | str]:
                     raw["event_name"] = event_name
                 append(raw)
     return out
+
+
+def stored_records(
+    request: Any, limits: Limits, *, tenant_id: str, received_ms: int, log_ids: list[str]
+) -> list[Record]:
+    """The request's log records as the records stored for ``tenant_id`` (for core/ingest.py's
+    ``prepare_normalized``): what :func:`records`, then normalize, give, built in one pass through
+    core/record.py's constructor. A record with an attribute normalize would act on (_NORMALIZE_READS,
+    _TIME_FIELDS) goes through normalize itself, as a raw record; its error (403 ``tenant_mismatch``)
+    carries the record's ``index``, and is raised after the translation's own. The loop is
+    :func:`records`' (see there why it reads as it does), kept apart so that neither pays for the other's
+    output; tests/backend/handlers/test_otlp_stored.py holds them to byte-identical stored records."""
+    if len(log_ids) != count(request):
+        raise ValueError(f"{len(log_ids)} log ids for {count(request)} records")
+    max_depth = limits.json_depth
+    received_at = format_ts(received_ms)
+    make = record_maker(tenant_id, received_at, "json", DEFAULT_LEVEL)
+    next_id = iter(log_ids).__next__
+    out: list[Record] = []
+    append = out.append
+    severity = _SEVERITY_OF
+    set_here = _SET_HERE
+    normalize_reads = _NORMALIZE_READS
+    set_here_or_reads = _SET_HERE_OR_READS
+    time_fields = _TIME_FIELDS
+    second_text = SECOND_TEXT
+    millis_text = MILLIS_TEXT
+    refused: ApiError | None = None
+    for resource_logs in request.resource_logs:
+        resource = _attributes(resource_logs.resource.attributes, 2, max_depth)
+        for scope_logs in resource_logs.scope_logs:
+            scope = _scope(scope_logs.scope, max_depth)
+            for r in scope_logs.log_records:
+                attributes: dict[str, Any] = {}
+                for pair in r.attributes:
+                    value = pair.value
+                    text = value.string_value
+                    if text:
+                        attributes[pair.key] = text
+                    else:
+                        kind = value.WhichOneof("value")
+                        attributes[pair.key] = (
+                            value.int_value if kind == "int_value" else _value(value, kind, 1, max_depth)
+                        )
+                # One test for the common record, which has none of the names either set looks for.
+                reads = False
+                if attributes and not set_here_or_reads.isdisjoint(attributes):
+                    if not set_here.isdisjoint(attributes):
+                        attributes = _renamed(attributes)
+                    reads = not normalize_reads.isdisjoint(attributes)
+                body = r.body
+                message = body.string_value
+                if not message:
+                    kind = body.WhichOneof("value")
+                    if kind is not None and kind != "string_value":
+                        message = _json(_value(body, kind, 1, max_depth))
+                level = severity.get(r.severity_number)
+                if level is None:
+                    text = r.severity_text
+                    level = (level_from_value(text) if text else None) or "info"
+                timestamp = None
+                ns = r.time_unix_nano or r.observed_time_unix_nano
+                if 0 < ns <= MAX_NS:
+                    ms, sub_ms = divmod(ns, NS_PER_MS)
+                    seconds, millis = divmod(ms, 1000)
+                    prefix = second_text.get(seconds)
+                    timestamp = timestamp_of_ns(ns) if prefix is None else prefix + millis_text[millis]
+                raw = None
+                if reads or (timestamp is None and attributes and not time_fields.isdisjoint(attributes)):
+                    # As records() would hand it to normalize: the fields set here after the attributes.
+                    raw = attributes
+                    raw["message"] = message
+                    raw["level"] = level
+                    if timestamp is not None:
+                        raw["timestamp"] = timestamp
+                # What normalize leaves in a record's attributes after the client's: the fields it does not
+                # read, in records()' order.
+                if timestamp is not None and sub_ms:
+                    attributes["timestamp_ns"] = str(ns)
+                if resource:
+                    attributes["resource"] = resource
+                if scope:
+                    attributes["scope"] = scope
+                trace_id = r.trace_id
+                if trace_id:
+                    attributes["trace_id"] = trace_id.hex()
+                span_id = r.span_id
+                if span_id:
+                    attributes["span_id"] = span_id.hex()
+                flags = r.flags
+                if flags:
+                    attributes["trace_flags"] = flags
+                event_name = r.event_name
+                if event_name:
+                    attributes["event_name"] = event_name
+                if raw is None:
+                    stamp = received_at if timestamp is None else timestamp
+                    append(make(next_id(), stamp, level, message, attributes))
+                elif refused is None:
+                    try:
+                        append(normalize(raw, tenant_id=tenant_id, log_id=next_id(), received_ms=received_ms))
+                    except ApiError as exc:
+                        exc.detail["index"] = len(out)
+                        refused = exc
+    # Raised once every record is translated: a translation error (413 json_depth) of a later record is
+    # the request's answer, as it is when records() translates them all before normalize sees any.
+    if refused is not None:
+        raise refused
+    return out
+
+
+def _renamed(attributes: dict[str, Any]) -> dict[str, Any]:
+    """An attribute named like a field the translation sets, kept as ``attribute.<name>``."""
+    return {(f"attribute.{k}" if k in _SET_HERE else k): v for k, v in attributes.items()}
 
 
 def _json(value: Any) -> str:

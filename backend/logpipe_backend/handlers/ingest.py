@@ -15,11 +15,12 @@ keeps one copy, and the client gets the same ``log_ids`` back.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from logpipe_backend.core.auth import SCOPE_INGEST, Credential, request_credential
 from logpipe_backend.core.body import decode_body, media_type, parse_records
-from logpipe_backend.core.envelope import pack
+from logpipe_backend.core.envelope import Serialized, pack
 from logpipe_backend.core.errors import ApiError, bad_request, forbidden, too_many_requests, unauthorized
 from logpipe_backend.core.http import body_bytes, header, json_text_response
 from logpipe_backend.core.ids import new_log_ids
@@ -89,17 +90,37 @@ def accept(
     the ``Idempotency-Key``, and queue them; their log ids once the queue has them. ``digest_of``: what the
     client sent (its kind and decoded bytes), which an idempotent retry must repeat."""
     limits = deps.limits
+
+    def build(received_ms: int, log_ids: list[str]) -> Serialized:
+        return prepare(
+            raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits,
+            finite_floats=finite_floats,
+        )  # fmt: skip
+
+    return accept_built(event, deps, tenant_id, len(raws), build, digest_of=digest_of)
+
+
+def accept_built(
+    event: Event,
+    deps: IngestDeps,
+    tenant_id: str,
+    count: int,
+    build: Callable[[int, list[str]], Serialized],
+    *,
+    digest_of: tuple[str, bytes],
+) -> list[str]:
+    """:func:`accept` for a door that builds its ``count`` records itself: ``build(received_ms, log_ids)``
+    gives them normalized and serialized (what core/ingest.py's ``prepare`` gives), and is called again
+    with the first acceptance's time and ids for an idempotent retry."""
+    limits = deps.limits
     received_ms = deps.clock()
     idem_key = header(event, "idempotency-key")
     seed: bytes | None = None
     if idem_key is not None:
         idem_key = idem_key.strip()
         seed = hashlib.sha256(f"{tenant_id}\0{idem_key}".encode()).digest()
-    log_ids = new_log_ids(len(raws), received_ms, seed=seed)
-    records = prepare(
-        raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits,
-        finite_floats=finite_floats,
-    )  # fmt: skip
+    log_ids = new_log_ids(count, received_ms, seed=seed)
+    records = build(received_ms, log_ids)
 
     if idem_key is not None:
         _check_idempotency_key(idem_key, limits)
@@ -124,11 +145,8 @@ def accept(
         if claim.first_seen_ms != received_ms:
             # A retry: rebuild the records exactly as at the first acceptance.
             received_ms = claim.first_seen_ms
-            log_ids = new_log_ids(len(raws), received_ms, seed=seed)
-            records = prepare(
-                raws, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids, limits=limits,
-                finite_floats=finite_floats,
-            )  # fmt: skip
+            log_ids = new_log_ids(count, received_ms, seed=seed)
+            records = build(received_ms, log_ids)
 
     try:
         deps.queue.send(pack(tenant_id, records))

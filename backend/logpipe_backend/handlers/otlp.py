@@ -9,14 +9,17 @@ status (400, 401, 403, 413, 415, 429 or 503 with ``Retry-After``), nothing queue
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from logpipe_backend.core import otlp
 from logpipe_backend.core.auth import request_credential
 from logpipe_backend.core.body import decode_body
+from logpipe_backend.core.envelope import Serialized
 from logpipe_backend.core.errors import ApiError, too_large
 from logpipe_backend.core.http import body_bytes, header
+from logpipe_backend.core.ingest import prepare_normalized
 from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
-from logpipe_backend.handlers.ingest import accept, authenticate
+from logpipe_backend.handlers.ingest import accept, accept_built, authenticate
 from logpipe_backend.ports import IngestDeps
 
 
@@ -41,8 +44,7 @@ def _otlp(event: Event, deps: IngestDeps) -> Response:
             raise too_large(
                 "records", limits.records, f"more than {limits.records} log records in one request"
             )
-        raws = otlp.records(request, limits)
-        rejected, message = _accept_partially(event, deps, tenant_id, raws, (kind, data))
+        rejected, message = _accept_partially(event, deps, tenant_id, request, (kind, data))
         return _response(200, otlp.export_response(rejected, message, kind), kind)
     except ApiError as err:
         response = _response(err.status, otlp.status_body(err, kind), kind)
@@ -51,30 +53,46 @@ def _otlp(event: Event, deps: IngestDeps) -> Response:
 
 
 def _accept_partially(
-    event: Event,
-    deps: IngestDeps,
-    tenant_id: str,
-    raws: list[dict[str, object] | str],
-    sent: tuple[str, bytes],
+    event: Event, deps: IngestDeps, tenant_id: str, request: Any, sent: tuple[str, bytes]
 ) -> tuple[int, str]:
     """Queue the records, leaving out each one over the record size limit: (refused count, message).
 
-    Only that refusal is per record (OTLP's partial success); any other error refuses the request.
+    Only that refusal is per record (OTLP's partial success); any other error refuses the request. The
+    records are built stored as they are translated (core/otlp.py ``stored_records``); once one is refused,
+    the rest go the general way (raw records, then core/ingest.py's ``prepare``), which can leave one out.
     """
-    rejected = 0
-    message = ""
+    limits = deps.limits
+
+    def build(received_ms: int, log_ids: list[str]) -> Serialized:
+        records = otlp.stored_records(
+            request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids
+        )
+        return prepare_normalized(records, limits=limits, finite_floats=True)
+
+    try:
+        accept_built(event, deps, tenant_id, otlp.count(request), build, digest_of=sent)
+        return 0, ""
+    except ApiError as err:
+        index = _refused_index(err)
+    raws = otlp.records(request, limits)
+    del raws[index]
+    rejected = 1
     while raws:
         try:
             accept(event, deps, tenant_id, raws, digest_of=sent, finite_floats=True)
             break
         except ApiError as err:
-            index = err.detail.get("index")
-            if err.status != 413 or err.detail.get("limit") != "record_bytes" or not isinstance(index, int):
-                raise
-            del raws[index]
+            del raws[_refused_index(err)]
             rejected += 1
-            message = f"{rejected} log records refused: over {deps.limits.record_bytes} bytes once normalized"
-    return rejected, message
+    return rejected, f"{rejected} log records refused: over {limits.record_bytes} bytes once normalized"
+
+
+def _refused_index(err: ApiError) -> int:
+    """The index of the record refused for its size alone; ``err`` itself raised for any other error."""
+    index = err.detail.get("index")
+    if err.status != 413 or err.detail.get("limit") != "record_bytes" or not isinstance(index, int):
+        raise err
+    return index
 
 
 def _response(status: int, body: bytes, kind: str) -> Response:
