@@ -1,9 +1,10 @@
 """Tenant keys on AWS (issue #5): revocation within the documented cache time, one 401 for every wrong key,
 and keys kept only as SHA-256 hashes — in the tenants table and anywhere else the pipeline writes.
 
-The bound, as documented in README-aws ("Security on AWS"): a warm ingest Lambda caches a key it found for
-``CACHE_SECONDS`` (60 s) after it first read it, so a revoked key is refused by every ingest container at
-most 60 s after ``logpipe tenants revoke`` (and at once by a container that had not cached it).
+The bound, as documented in docs/security.md ("Revocation takes effect within 60 s"): a warm ingest
+Lambda caches a key it found for ``CACHE_SECONDS`` (60 s) after it first read it, so a revoked key is
+refused by every ingest container at most 60 s after ``logpipe tenants revoke`` (and at once by a
+container that had not cached it).
 """
 
 from __future__ import annotations
