@@ -33,6 +33,7 @@ from logpipe_backend.handlers import admin, doors, tenant_read
 from logpipe_backend.handlers.reads import READ_ENDPOINTS
 from logpipe_backend.runtime import malloc_tuning
 from logpipe_backend.runtime.diskspace import DiskGuard, MinFree
+from logpipe_backend.runtime.gc_tuning import tune_gc
 from logpipe_backend.runtime.server import LocalHttpServer, Routes
 from logpipe_backend.wiring import admin as admin_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
@@ -133,6 +134,7 @@ class LocalStack:
             tenant_read=lambda event: tenant_read.handle(event, tenant_read_deps),
             reads=frozenset(READ_ENDPOINTS),
         )
+        tune_gc()  # as the workers do: each request's records are not walked again and again
         try:
             httpd = LocalHttpServer((opts.host, opts.port), routes)
         except BaseException:

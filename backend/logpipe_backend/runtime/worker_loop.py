@@ -13,7 +13,6 @@ SIGKILL) the worker notices and stops too, rather than run orphaned.
 from __future__ import annotations
 
 import argparse
-import gc
 import logging
 import os
 import signal
@@ -28,6 +27,7 @@ from typing import Any
 from logpipe_backend.handlers import worker as worker_handler
 from logpipe_backend.ports import WorkerDeps
 from logpipe_backend.runtime import malloc_tuning
+from logpipe_backend.runtime.gc_tuning import tune_gc
 from logpipe_backend.wiring import worker as worker_wiring
 from logpipe_backend.wiring.local import (
     DEFAULT_MAX_RECEIVES,
@@ -46,13 +46,6 @@ MIN_POLL_INTERVAL_S = 0.01  # the first wait after work; doubled while the queue
 MAX_RETRY_DELAY_S = 30.0
 DEFAULT_FUNCTION_TIMEOUT_S = 900.0  # Lambda's maximum; the handler's time guard works against it
 QUEUE_ARN = "arn:aws:sqs:local:000000000000:logpipe-ingest"
-# Young container objects between two collections of the youngest generation (CPython's default: 700). A
-# message's ~2,500 records are alive while it is handled, so at 700 each collection walked them again and
-# moved them on to the older generations (~220 collections per 80,000 records); at 50,000, ~35. Memory: at
-# most ~50,000 young containers (a few MB) wait for a collection, and objects in reference cycles are freed
-# that much later. With the default, the collector's repeated walks over live records are a visible part of
-# a worker's CPU (figures: docs/performance.md).
-GC_THRESHOLD = 50_000
 
 
 def build_sqs_event(messages: Sequence[ReceivedMessage]) -> dict[str, Any]:
@@ -198,14 +191,6 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--parent-pid", type=int, default=None)
     p.add_argument("--log-level", default="WARNING")
     return p.parse_args(argv)
-
-
-def tune_gc() -> None:
-    """After start-up: what exists now (modules, the adapters) is never walked again by the cyclic GC, and the
-    youngest generation is collected less often (GC_THRESHOLD)."""
-    gc.collect()  # so that no garbage of the start-up is frozen with the rest
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD)  # the older generations keep their thresholds
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -172,22 +169,6 @@ def test_work_longer_than_many_invocations_is_stored_once_and_never_reaches_the_
     ids = [r["log_id"] for r in store.query(LogQuery(tenant_id="acme", limit=1_000)).items]
     assert len(ids) == 150 == len(set(ids))
     assert rounds > 5 and sum(slept) == pytest.approx(0.001 * sum(map(len, messages)))
-
-
-def test_a_worker_process_tunes_the_gc_after_start_up() -> None:
-    # In a child: gc.freeze() would keep the test process's objects from ever being collected.
-    code = (
-        "import gc\n"
-        "from logpipe_backend.runtime import worker_loop as w\n"
-        "assert gc.get_freeze_count() == 0 and gc.get_threshold()[0] != w.GC_THRESHOLD\n"
-        "second, third = gc.get_threshold()[1:]\n"
-        "w.tune_gc()\n"
-        "assert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n"
-        "assert gc.get_threshold() == (w.GC_THRESHOLD, second, third), gc.get_threshold()\n"
-    )
-    subprocess.run(
-        [sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    )
 
 
 class _RecordingStop(threading.Event):
