@@ -31,9 +31,7 @@ CPU of the client, the server and the workers during each run, in seconds and in
 ``--phases`` adds where the server's CPU goes, in this process on the run's records (no HTTP, no queue): the
 steps of each door on one request of ``--otlp-batch`` records (the SDK's two bodies, NDJSON and text, for
 /ingest), CPU time a record, the median of alternating rounds. For OTLP it also times a bare loop that
-only reads every attribute's key and value off the messages, which no translation can go below, and the
-general path the door took before (``core/otlp.records`` then ``core/ingest.prepare``) beside the one it
-takes (``core/otlp.stored_records`` then ``core/ingest.prepare_normalized``).
+only reads every attribute's key and value off the messages, which no translation can go below.
 """
 
 from __future__ import annotations
@@ -186,38 +184,25 @@ def server_phases(path: Path, batch: int) -> dict[str, dict[str, float]]:
 
     common = {"tenant_id": TENANT, "received_ms": received_ms, "limits": limits, "finite_floats": True}
 
-    def otlp_steps(general_first: bool) -> dict[str, float]:
+    def otlp_steps() -> dict[str, float]:
         out: dict[str, float] = {}
         data, out["gunzip"] = _timed(decode_body, otlp_body, "gzip", limits)
         decoded, out["decode (upb)"] = _timed(otlp_door.decode, data, otlp_door.PROTOBUF)
-
-        def direct(message: Any) -> None:
-            stored, out["translate to stored records (core/otlp.stored_records)"] = _timed(
-                otlp_door.stored_records,
-                message,
-                limits,
-                tenant_id=TENANT,
-                received_ms=received_ms,
-                log_ids=log_ids,
-            )
-            _, out["serialize (core/ingest.prepare_normalized)"] = _timed(
-                prepare_normalized, stored, limits=limits, finite_floats=True
-            )
-
-        def general(message: Any) -> None:
-            raws, out["  general path: translate (core/otlp.records)"] = _timed(
-                otlp_door.records, message, limits
-            )
-            _, out["  general path: normalize + serialize (core/ingest.prepare)"] = _timed(
-                prepare, raws, log_ids=log_ids, **common
-            )
-
-        # The two paths in turn, each on a message decoded afresh as the door's is (upb makes a message's
-        # wrappers on first reading), so that neither always runs first.
-        for path in (general, direct) if general_first else (direct, general):
-            path(decoded)
-            decoded = otlp_door.decode(data, otlp_door.PROTOBUF)
-        _, out["  of which: bare reads of every attribute"] = _timed(_read_attributes, decoded)
+        stored, out["translate to stored records (core/otlp.stored_records)"] = _timed(
+            otlp_door.stored_records,
+            decoded,
+            limits,
+            tenant_id=TENANT,
+            received_ms=received_ms,
+            log_ids=log_ids,
+        )
+        _, out["serialize (core/ingest.prepare_normalized)"] = _timed(
+            prepare_normalized, stored, limits=limits, finite_floats=True
+        )
+        # On a message decoded afresh, as the translation's was: upb makes a message's wrappers on first
+        # reading, and a second reading of the same message would cost less.
+        fresh = otlp_door.decode(data, otlp_door.PROTOBUF)
+        _, out["  of which: bare reads of every attribute"] = _timed(_read_attributes, fresh)
         return out
 
     def ingest_steps() -> dict[str, float]:
@@ -235,9 +220,9 @@ def server_phases(path: Path, batch: int) -> dict[str, dict[str, float]]:
         return out
 
     rounds: dict[str, list[dict[str, float]]] = {"ingest": [], "otlp": []}
-    for index in range(PHASE_ROUNDS):  # alternating, so both doors see the same machine
+    for _ in range(PHASE_ROUNDS):  # alternating, so both doors see the same machine
         rounds["ingest"].append(ingest_steps())
-        rounds["otlp"].append(otlp_steps(general_first=index % 2 == 1))
+        rounds["otlp"].append(otlp_steps())
     return {
         door: {step: round(statistics.median(r[step] for r in runs) * US / n, 2) for step in runs[0]}
         for door, runs in rounds.items()

@@ -32,7 +32,7 @@ def test_throughput_otlp_gzip_phases_and_cpu_a_record() -> None:
     phases = r["server_phases_us_per_record"]
     assert set(phases) == {"ingest", "otlp"}
     assert "translate to stored records (core/otlp.stored_records)" in phases["otlp"]
-    assert "  general path: translate (core/otlp.records)" in phases["otlp"]
+    assert "serialize (core/ingest.prepare_normalized)" in phases["otlp"]
     assert all(us >= 0 for steps in phases.values() for us in steps.values())
 
 

@@ -1,4 +1,4 @@
-"""OTLP/HTTP logs (``POST /v1/logs``) → raw records, and the protocol's answers. Pure: no I/O.
+"""OTLP/HTTP logs (``POST /v1/logs``) → stored records, and the protocol's answers. Pure: no I/O.
 
 The request is decoded by the generated classes of ``opentelemetry-proto`` (protobuf's C parser, upb); the
 JSON encoding is read into the same message by protobuf's ``json_format`` once its ids are fixed: OTLP JSON
@@ -6,8 +6,8 @@ writes ``traceId``/``spanId`` as hex, where protobuf's JSON mapping of ``bytes``
 (opentelemetry-proto docs/specification.md, "JSON Protobuf Encoding"). json_format already follows the
 other OTLP JSON rules: int64 as strings or numbers, enums as integers, unknown fields ignored (asked for).
 
-A log record becomes a raw record as POST /ingest parses them (docs/shippers.md, "What OTLP fields
-become"), so normalization, limits and redaction are /ingest's:
+A log record becomes the record normalize makes of the raw record below, as POST /ingest would parse it
+(docs/shippers.md, "What OTLP fields become"), so normalization, limits and redaction are /ingest's:
 
 - ``message``: the body, a non-string body as compact JSON; ``level``: from ``severityNumber`` (the OTel
   data model's ranges), else from ``severityText``; ``timestamp``: ``timeUnixNano``, else
@@ -129,92 +129,22 @@ def count(request: Any) -> int:
     return sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
 
 
-def records(request: Any, limits: Limits) -> list[dict[str, Any] | str]:
-    """The request's log records as raw records, in order (see the module docstring for the mapping).
+def stored_records(
+    request: Any, limits: Limits, *, tenant_id: str, received_ms: int, log_ids: list[str]
+) -> list[Record]:
+    """The request's log records as the records stored for ``tenant_id`` (for core/ingest.py's
+    ``prepare_normalized``), in order (the mapping: the module docstring): what normalize gives for the
+    raw record /ingest would parse, built in one pass through core/record.py's constructor. A record with
+    an attribute normalize would act on (_NORMALIZE_READS, _TIME_FIELDS) goes through normalize itself, as
+    that raw record; its error (403 ``tenant_mismatch``) carries the record's ``index``, and is raised after
+    the translation's own. tests/backend/handlers/test_otlp_stored.py holds the result byte for byte to a
+    plain translation (tests/otlp_reference.py) followed by normalize.
 
     Every field read off a protobuf message builds a Python object, and this loop runs for every record
     of every request: each field is read once, into a local; the resource and scope are read once per
     ResourceLogs/ScopeLogs; a record's attributes and timestamp are made inline (a call per attribute or
     record costs more than the work). An attribute's ``string_value`` is read first: it is the common
-    kind, and "" for every other kind, so only a non-string (or empty) value pays for ``WhichOneof``.
-    tests/backend/core/test_core_otlp_records.py holds the plainer translation this must equal.
-    """
-    max_depth = limits.json_depth
-    out: list[dict[str, Any] | str] = []
-    append = out.append
-    severity = _SEVERITY_OF
-    set_here = _SET_HERE
-    second_text = SECOND_TEXT
-    millis_text = MILLIS_TEXT
-    for resource_logs in request.resource_logs:
-        resource = _attributes(resource_logs.resource.attributes, 2, max_depth)
-        for scope_logs in resource_logs.scope_logs:
-            scope = _scope(scope_logs.scope, max_depth)
-            for r in scope_logs.log_records:
-                raw: dict[str, Any] = {}
-                for pair in r.attributes:
-                    value = pair.value
-                    text = value.string_value
-                    if text:
-                        raw[pair.key] = text
-                    else:
-                        kind = value.WhichOneof("value")
-                        raw[pair.key] = (
-                            value.int_value if kind == "int_value" else _value(value, kind, 1, max_depth)
-                        )
-                # (Their depth, 1, needs no check: the resource's, 2, was checked.)
-                if raw and not set_here.isdisjoint(raw):
-                    raw = {(f"attribute.{k}" if k in set_here else k): v for k, v in raw.items()}
-                body = r.body
-                message = body.string_value
-                if not message:
-                    kind = body.WhichOneof("value")
-                    if kind is not None and kind != "string_value":
-                        message = _json(_value(body, kind, 1, max_depth))
-                raw["message"] = message
-                level = severity.get(r.severity_number)
-                if level is None:
-                    text = r.severity_text
-                    level = (level_from_value(text) if text else None) or "info"
-                raw["level"] = level
-                ns = r.time_unix_nano or r.observed_time_unix_nano
-                if 0 < ns <= MAX_NS:  # a later one is past the year 9999: received_at stands in
-                    ms, sub_ms = divmod(ns, NS_PER_MS)
-                    seconds, millis = divmod(ms, 1000)
-                    prefix = second_text.get(seconds)  # timestamp_of_ns, inlined (core/nanotime.py)
-                    raw["timestamp"] = timestamp_of_ns(ns) if prefix is None else prefix + millis_text[millis]
-                    if sub_ms:
-                        raw["timestamp_ns"] = str(ns)
-                if resource:
-                    raw["resource"] = resource
-                if scope:
-                    raw["scope"] = scope
-                trace_id = r.trace_id
-                if trace_id:
-                    raw["trace_id"] = trace_id.hex()
-                span_id = r.span_id
-                if span_id:
-                    raw["span_id"] = span_id.hex()
-                flags = r.flags
-                if flags:
-                    raw["trace_flags"] = flags
-                event_name = r.event_name
-                if event_name:
-                    raw["event_name"] = event_name
-                append(raw)
-    return out
-
-
-def stored_records(
-    request: Any, limits: Limits, *, tenant_id: str, received_ms: int, log_ids: list[str]
-) -> list[Record]:
-    """The request's log records as the records stored for ``tenant_id`` (for core/ingest.py's
-    ``prepare_normalized``): what :func:`records`, then normalize, give, built in one pass through
-    core/record.py's constructor. A record with an attribute normalize would act on (_NORMALIZE_READS,
-    _TIME_FIELDS) goes through normalize itself, as a raw record; its error (403 ``tenant_mismatch``)
-    carries the record's ``index``, and is raised after the translation's own. The loop is
-    :func:`records`' (see there why it reads as it does), kept apart so that neither pays for the other's
-    output; tests/backend/handlers/test_otlp_stored.py holds them to byte-identical stored records."""
+    kind, and "" for every other kind, so only a non-string (or empty) value pays for ``WhichOneof``."""
     if len(log_ids) != count(request):
         raise ValueError(f"{len(log_ids)} log ids for {count(request)} records")
     max_depth = limits.json_depth
@@ -272,14 +202,14 @@ def stored_records(
                     timestamp = timestamp_of_ns(ns) if prefix is None else prefix + millis_text[millis]
                 raw = None
                 if reads or (timestamp is None and attributes and not time_fields.isdisjoint(attributes)):
-                    # As records() would hand it to normalize: the fields set here after the attributes.
+                    # The raw record /ingest would parse: the fields set here after the attributes.
                     raw = attributes
                     raw["message"] = message
                     raw["level"] = level
                     if timestamp is not None:
                         raw["timestamp"] = timestamp
                 # What normalize leaves in a record's attributes after the client's: the fields it does not
-                # read, in records()' order.
+                # read, in the raw record's order.
                 if timestamp is not None and sub_ms:
                     attributes["timestamp_ns"] = str(ns)
                 if resource:
@@ -308,7 +238,7 @@ def stored_records(
                         exc.detail["index"] = len(out)
                         refused = exc
     # Raised once every record is translated: a translation error (413 json_depth) of a later record is
-    # the request's answer, as it is when records() translates them all before normalize sees any.
+    # the request's answer, as it is on /ingest, where a body is parsed whole before normalize sees any.
     if refused is not None:
         raise refused
     return out

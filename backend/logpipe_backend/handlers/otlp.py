@@ -19,7 +19,7 @@ from logpipe_backend.core.errors import ApiError, too_large
 from logpipe_backend.core.http import body_bytes, header
 from logpipe_backend.core.ingest import prepare_normalized
 from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
-from logpipe_backend.handlers.ingest import accept, accept_built, authenticate
+from logpipe_backend.handlers.ingest import accept_built, authenticate
 from logpipe_backend.ports import IngestDeps
 
 
@@ -57,33 +57,42 @@ def _accept_partially(
 ) -> tuple[int, str]:
     """Queue the records, leaving out each one over the record size limit: (refused count, message).
 
-    Only that refusal is per record (OTLP's partial success); any other error refuses the request. The
-    records are built stored as they are translated (core/otlp.py ``stored_records``); once one is refused,
-    the rest go the general way (raw records, then core/ingest.py's ``prepare``), which can leave one out.
+    Only that refusal is per record (OTLP's partial success); any other error refuses the request. Each
+    try builds every record (core/otlp.py ``stored_records``) and serializes those not yet refused; the
+    refused ones take no log id.
     """
     limits = deps.limits
+    total = otlp.count(request)
+    refused: set[int] = set()  # positions in the request
 
     def build(received_ms: int, log_ids: list[str]) -> Serialized:
+        if not refused:  # the common request: every record kept
+            records = otlp.stored_records(
+                request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids
+            )
+            return prepare_normalized(records, limits=limits, finite_floats=True)
+        # A refused record was translated without error before (its refusal came after): "" stands in
+        # for its id, and it is left out.
+        ids = iter(log_ids)
+        every_id = ["" if i in refused else next(ids) for i in range(total)]
         records = otlp.stored_records(
-            request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids
+            request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=every_id
         )
-        return prepare_normalized(records, limits=limits, finite_floats=True)
+        kept = [record for i, record in enumerate(records) if i not in refused]
+        return prepare_normalized(kept, limits=limits, finite_floats=True)
 
-    try:
-        accept_built(event, deps, tenant_id, otlp.count(request), build, digest_of=sent)
-        return 0, ""
-    except ApiError as err:
-        index = _refused_index(err)
-    raws = otlp.records(request, limits)
-    del raws[index]
-    rejected = 1
-    while raws:
+    while True:
+        kept_positions = [i for i in range(total) if i not in refused]
         try:
-            accept(event, deps, tenant_id, raws, digest_of=sent, finite_floats=True)
+            accept_built(event, deps, tenant_id, len(kept_positions), build, digest_of=sent)
             break
         except ApiError as err:
-            del raws[_refused_index(err)]
-            rejected += 1
+            refused.add(kept_positions[_refused_index(err)])
+            if len(refused) == total:  # every record refused: nothing is queued, all are reported
+                break
+    if not refused:
+        return 0, ""
+    rejected = len(refused)
     return rejected, f"{rejected} log records refused: over {limits.record_bytes} bytes once normalized"
 
 

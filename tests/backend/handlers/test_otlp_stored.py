@@ -1,7 +1,8 @@
 """core.otlp.stored_records + core.ingest.prepare_normalized (the OTLP door's records built stored in the
-translation) give byte for byte what the general path gives: core.otlp.records, then normalize and
-serialize in core.ingest.prepare; the same errors, with the same index. And the door answers and queues
-exactly what it did through the general path, records refused for their size included."""
+translation) give byte for byte what the general path gives: the plain translation into raw records
+(tests/otlp_reference.py), then normalize and serialize in core.ingest.prepare; the same errors, with the
+same index. And the door answers and queues exactly what that general path would, records refused for
+their size included."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from logpipe_backend.handlers import otlp as otlp_handler
 from logpipe_backend.handlers.ingest import accept
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+from otlp_reference import reference_records
 
 TENANT = "acme"
 NOW = 1_764_128_700_123
@@ -134,7 +136,7 @@ _REQUEST = st.builds(
 
 
 def _general(request: Any, limits: Limits, log_ids: list[str]) -> list[bytes]:
-    raws = otlp.records(request, limits)
+    raws = reference_records(request, limits)
     return prepare(
         raws, tenant_id=TENANT, received_ms=NOW, log_ids=log_ids, limits=limits, finite_floats=True
     ).records()
@@ -154,7 +156,7 @@ def _outcome(path: Any, request: Any, limits: Limits) -> Any:
 
 
 @settings(max_examples=500, deadline=None)
-@given(_REQUEST, st.integers(1, 5))
+@given(_REQUEST, st.integers(0, 5))
 def test_stored_records_are_byte_identical_to_the_general_path(request: Any, json_depth: int) -> None:
     # No record over the size limit here: the general path raises the first error in record order, and the
     # direct one a 403 before any 413 (the door's answer is the same: below).
@@ -165,11 +167,24 @@ def test_stored_records_are_byte_identical_to_the_general_path(request: Any, jso
     assert _outcome(_direct, decoded, limits) == expected
 
 
+def test_the_comparison_can_fail() -> None:
+    """A record whose string attribute differs is told apart; the same request is not."""
+    request = ExportLogsServiceRequest()
+    log_record = request.resource_logs.add().scope_logs.add().log_records.add()
+    log_record.attributes.add(key="service", value=AnyValue(string_value="api"))
+    changed = ExportLogsServiceRequest()
+    changed.CopyFrom(request)
+    changed.resource_logs[0].scope_logs[0].log_records[0].attributes[0].value.string_value = "apj"
+    limits = Limits()
+    assert _outcome(_direct, changed, limits) != _outcome(_general, request, limits)
+    assert _outcome(_direct, request, limits) == _outcome(_general, request, limits)
+
+
 def _general_accept_partially(
     event: Any, deps: Any, tenant_id: str, request: Any, sent: tuple[str, bytes]
 ) -> tuple[int, str]:
-    """The door's partial acceptance as it was through the general path (raw records, then prepare)."""
-    raws = otlp.records(request, deps.limits)
+    """The door's partial acceptance through the general path (raw records, then prepare)."""
+    raws = reference_records(request, deps.limits)
     rejected = 0
     message = ""
     while raws:
