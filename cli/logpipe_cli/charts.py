@@ -7,42 +7,17 @@ escaped like every other record field (``format.escape``).
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from logpipe_cli.format import escape
+from logpipe_cli.format import LEVEL_COLOURS, escape, render
 from logpipe_cli.view import View
 
 BAR_WIDTH: Final = 40
-LEVEL_COLOURS: Final = {
-    "trace": "bright_black",
-    "debug": "blue",
-    "info": "green",
-    "warn": "yellow",
-    "error": "red",
-    "fatal": "bold white on red",
-}
 OTHER_COLOURS: Final = ("cyan", "magenta", "blue", "green", "yellow", "red", "bright_black")
-
-
-def _render(table: Table, color: bool, width: int) -> str:
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        highlight=False,
-        emoji=False,
-        markup=False,
-    )
-    console.print(table)
-    return buffer.getvalue().rstrip("\n")
 
 
 def _colour(group: str, order: Sequence[str], by_level: bool) -> str:
@@ -84,7 +59,7 @@ def format_stats(stats: Mapping[str, Any], view: View, *, width: int = 100) -> s
     for group, count in totals.items():
         legend.append(f"{escape(group)} ", style=_colour(group, order, by_level))
         legend.append(f"{count:,}  ")
-    text = _render(table, view.color, width) + "\n" + _render_text(legend, view.color, width)
+    text = render(table, color=view.color, width=width) + "\n" + _render_text(legend, view.color, width)
     if stats.get("partial"):
         text += f"\npartial: counted records received since {stats.get('complete_from')} (a read limit)"
     return text
@@ -93,7 +68,7 @@ def format_stats(stats: Mapping[str, Any], view: View, *, width: int = 100) -> s
 def _render_text(text: Text, color: bool, width: int) -> str:
     table = Table.grid()
     table.add_row(text)
-    return _render(table, color, width)
+    return render(table, color=color, width=width)
 
 
 def format_fields(fields: Mapping[str, Any], *, color: bool = False, width: int = 120) -> str:
@@ -113,4 +88,6 @@ def format_fields(fields: Mapping[str, Any], *, color: bool = False, width: int 
             Text(f"{entry.get('distinct', 0):,}"),
             Text(values),
         )
-    return _render(table, color, width) + f"\nsampled the newest {fields.get('sampled', 0):,} records"
+    return (
+        render(table, color=color, width=width) + f"\nsampled the newest {fields.get('sampled', 0):,} records"
+    )

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 __all__ = [
+    "LEVEL_COLOURS",
     "LEVEL_STYLES",
     "escape",
     "format_attributes",
@@ -24,6 +25,7 @@ __all__ = [
     "format_summary",
     "format_table",
     "human_bytes",
+    "render",
 ]
 
 # C0 controls (tab and newline included: they would break the one-record-a-line layout), DEL, C1
@@ -41,6 +43,15 @@ LEVEL_STYLES: dict[str, dict[str, Any]] = {
     "warn": {"fg": "yellow"},
     "error": {"fg": "red"},
     "fatal": {"fg": "white", "bg": "red", "bold": True},
+}
+# The same colours as rich styles, for the tables and charts rich draws.
+LEVEL_COLOURS: dict[str, str] = {
+    "trace": "bright_black",
+    "debug": "blue",
+    "info": "green",
+    "warn": "yellow",
+    "error": "red",
+    "fatal": "bold white on red",
 }
 MAX_ATTRIBUTES_CHARS = 400  # key attributes on a line: enough to see, not a wall of JSON
 
@@ -105,9 +116,6 @@ def format_table(
 ) -> str:
     """A rich table (time, level, message, attributes) rendered to text; ``timestamp`` renders the time
     column (escaped), by default the record's own."""
-    import io
-
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -116,8 +124,6 @@ def format_table(
     table.add_column("level", no_wrap=True)
     table.add_column("message", overflow="fold")
     table.add_column("attributes", overflow="fold")
-    colours = {"trace": "bright_black", "debug": "blue", "info": "green", "warn": "yellow", "error": "red"}
-    colours["fatal"] = "bold white on red"
     for record in records:
         level = str(record.get("level", "info"))
         attributes = record.get("attributes")
@@ -125,10 +131,20 @@ def format_table(
         # Text(...) never interprets markup: "[bold]" in a message stays literal.
         table.add_row(
             Text(escape(str(record.get("timestamp", ""))) if timestamp is None else timestamp(record)),
-            Text(escape(level), style=colours.get(level, "")),
+            Text(escape(level), style=LEVEL_COLOURS.get(level, "")),
             Text(escape(str(record.get("message", "")))),
             Text(attrs, style="cyan"),
         )
+    return render(table, color=color, width=width)
+
+
+def render(renderable: Any, *, color: bool, width: int) -> str:
+    """A rich renderable (a table) as text ``width`` columns wide, with ANSI colours only when ``color``; rich
+    interprets neither markup nor emoji codes in it (log content is data)."""
+    import io
+
+    from rich.console import Console
+
     buffer = io.StringIO()
     console = Console(
         file=buffer,
@@ -139,7 +155,7 @@ def format_table(
         emoji=False,
         markup=False,
     )
-    console.print(table)
+    console.print(renderable)
     return buffer.getvalue().rstrip("\n")
 
 
