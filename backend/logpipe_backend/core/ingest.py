@@ -6,7 +6,7 @@ per-record size limit is checked here, on the bytes that will travel.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from json.encoder import encode_basestring
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from logpipe_backend.core.record import Record
 _ENCODE: Final = codec.compact_encoder(allow_nan=False)
 # Records are normalized and serialized by the chunk: normalized records kept alive across a whole request
 # cost the garbage collector passes over them, and one encoder call per record costs its set-up each time.
-_CHUNK: Final = 256
+CHUNK_RECORDS: Final = 256
 
 
 def serialize(record: Any) -> bytes:
@@ -60,8 +60,8 @@ def prepare(
     if len(log_ids) != len(raws):
         raise ValueError(f"{len(log_ids)} log ids for {len(raws)} records")
     chunks: list[bytes] = []
-    for start in range(0, len(raws), _CHUNK):
-        end = start + _CHUNK
+    for start in range(0, len(raws), CHUNK_RECORDS):
+        end = start + CHUNK_RECORDS
         chunk = _serialize_chunk(raws[start:end], tenant_id, received_ms, log_ids[start:end], finite_floats)
         if chunk is None:
             return Serialized.of(_serialize_each(raws, tenant_id, received_ms, log_ids, limits))
@@ -75,23 +75,37 @@ def prepare(
     return serialized
 
 
-def prepare_normalized(records: list[Record], *, limits: Limits, finite_floats: bool = False) -> Serialized:
-    """:func:`prepare` for records a door built already normalized, through core/record.py's constructor
-    (the OTLP door, core/otlp.py ``stored_records``): serialized by the chunk as :func:`prepare` does, with
-    the same 413 ``record_bytes`` and 400 ``invalid_record`` (with the ``index`` of the record). The door
-    has made normalize's checks itself (a ``tenant_id`` naming another tenant raises as normalize does)."""
-    chunks: list[bytes] = []
-    for start in range(0, len(records), _CHUNK):
-        chunk = _dump_chunk(records[start : start + _CHUNK], finite_floats)
+def prepare_normalized(
+    chunks: Callable[[], Iterable[list[Record]]], *, limits: Limits, finite_floats: bool = False
+) -> Serialized:
+    """:func:`prepare` for records a door builds already normalized, through core/record.py's constructor
+    (the OTLP door, core/otlp.py ``stored_chunks``): ``chunks()`` gives them a chunk at a time, each
+    serialized as it comes, so that only a chunk of records is alive at once, never a whole request's (a
+    Collector's 8,192 records make ~10 MB of dicts: held together, they and the request's protobuf do not
+    fit in the cache, and glibc hands their pages back and faults them in again; docs/performance.md).
+    The same 413 ``record_bytes`` and 400 ``invalid_record`` as :func:`prepare`, with the ``index`` of the
+    record: to find it, ``chunks()`` is called again and the records go one by one. The door has made
+    normalize's checks itself (a ``tenant_id`` naming another tenant raises as normalize does)."""
+    serialized: list[bytes] = []
+    total = 0
+    for records in chunks():
+        chunk = _dump_chunk(records, finite_floats)
         if chunk is None:
-            return Serialized.of(_dump_each(records, limits))
-        chunks.append(chunk)
-    serialized = Serialized(chunks, None, len(records))
-    if any(len(chunk) > limits.record_bytes for chunk in chunks) and (
-        max(map(len, serialized.records())) > limits.record_bytes
+            return Serialized.of(_dump_each(_every(chunks), limits))
+        serialized.append(chunk)
+        total += len(records)
+    out = Serialized(serialized, None, total)
+    if any(len(chunk) > limits.record_bytes for chunk in serialized) and (
+        max(map(len, out.records())) > limits.record_bytes
     ):
-        return Serialized.of(_dump_each(records, limits))
-    return serialized
+        return Serialized.of(_dump_each(_every(chunks), limits))
+    return out
+
+
+def _every(chunks: Callable[[], Iterable[list[Record]]]) -> list[Record]:
+    """Every record, built whole before any is serialized: an error the door raises once all are built
+    (core/otlp.py's deferred 403 ``tenant_mismatch``) comes before any record's own, as in :func:`prepare`."""
+    return [record for records in chunks() for record in records]
 
 
 def _serialize_chunk(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+from collections.abc import Iterator
 from typing import Any, Final
 
 from google.protobuf import json_format
@@ -34,6 +35,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, InstrumentationScope
 
 from logpipe_backend.core.errors import ApiError, bad_request, one_line, too_large
+from logpipe_backend.core.ingest import CHUNK_RECORDS
 from logpipe_backend.core.levels import level_from_value
 from logpipe_backend.core.limits import Limits
 from logpipe_backend.core.nanotime import MAX_NS, MILLIS_TEXT, NS_PER_MS, SECOND_TEXT, timestamp_of_ns
@@ -132,12 +134,27 @@ def count(request: Any) -> int:
 def stored_records(
     request: Any, limits: Limits, *, tenant_id: str, received_ms: int, log_ids: list[str]
 ) -> list[Record]:
-    """The request's log records as the records stored for ``tenant_id`` (for core/ingest.py's
-    ``prepare_normalized``), in order (the mapping: the module docstring): what normalize gives for the
-    raw record /ingest would parse, built in one pass through core/record.py's constructor. A record with
-    an attribute normalize would act on (_NORMALIZE_READS, _TIME_FIELDS) goes through normalize itself, as
-    that raw record; its error (403 ``tenant_mismatch``) carries the record's ``index``, and is raised after
-    the translation's own. tests/backend/handlers/test_otlp_stored.py holds the result byte for byte to a
+    """Every record :func:`stored_chunks` builds, in one list."""
+    chunks = stored_chunks(request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids)
+    return [record for records in chunks for record in records]
+
+
+def stored_chunks(
+    request: Any,
+    limits: Limits,
+    *,
+    tenant_id: str,
+    received_ms: int,
+    log_ids: list[str],
+    size: int = CHUNK_RECORDS,
+) -> Iterator[list[Record]]:
+    """The request's log records as the records stored for ``tenant_id``, ``size`` at a time (for
+    core/ingest.py's ``prepare_normalized``, which serializes each chunk before the next is built), in order
+    (the mapping: the module docstring): what normalize gives for the raw record /ingest would parse, built
+    in one pass through core/record.py's constructor. A record with an attribute normalize would act on
+    (_NORMALIZE_READS, _TIME_FIELDS) goes through normalize itself, as that raw record; its error (403
+    ``tenant_mismatch``) carries the record's ``index``, and is raised after the last chunk, behind the
+    translation's own. tests/backend/handlers/test_otlp_stored.py holds the result byte for byte to a
     plain translation (tests/otlp_reference.py) followed by normalize.
 
     Every field read off a protobuf message builds a Python object, and this loop runs for every record
@@ -161,6 +178,7 @@ def stored_records(
     second_text = SECOND_TEXT
     millis_text = MILLIS_TEXT
     refused: ApiError | None = None
+    built = 0  # records in the chunks yielded so far
     for resource_logs in request.resource_logs:
         resource = _attributes(resource_logs.resource.attributes, 2, max_depth)
         for scope_logs in resource_logs.scope_logs:
@@ -235,13 +253,19 @@ def stored_records(
                     try:
                         append(normalize(raw, tenant_id=tenant_id, log_id=next_id(), received_ms=received_ms))
                     except ApiError as exc:
-                        exc.detail["index"] = len(out)
+                        exc.detail["index"] = built + len(out)
                         refused = exc
+                if len(out) == size:
+                    yield out
+                    built += size
+                    out = []
+                    append = out.append
+    if out:
+        yield out
     # Raised once every record is translated: a translation error (413 json_depth) of a later record is
     # the request's answer, as it is on /ingest, where a body is parsed whole before normalize sees any.
     if refused is not None:
         raise refused
-    return out
 
 
 def _renamed(attributes: dict[str, Any]) -> dict[str, Any]:

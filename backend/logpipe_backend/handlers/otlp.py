@@ -9,6 +9,7 @@ status (400, 401, 403, 413, 415, 429 or 503 with ``Retry-After``), nothing queue
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 from logpipe_backend.core import otlp
@@ -18,6 +19,7 @@ from logpipe_backend.core.envelope import Serialized
 from logpipe_backend.core.errors import ApiError, too_large
 from logpipe_backend.core.http import body_bytes, header
 from logpipe_backend.core.ingest import prepare_normalized
+from logpipe_backend.core.record import Record
 from logpipe_backend.handlers._common import Event, Response, error_headers, guarded, method
 from logpipe_backend.handlers.ingest import accept_built, authenticate
 from logpipe_backend.ports import IngestDeps
@@ -58,8 +60,8 @@ def _accept_partially(
     """Queue the records, leaving out each one over the record size limit: (refused count, message).
 
     Only that refusal is per record (OTLP's partial success); any other error refuses the request. Each
-    try builds every record (core/otlp.py ``stored_records``) and serializes those not yet refused; the
-    refused ones take no log id.
+    try builds every record (core/otlp.py ``stored_chunks``) and serializes those not yet refused, a chunk
+    at a time; the refused ones take no log id.
     """
     limits = deps.limits
     total = otlp.count(request)
@@ -67,19 +69,27 @@ def _accept_partially(
 
     def build(received_ms: int, log_ids: list[str]) -> Serialized:
         if not refused:  # the common request: every record kept
-            records = otlp.stored_records(
-                request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids
+            return prepare_normalized(
+                lambda: otlp.stored_chunks(
+                    request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids
+                ),
+                limits=limits,
+                finite_floats=True,
             )
-            return prepare_normalized(records, limits=limits, finite_floats=True)
         # A refused record was translated without error before (its refusal came after): "" stands in
         # for its id, and it is left out.
         ids = iter(log_ids)
         every_id = ["" if i in refused else next(ids) for i in range(total)]
-        records = otlp.stored_records(
-            request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=every_id
-        )
-        kept = [record for i, record in enumerate(records) if i not in refused]
-        return prepare_normalized(kept, limits=limits, finite_floats=True)
+
+        def kept_chunks() -> Iterator[list[Record]]:
+            position = 0  # in the request, of the chunk's first record
+            for records in otlp.stored_chunks(
+                request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=every_id
+            ):
+                yield [record for i, record in enumerate(records, position) if i not in refused]
+                position += len(records)
+
+        return prepare_normalized(kept_chunks, limits=limits, finite_floats=True)
 
     while True:
         kept_positions = [i for i in range(total) if i not in refused]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,3 +39,22 @@ class Routes:
         if head == "/admin":
             return self.admin
         return self.tenant_read if head == "" else None
+
+
+def one_at_a_time(handler: LambdaHandler) -> LambdaHandler:
+    """``handler`` serving one request at a time in this process, as one Lambda instance does; the others
+    wait their turn, in the server's threads.
+
+    For the ingest function, whose requests are CPU work under the GIL from the inflated body to the queued
+    message: interleaved, they run no faster, but every one of them has its decoded body, protobuf and
+    records alive at once (an 8,192-record OTLP request alone is ~10 MB), which costs cache misses and
+    page faults, and each finishes only when all do, so the workers wait for the first messages. One at a
+    time, the first is queued as soon as it alone is done (figures: docs/performance.md).
+    """
+    lock = threading.Lock()
+
+    def serve(event: Event) -> Response:
+        with lock:
+            return handler(event)
+
+    return serve

@@ -34,6 +34,7 @@ from logpipe_backend.handlers.reads import READ_ENDPOINTS
 from logpipe_backend.runtime import malloc_tuning
 from logpipe_backend.runtime.diskspace import DiskGuard, MinFree
 from logpipe_backend.runtime.gc_tuning import tune_gc
+from logpipe_backend.runtime.routes import one_at_a_time
 from logpipe_backend.runtime.server import LocalHttpServer, Routes
 from logpipe_backend.wiring import admin as admin_wiring
 from logpipe_backend.wiring import ingest as ingest_wiring
@@ -127,7 +128,7 @@ class LocalStack:
             }
 
         routes = Routes(
-            ingest=disk.guard(lambda event: doors.handle(event, ingest_deps)),
+            ingest=disk.guard(one_at_a_time(lambda event: doors.handle(event, ingest_deps))),
             admin=lambda event: admin.handle(event, admin_deps),
             health=health,
             max_body_bytes=ingest_deps.limits.body_bytes,

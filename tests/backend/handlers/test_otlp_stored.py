@@ -1,12 +1,13 @@
-"""core.otlp.stored_records + core.ingest.prepare_normalized (the OTLP door's records built stored in the
-translation) give byte for byte what the general path gives: the plain translation into raw records
-(tests/otlp_reference.py), then normalize and serialize in core.ingest.prepare; the same errors, with the
-same index. And the door answers and queues exactly what that general path would, records refused for
-their size included."""
+"""core.otlp.stored_chunks + core.ingest.prepare_normalized (the OTLP door's records built stored in the
+translation, a chunk at a time) give byte for byte what the general path gives: the plain translation into
+raw records (tests/otlp_reference.py), then normalize and serialize in core.ingest.prepare; the same
+errors, with the same index. And the door answers and queues exactly what that general path would,
+records refused for their size included."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import pytest
@@ -142,9 +143,15 @@ def _general(request: Any, limits: Limits, log_ids: list[str]) -> list[bytes]:
     ).records()
 
 
-def _direct(request: Any, limits: Limits, log_ids: list[str]) -> list[bytes]:
-    records = otlp.stored_records(request, limits, tenant_id=TENANT, received_ms=NOW, log_ids=log_ids)
-    return prepare_normalized(records, limits=limits, finite_floats=True).records()
+def _direct(request: Any, limits: Limits, log_ids: list[str], chunk: int = 2) -> list[bytes]:
+    """The door's path; chunks of 2 by default, so that the generated requests span several."""
+    return prepare_normalized(
+        lambda: otlp.stored_chunks(
+            request, limits, tenant_id=TENANT, received_ms=NOW, log_ids=log_ids, size=chunk
+        ),
+        limits=limits,
+        finite_floats=True,
+    ).records()
 
 
 def _outcome(path: Any, request: Any, limits: Limits) -> Any:
@@ -156,15 +163,17 @@ def _outcome(path: Any, request: Any, limits: Limits) -> Any:
 
 
 @settings(max_examples=500, deadline=None)
-@given(_REQUEST, st.integers(0, 5))
-def test_stored_records_are_byte_identical_to_the_general_path(request: Any, json_depth: int) -> None:
+@given(_REQUEST, st.integers(0, 5), st.integers(1, 3))
+def test_stored_records_are_byte_identical_to_the_general_path(
+    request: Any, json_depth: int, chunk: int
+) -> None:
     # No record over the size limit here: the general path raises the first error in record order, and the
     # direct one a 403 before any 413 (the door's answer is the same: below).
     limits = Limits(json_depth=json_depth)
     # Through the wire, as the door gets it.
     decoded = otlp.decode(request.SerializeToString(), otlp.PROTOBUF)
     expected = _outcome(_general, decoded, limits)
-    assert _outcome(_direct, decoded, limits) == expected
+    assert _outcome(lambda *args: _direct(*args, chunk=chunk), decoded, limits) == expected
 
 
 def test_the_comparison_can_fail() -> None:
@@ -214,15 +223,18 @@ def _door(request: Any, limits: Limits) -> tuple[int, bytes, list[str]]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(_REQUEST, st.integers(1, 5), st.sampled_from([1_000_000, 400, 250]))
+@given(_REQUEST, st.integers(1, 5), st.sampled_from([1_000_000, 400, 250]), st.integers(1, 3))
 def test_the_door_answers_and_queues_what_the_general_path_did(
-    request: Any, json_depth: int, record_bytes: int
+    request: Any, json_depth: int, record_bytes: int, chunk: int
 ) -> None:
     limits = Limits(json_depth=json_depth, record_bytes=record_bytes)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(otlp_handler, "_accept_partially", _general_accept_partially)
         expected = _door(request, limits)
-    assert _door(request, limits) == expected
+    with pytest.MonkeyPatch.context() as patch:
+        # Small chunks, so that records refused for their size fall in several chunks of one request.
+        patch.setattr(otlp, "stored_chunks", functools.partial(otlp.stored_chunks, size=chunk))
+        assert _door(request, limits) == expected
 
 
 def _request(*pairs: tuple[str, AnyValue], time_ns: int = 1_764_128_696_123_456_789) -> Any:
@@ -278,3 +290,43 @@ def test_an_idempotent_retry_queues_the_first_records_again() -> None:
     first, again = env.queue.bodies
     assert first == again
     assert [r["timestamp"] for r in env.records()[:2]] == [format_ts(DOOR_NOW), "2025-11-26T03:44:56.123Z"]
+
+
+def _request_of(count: int) -> Any:
+    request = ExportLogsServiceRequest()
+    scope_logs = request.resource_logs.add().scope_logs.add()
+    for i in range(count):
+        scope_logs.log_records.add(
+            time_unix_nano=1_764_128_696_000_000_000 + i, body=AnyValue(string_value=f"{i}")
+        )
+    return otlp.decode(request.SerializeToString(), otlp.PROTOBUF)
+
+
+def test_records_come_a_chunk_at_a_time_in_order() -> None:
+    request = _request_of(7)
+    ids = [f"{i:026d}" for i in range(7)]
+    chunks = list(
+        otlp.stored_chunks(request, Limits(), tenant_id=TENANT, received_ms=NOW, log_ids=ids, size=3)
+    )
+    assert [len(chunk) for chunk in chunks] == [3, 3, 1]
+    assert [r["message"] for chunk in chunks for r in chunk] == [str(i) for i in range(7)]
+    assert [r for chunk in chunks for r in chunk] == otlp.stored_records(
+        request, Limits(), tenant_id=TENANT, received_ms=NOW, log_ids=ids
+    )
+
+
+def test_another_tenant_in_a_later_chunk_is_raised_after_the_last_chunk_with_its_index() -> None:
+    request = ExportLogsServiceRequest()
+    scope_logs = request.resource_logs.add().scope_logs.add()
+    for i in range(5):
+        record = scope_logs.log_records.add(body=AnyValue(string_value=f"{i}"))
+        if i == 3:
+            record.attributes.add(key="tenant_id", value=AnyValue(string_value="evil"))
+    decoded = otlp.decode(request.SerializeToString(), otlp.PROTOBUF)
+    ids = [f"{i:026d}" for i in range(5)]
+    chunks = otlp.stored_chunks(decoded, Limits(), tenant_id=TENANT, received_ms=NOW, log_ids=ids, size=2)
+    assert [r["message"] for r in next(chunks)] == ["0", "1"]
+    assert [r["message"] for r in next(chunks)] == ["2", "4"]  # record 3 refused: not built
+    with pytest.raises(ApiError) as err:
+        next(chunks)
+    assert (err.value.status, err.value.code, err.value.detail["index"]) == (403, "tenant_mismatch", 3)
