@@ -47,10 +47,13 @@ def test_throughput_stores_every_record_and_reports_a_ratio() -> None:
 def test_alternate_runs_both_checkouts_in_turn_and_compares_their_medians() -> None:
     repo = str(BENCH.parent)  # the same checkout on both sides: each runs its own bench with .venv
     r = _run(
-        "alternate.py", "--before", repo, "--after", repo, "--runs", "2", "--records", "2000", timeout=300
-    )
+        "alternate.py", "--before", repo, "--after", repo, "--runs", "2", "--records", "2000", "--otlp",
+        timeout=300,
+    )  # fmt: skip
     for side in ("before", "after"):
         assert len(r["records_per_s"][side]) == len(r["ratio_to_floor"][side]) == 2
+        assert len(r["otlp_records_per_s"][side]) == len(r["otlp_vs_ingest"][side]) == 2
+        assert all(rate > 0 for rate in r["otlp_records_per_s"][side] + r["otlp_vs_ingest"][side])
         assert all(rate > 0 for rate in r["records_per_s"][side])
         assert (
             r["median_records_per_s"][side]
