@@ -1,4 +1,5 @@
-"""malloc_tuning: freed ~1 MB buffers are reused (no fresh pages), shown by the page faults they cost."""
+"""malloc_tuning: freed ~1 MB buffers are reused (no fresh pages), shown by the page faults they cost; one
+malloc arena for all the threads, shown by glibc's own statistics."""
 
 from __future__ import annotations
 
@@ -53,6 +54,43 @@ def test_freed_buffers_are_reused_instead_of_mapped_again() -> None:
     # again (1,024 pages a round); tuned, the rounds reuse the same memory.
     assert untuned > 50 * 500, untuned
     assert tuned < 50 * 20, tuned
+
+
+# Four threads each hold 1 MiB at once, then glibc prints its statistics: one "Arena N:" block per arena.
+_ARENAS_PROBE = """
+import ctypes, sys, threading
+from logpipe_backend.runtime import malloc_tuning
+if sys.argv[1] == "tuned":
+    assert malloc_tuning.keep_freed_buffers()
+barrier = threading.Barrier(4)
+def allocate():
+    buffer = bytearray(1 << 20)
+    barrier.wait(10)
+    del buffer
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL(None).malloc_stats()
+"""
+
+
+def _arenas(mode: str) -> int:
+    backend = Path(malloc_tuning.__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(backend), os.environ.get("PYTHONPATH", "")])}
+    env.pop("MALLOC_ARENA_MAX", None)
+    out = subprocess.run(
+        [sys.executable, "-c", _ARENAS_PROBE, mode], env=env, capture_output=True, text=True, check=True
+    )
+    return sum(line.startswith("Arena ") for line in out.stderr.splitlines())
+
+
+@glibc_only
+def test_the_threads_share_one_arena() -> None:
+    # glibc's default: the threads that allocate at once get arenas of their own (the main one and more).
+    assert _arenas("default") > 1
+    assert _arenas("tuned") == 1
 
 
 @glibc_only
