@@ -14,9 +14,10 @@ per core), and what one arena frees serves only the threads that use it. The ser
 in a thread of its own but one ingest request at a time (runtime/routes.py ``one_at_a_time``), so its
 threads take turns, and each kept a request's worth of freed memory in its own arena. protobuf's Python
 extension (upb) calls ``malloc_trim(0)`` every 10,000 frees it makes (each OTLP request's arena, each log
-record without attributes), which hands the free pages of every arena back to the kernel: measured in the
-server's OTLP run, 0.38-0.44 page faults a record with an arena per thread, 0.12 with one
-(docs/performance.md).
+record without attributes), which hands the free pages of every arena back to the kernel, for the next
+requests to fault in again: with one arena the server's OTLP run takes about a third of the page faults
+(figures: docs/performance.md). A worker's other thread (the lease heartbeat) allocates little: one arena
+costs it nothing measurable.
 
 Only glibc has ``mallopt`` with these parameters; elsewhere (macOS, musl) this does nothing.
 """
