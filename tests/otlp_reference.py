@@ -1,6 +1,6 @@
 """The plain translation of an OTLP request into the raw records /ingest would parse, one helper call per
 attribute: the oracle the OTLP door's records are held to (tests/backend/handlers/test_otlp_stored.py holds
-core.otlp.stored_records to it, followed by normalize, byte for byte). The mapping: core/otlp.py's module
+core.otlp.stored_chunks to it, followed by normalize, byte for byte). The mapping: core/otlp.py's module
 docstring and docs/shippers.md, "What OTLP fields become"."""
 
 from __future__ import annotations

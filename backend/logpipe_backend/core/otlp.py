@@ -131,14 +131,6 @@ def count(request: Any) -> int:
     return sum(len(s.log_records) for r in request.resource_logs for s in r.scope_logs)
 
 
-def stored_records(
-    request: Any, limits: Limits, *, tenant_id: str, received_ms: int, log_ids: list[str]
-) -> list[Record]:
-    """Every record :func:`stored_chunks` builds, in one list."""
-    chunks = stored_chunks(request, limits, tenant_id=tenant_id, received_ms=received_ms, log_ids=log_ids)
-    return [record for records in chunks for record in records]
-
-
 def stored_chunks(
     request: Any,
     limits: Limits,
