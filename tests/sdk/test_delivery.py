@@ -95,8 +95,8 @@ def _via_async_client(server: Server) -> dict[str, int]:
     return asyncio.run(main())
 
 
-def _via_handler(server: Server) -> dict[str, int]:
-    client = Client("http://t", "k", transport=httpx.MockTransport(server))
+def _log_through(client: Client) -> LogpipeHandler:
+    """A LogpipeHandler on a logger of its own, fed _messages() and flushed; then taken off and closed."""
     handler = LogpipeHandler(client, batch_limits=LIMITS, retry=FAST_RETRY, report_loss=False)
     log = logging.getLogger(f"delivery.{id(handler)}")
     log.propagate = False
@@ -105,12 +105,17 @@ def _via_handler(server: Server) -> dict[str, int]:
         for message in _messages():
             log.warning(message)
         assert handler.flush(10)
-        stats = handler.stats
-        assert (stats.sent, stats.rejected, stats.lost, stats.dropped) == (147, 3, 0, 0)
-        return _counts(handler._delivery.stats)
     finally:
         log.removeHandler(handler)
         handler.close()
+    return handler
+
+
+def _via_handler(server: Server) -> dict[str, int]:
+    handler = _log_through(Client("http://t", "k", transport=httpx.MockTransport(server)))
+    stats = handler.stats
+    assert (stats.sent, stats.rejected, stats.lost, stats.dropped) == (147, 3, 0, 0)
+    return _counts(handler._delivery.stats)
 
 
 FRONT_ENDS: dict[str, Callable[[Server], dict[str, int]]] = {
@@ -205,18 +210,8 @@ def test_fatal_error_halts_send_lines_but_the_handler_goes_on() -> None:
     assert isinstance(result.fatal, AuthenticationError) and result.accepted == 0 and result.failed == 150
 
     answers = iter([_error(401, "unauthorized")])
-    handler = LogpipeHandler(client, batch_limits=LIMITS, retry=FAST_RETRY, report_loss=False)
-    log = logging.getLogger(f"delivery.fatal.{id(handler)}")
-    log.propagate = False
-    log.addHandler(handler)
-    try:
-        for message in _messages():
-            log.warning(message)
-        assert handler.flush(10)
-        assert (handler.stats.sent, handler.stats.lost) == (100, 50)
-    finally:
-        log.removeHandler(handler)
-        handler.close()
+    handler = _log_through(client)
+    assert (handler.stats.sent, handler.stats.lost) == (100, 50)
 
 
 # -- the sans-IO core, driven by hand ---------------------------------------------------------------
